@@ -1,0 +1,1 @@
+"""drivers/esp_at."""
