@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -25,8 +25,9 @@ class Results:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self.calls: list[tuple[int, SocketAddress | None, str, bool]] = []
+        self.threads: list[str] = []
 
-    def callback(self, tag: str) -> object:
+    def callback(self, tag: str) -> Callable[[int, SocketAddress | None], None]:
         def record(result: int, address: SocketAddress | None) -> None:
             with self._cond:
                 self.calls.append((result, address, tag, in_callback()))
@@ -35,8 +36,6 @@ class Results:
 
         return record
 
-    threads: list[str]
-
     def wait(self, *, count: int, timeout: float = 10.0) -> bool:
         with self._cond:
             return self._cond.wait_for(lambda: len(self.calls) >= count, timeout)
@@ -44,9 +43,7 @@ class Results:
 
 @pytest.fixture
 def results() -> Results:
-    r = Results()
-    r.threads = []
-    return r
+    return Results()
 
 
 @pytest.fixture
@@ -188,9 +185,7 @@ def test_all_servers_silent_is_timeout_after_total_attempts(stack: HostStack) ->
         assert stack.open_sockets == 0
 
 
-@pytest.mark.parametrize(
-    "decoy", ["malformed_first", "wrong_id_first", "wrong_question_first", "foreign_source_first"]
-)
+@pytest.mark.parametrize("decoy", ["malformed_first", "wrong_id_first", "wrong_question_first", "foreign_source_first"])
 def test_replies_that_are_not_ours_are_ignored(stack: HostStack, dns_server: LoopbackDnsServer, decoy: str) -> None:
     setattr(dns_server.behaviour, decoy, True)
     stack.add_dns_server(_server(dns_server))
@@ -276,6 +271,7 @@ HOSTS = ["google.com", "youtube.com", "facebook.com", "wikipedia.org", "yahoo.co
 def test_six_async_queries_sixth_is_no_memory_five_callbacks_succeed(
     stack: HostStack, dns_server: LoopbackDnsServer, results: Results
 ) -> None:
+    dns_server.behaviour.delay = 0.2  # so the first answer cannot free a slot before the sixth call
     stack.add_dns_server(_server(dns_server))
     ids = [stack.gethostbyname_async(name, results.callback(name)) for name in HOSTS]
     assert all(query_id > 0 for query_id in ids[:5])
@@ -330,7 +326,7 @@ def test_async_all_silent_is_timeout(stack: HostStack, results: Results) -> None
 
 
 def test_cancel(stack: HostStack, dns_server: LoopbackDnsServer, results: Results) -> None:
-    dns_server.behaviour.delay = 0.1
+    dns_server.behaviour.delay = 0.2
     stack.add_dns_server(_server(dns_server))
     ids = [stack.gethostbyname_async(name, results.callback(name)) for name in HOSTS[:4]]
     assert all(query_id > 0 for query_id in ids)
@@ -352,7 +348,7 @@ def test_cancel(stack: HostStack, dns_server: LoopbackDnsServer, results: Result
 def test_cancel_all_in_flight_then_no_callback_ever_runs(
     stack: HostStack, dns_server: LoopbackDnsServer, results: Results
 ) -> None:
-    dns_server.behaviour.delay = 0.05
+    dns_server.behaviour.delay = 0.2
     stack.add_dns_server(_server(dns_server))
     ids = [stack.gethostbyname_async(name, results.callback(name)) for name in HOSTS[:5]]
     assert [stack.gethostbyname_async_cancel(i) for i in ids] == [NsapiError.OK] * 5
