@@ -90,6 +90,7 @@ class EspAtDevice:
         timing: Timing | None = None,
         faults: Faults | None = None,
         seed: int | None = None,
+        rng: random.Random | None = None,
         now: float = 0.0,
         boot: bool = True,
         passive_window: int = 5760,
@@ -101,7 +102,7 @@ class EspAtDevice:
         self.world = world if world is not None else default_world()
         self.timing = timing if timing is not None else Timing()
         self.faults = faults if faults is not None else Faults()
-        self.rng = random.Random(seed)
+        self.rng = rng if rng is not None else random.Random(seed)
         self.passive_window = passive_window
         self.recvlen_inactive = profile.recvlen_inactive if recvlen_inactive is None else recvlen_inactive
         self.wall_clock = wall_clock
