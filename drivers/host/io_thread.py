@@ -1,0 +1,173 @@
+"""The host stack's I/O thread: one ``selectors`` loop that turns OS socket readiness into attach callbacks.
+
+Mbed's callbacks are edge-like ("the state changed, try again"), while OS readiness is a level. So each socket
+registers interest only while it is *armed*: reading is armed at open and again whenever a primitive returned
+``WOULD_BLOCK``; when the OS reports readiness the interest is dropped and the callback runs once. A socket nobody
+reads therefore costs one callback, not a spinning loop. Interest changes are made on this thread only: other
+threads record them and wake the loop through a socket pair.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import threading
+from collections.abc import Callable
+
+_log = logging.getLogger(__name__)
+
+
+class Watch:
+    """What the loop knows of one OS socket: the armed directions and the callback."""
+
+    __slots__ = ("callback", "read_armed", "sock", "write_armed")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.read_armed = True
+        self.write_armed = False
+        self.callback: Callable[[], None] | None = None
+
+
+class IoThread:
+    """A selector loop on a daemon thread; started with the first watched socket, stopped with the last."""
+
+    def __init__(self, name: str = "netsocket-host-io") -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._watches: dict[int, Watch] = {}
+        self._dirty: set[int] = set()
+        self._thread: threading.Thread | None = None
+        self._stop = False
+        self._selector: selectors.BaseSelector | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+
+    # -- called from any thread -----------------------------------------------------------------------------------
+    def watch(self, watch: Watch) -> None:
+        with self._lock:
+            self._watches[watch.sock.fileno()] = watch
+            self._dirty.add(watch.sock.fileno())
+            if self._thread is None:
+                self._start_locked()
+        self._wake()
+
+    def unwatch(self, watch: Watch) -> None:
+        """Forget a socket (call before closing it). Stops the loop when it was the last one."""
+        thread = None
+        with self._lock:
+            fd = next((fd for fd, w in self._watches.items() if w is watch), None)
+            if fd is None:
+                return
+            del self._watches[fd]
+            self._dirty.add(fd)
+            if not self._watches and self._thread is not None:
+                self._stop = True
+                thread, self._thread = self._thread, None
+        self._wake()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def arm(self, watch: Watch, read: bool = False, write: bool = False) -> None:
+        """Ask for one callback when the socket becomes readable and/or writable."""
+        with self._lock:
+            changed = (read and not watch.read_armed) or (write and not watch.write_armed)
+            watch.read_armed |= read
+            watch.write_armed |= write
+            if changed and watch.sock.fileno() in self._watches:
+                self._dirty.add(watch.sock.fileno())
+        if changed:
+            self._wake()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    # -- the loop -------------------------------------------------------------------------------------------------
+    def _start_locked(self) -> None:
+        self._stop = False
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def _wake(self) -> None:
+        wake_w = self._wake_w
+        if wake_w is None:
+            return
+        # A full buffer means the loop is already woken; an error means it is shutting down.
+        with contextlib.suppress(OSError):
+            wake_w.send(b"\0")
+
+    def _apply_changes(self, selector: selectors.BaseSelector) -> None:
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+            wanted: dict[int, tuple[int, Watch | None]] = {}
+            for fd in dirty:
+                watch = self._watches.get(fd)
+                mask = 0
+                if watch is not None:
+                    mask = (selectors.EVENT_READ if watch.read_armed else 0) | (
+                        selectors.EVENT_WRITE if watch.write_armed else 0
+                    )
+                wanted[fd] = (mask, watch)
+        for fd, (mask, watch) in wanted.items():
+            try:
+                key = selector.get_key(fd)
+            except (KeyError, ValueError):
+                key = None
+            if key is not None and (not mask or key.data is not watch):
+                selector.unregister(fd)
+                key = None
+            if not mask or watch is None:
+                continue
+            try:
+                if key is None:
+                    selector.register(fd, mask, watch)
+                elif key.events != mask:
+                    selector.modify(fd, mask, watch)
+            except (OSError, ValueError):
+                _log.debug("socket %d closed before it could be watched", fd)
+
+    def _run(self) -> None:
+        selector, wake_r = self._selector, self._wake_r
+        assert selector is not None and wake_r is not None
+        try:
+            while True:
+                with self._lock:
+                    if self._stop:
+                        return
+                self._apply_changes(selector)
+                for key, events in selector.select():
+                    if key.data is None:
+                        try:
+                            while wake_r.recv(4096):
+                                pass
+                        except BlockingIOError:
+                            pass
+                        continue
+                    self._fire(key.data, events)
+        finally:
+            selector.close()
+            wake_r.close()
+            with self._lock:
+                if self._wake_w is not None:
+                    self._wake_w.close()
+                self._wake_w = self._wake_r = None
+                self._selector = None
+
+    def _fire(self, watch: Watch, events: int) -> None:
+        with self._lock:
+            if events & selectors.EVENT_READ:
+                watch.read_armed = False
+            if events & selectors.EVENT_WRITE:
+                watch.write_armed = False
+            self._dirty.add(watch.sock.fileno())
+            callback = watch.callback
+        if callback is not None:
+            callback()
