@@ -9,10 +9,12 @@ from .helpers import AtPort, pty_emulator
 GMR = {
     "nonos17": b"AT version:1.7.4.0(May 11 2020 19:13:04)\r\nSDK version:3.0.4(9532ceb)\r\n"
     b"compile time:May 27 2020 10:12:17\r\nBin version(Wroom 02):1.7.4\r\nOK\r\n",
-    "at22_8266": b"AT version:2.2.0.0(b097cdf - ESP8266 - Jun 17 2021 12:57:45)\r\nSDK version:v3.4-22-g967752e2\r\n"
-    b"compile time(6800286):Aug  4 2021 17:20:05\r\nBin version:2.2.0(ESP8266_1MB)\r\n\r\nOK\r\n",
-    "at3_esp32": b"AT version:3.3.0.0(3b13d04 - ESP32C3 - May  8 2024 08:21:54)\r\nSDK version:v5.0.6-dirty\r\n"
-    b"compile time(be332568):May  8 2024 08:51:33\r\nBin version:v3.3.0.0(MINI-1)\r\n\r\nOK\r\n",
+    "at22_8266": b"AT version:2.2.0.0(b097cdf - ESP8266 - Jun 17 2021 12:57:45)\r\n"
+    b"SDK version:v3.4-22-g967752e2\r\ncompile time(6800286):Aug  4 2021 17:20:05\r\n"
+    b"Bin version:2.2.0(ESP8266_1MB)\r\n\r\nOK\r\n",
+    "at3_esp32": b"AT version:3.3.0.0(3b13d04 - ESP32C3 - May  8 2024 08:21:54)\r\n"
+    b"SDK version:v5.0.6-dirty\r\ncompile time(be332568):May  8 2024 08:51:33\r\n"
+    b"Bin version:v3.3.0.0(MINI-1)\r\n\r\nOK\r\n",
 }
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
