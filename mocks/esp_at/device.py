@@ -175,13 +175,17 @@ class EspAtDevice:
         """Bytes from the host. With flow control off, bytes beyond the UART RX buffer are lost (item 28)."""
         if self.input_mode in (InputMode.SILENT, InputMode.BOOTING):
             return
-        room = self.rx_room()
-        if len(data) > room:
-            self.dropped_rx_bytes += len(data) - room
-            log.debug("UART RX overflow: dropped %d bytes", len(data) - room)
-            data = data[:room]
-        self._rx_fifo += data
-        self._drain_rx(now)
+        while data:
+            room = self.rx_room()
+            if room == 0:
+                self.dropped_rx_bytes += len(data)
+                log.debug("UART RX overflow: dropped %d bytes", len(data))
+                return
+            self._rx_fifo += data[:room]
+            data = data[room:]
+            self._drain_rx(now)
+            if self.input_mode in (InputMode.SILENT, InputMode.BOOTING):
+                return
 
     def rx_room(self) -> int:
         return max(0, self.profile.uart_rx_buffer - len(self._rx_fifo))

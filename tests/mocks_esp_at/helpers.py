@@ -47,6 +47,10 @@ class AtPort:
             data += self.port.read(max(1, self.port.in_waiting))
         return bytes(data)
 
+    def expect(self, literal: bytes, timeout: float = 3.0) -> None:
+        got = self.read_exact(len(literal), timeout)
+        assert got == literal, f"expected {literal!r}, got {got!r}"
+
     def send(self, data: bytes) -> None:
         self.port.write(data)
 
@@ -88,8 +92,10 @@ def pty_emulator(profile: str, timescale: float = FAST, **options: Any) -> Itera
     tty.setraw(slave)
     path = os.ttyname(slave)
     opts = EmulatorOptions(profile=profile, timing=Timing().with_timescale(timescale), seed=1, **options)
-    emulator = Emulator(opts, FdTransport(master), aliases=(path,)).start()
+    emulator = Emulator(opts, FdTransport(master), aliases=(path,))
+    # Open before starting: pyserial flushes the input on open, which would eat an early `ready`.
     port = serial.Serial(path, 115200, timeout=0.05)
+    emulator.start()
     try:
         yield AtPort(port, emulator, profile)
     finally:

@@ -23,7 +23,7 @@ ERROR = b"\r\nERROR\r\n"
 @pytest.mark.parametrize("profile", ["at22_8266", "at3_esp32"])
 def test_espat_boot_prints_only_ready(profile: str) -> None:
     with pty_emulator(profile) as at:
-        assert at.read_exact(9) == b"\r\nready\r\n"
+        at.expect(b"\r\nready\r\n")
         at.cmd(b"AT", b"AT\r\n\r\nOK\r\n")  # echo is on after boot
 
 
@@ -139,7 +139,7 @@ def test_busy_during_join_drops_the_line() -> None:
         at.boot()
         at.send(b'AT+CWJAP="netsocket-wpa2","netsocket123"\r\nAT\r\n')
         expected = b"\r\nbusy p...\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n"
-        assert at.read_exact(len(expected)) == expected
+        at.expect(expected)
         at.assert_quiet()
 
 
@@ -199,7 +199,7 @@ def test_rst_prints_ok_then_ready_forgets_ram_settings_and_autoconnects(at: AtPo
     if not at.nonos:
         assert data == OK + b"\r\nready\r\n"
         # ESP-AT stored the AP (SYSSTORE=1) and auto-connects after boot (checklist item 3).
-        assert at.read_exact(29) == b"WIFI CONNECTED\r\nWIFI GOT IP\r\n"
+        at.expect(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n")
     at.cmd(b"AT", (b"AT\r\r\n" if at.nonos else b"AT\r\n") + OK)  # echo back on
     at.cmd(b"ATE0", (b"ATE0\r\r\n" if at.nonos else b"ATE0\r\n") + OK)
     at.cmd(b"AT+CIPMUX?", b"+CIPMUX:0\r\n" + OK)
