@@ -268,8 +268,9 @@ class EspAtDevice:
     def emit(self, data: bytes) -> None:
         self._out += data
 
-    def ok(self, now: float) -> None:
-        self.injection_point("before_final", now)
+    def ok(self, now: float, *, injectable: bool = True) -> None:
+        if injectable:
+            self.injection_point("before_final", now)
         self.emit(b"\r\nOK\r\n")
 
     def error(self, now: float, code: int = ERR_EXEC, text: bytes = b"") -> None:

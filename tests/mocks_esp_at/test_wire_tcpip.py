@@ -1,4 +1,4 @@
-"""Exact bytes of the link commands per profile over a pty, against real loopback sockets (reference §2, §3.12-3.25)."""
+"""Exact bytes of the link commands per profile over a pty, against real loopback sockets (reference §2-3)."""
 
 from __future__ import annotations
 
