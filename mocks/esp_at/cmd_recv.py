@@ -100,7 +100,8 @@ def _ciprecvdata(dev: EspAtDevice, cmd: Command, now: float) -> None:
     if dev.dinfo and dev.profile.recvdata_has_dinfo:
         header += f'"{ip}",{port},'
     dev.emit(header.encode() + data)
-    dev.ok(now)
+    # The reference places injected messages before the header, not between the data and its OK.
+    dev.ok(now, injectable=False)
     if link.buffered:
         dev.notice(link)
     elif link.peer_closed or link.dead:

@@ -181,11 +181,12 @@ def _cipsend(dev: EspAtDevice, cmd: Command, now: float) -> None:
     if cmd.form is not Form.SET:
         dev.error(now)
         return
-    located = _link_id_and_rest(dev, cmd)
-    if located is None:
+    # The numeric head is <len> with CIPMUX=0 and <link>,<len> with CIPMUX=1; anything else is a mismatch.
+    lead = next((i for i, p in enumerate(cmd.params) if p.quoted), len(cmd.params))
+    if lead != (2 if dev.mux else 1):
         dev.error(now)
         return
-    link_id, at = located
+    link_id, at = (cmd.int_at(0), 1) if dev.mux else (0, 0)
     length = cmd.int_at(at)
     address: tuple[str, int] | None = None
     if len(cmd.params) == at + 3:

@@ -175,13 +175,17 @@ class EspAtDevice:
         """Bytes from the host. With flow control off, bytes beyond the UART RX buffer are lost (item 28)."""
         if self.input_mode in (InputMode.SILENT, InputMode.BOOTING):
             return
-        room = self.rx_room()
-        if len(data) > room:
-            self.dropped_rx_bytes += len(data) - room
-            log.debug("UART RX overflow: dropped %d bytes", len(data) - room)
-            data = data[:room]
-        self._rx_fifo += data
-        self._drain_rx(now)
+        while data:
+            room = self.rx_room()
+            if room == 0:
+                self.dropped_rx_bytes += len(data)
+                log.debug("UART RX overflow: dropped %d bytes", len(data))
+                return
+            self._rx_fifo += data[:room]
+            data = data[room:]
+            self._drain_rx(now)
+            if self.input_mode in (InputMode.SILENT, InputMode.BOOTING):
+                return
 
     def rx_room(self) -> int:
         return max(0, self.profile.uart_rx_buffer - len(self._rx_fifo))
@@ -264,8 +268,9 @@ class EspAtDevice:
     def emit(self, data: bytes) -> None:
         self._out += data
 
-    def ok(self, now: float) -> None:
-        self.injection_point("before_final", now)
+    def ok(self, now: float, *, injectable: bool = True) -> None:
+        if injectable:
+            self.injection_point("before_final", now)
         self.emit(b"\r\nOK\r\n")
 
     def error(self, now: float, code: int = ERR_EXEC, text: bytes = b"") -> None:
