@@ -140,6 +140,8 @@ class Engine:
         self.accept_queue: deque[int] = deque()
         self.unconfirmed_send = False
         self.garbage_bytes = 0
+        self.resets = 0
+        """How many times the module printed ``ready`` (a reboot)."""
 
     def set_dialect(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -260,6 +262,7 @@ class Engine:
         return _NOTHING
 
     def _module_reset(self) -> Notice:
+        self.resets += 1
         changed = []
         for link in self.links:
             if link.state is not LinkState.FREE:

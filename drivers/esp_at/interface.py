@@ -100,6 +100,7 @@ class ESP8266Interface(WiFiInterface):
         self._netmask: str | None = None
         self._gateway: str | None = None
         self._mac: str | None = None
+        self._starting = False
         self._connect_thread: threading.Thread | None = None
         self._reinit_thread: threading.Thread | None = None
         self._make_stack()
@@ -141,41 +142,48 @@ class ESP8266Interface(WiFiInterface):
     # -- start-up -------------------------------------------------------------------------------------------------
     def _ensure_ready(self) -> NsapiError:
         with self._lifecycle:
-            if self._initialised:
-                return NsapiError.OK if self.stack.runner.alive else NsapiError.DEVICE_ERROR
-            stack = self.stack
-            if stack.runner.port is None:
-                try:
-                    stack.runner.port, self._owns_port = _open_port(self._port_spec, self._baudrate, self._rtscts)
-                except Exception as exc:
-                    _log.error("cannot open %r: %r", self._port_spec, exc)
-                    return NsapiError.DEVICE_ERROR
-                stack.start_threads()
-            elif not stack.runner.alive:
+            self._starting = True
+            try:
+                return self._start_up()
+            finally:
+                self._starting = False
+
+    def _start_up(self) -> NsapiError:
+        if self._initialised:
+            return NsapiError.OK if self.stack.runner.alive else NsapiError.DEVICE_ERROR
+        stack = self.stack
+        if stack.runner.port is None:
+            try:
+                stack.runner.port, self._owns_port = _open_port(self._port_spec, self._baudrate, self._rtscts)
+            except Exception as exc:
+                _log.error("cannot open %r: %r", self._port_spec, exc)
                 return NsapiError.DEVICE_ERROR
-            err = stack.initialise()
-            if err != NsapiError.OK and self._reset_callable is not None:
-                err = self._hard_reset_and_initialise()
+            stack.start_threads()
+        elif not stack.runner.alive:
+            return NsapiError.DEVICE_ERROR
+        err = stack.initialise()
+        if err != NsapiError.OK and self._reset_callable is not None:
+            err = self._hard_reset_and_initialise()
+        if err != NsapiError.OK:
+            return err
+        if (self._target_baudrate and self._target_baudrate != self._baudrate) or self._rtscts:
+            err = self._switch_uart()
             if err != NsapiError.OK:
                 return err
-            if (self._target_baudrate and self._target_baudrate != self._baudrate) or self._rtscts:
-                err = self._switch_uart()
-                if err != NsapiError.OK:
-                    return err
-            if self._hostname is not None and stack.dialect.cwhostname is not None:
-                stack.command(stack.dialect.cwhostname + quote(self._hostname, 32))
-            self._initialised = True
-            return NsapiError.OK
+        if self._hostname is not None and stack.dialect.cwhostname is not None:
+            stack.command(stack.dialect.cwhostname + quote(self._hostname, 32))
+        self._initialised = True
+        return NsapiError.OK
 
     def _hard_reset_and_initialise(self) -> NsapiError:
         assert self._reset_callable is not None
         _log.warning("module does not answer: hard reset")
         stack = self.stack
-        self._reset_callable()
         ready = threading.Event()
         previous = stack.on_reset
         stack.on_reset = ready.set
         try:
+            self._reset_callable()
             ready.wait(RESET_TIMEOUT)
         finally:
             stack.on_reset = previous
@@ -354,6 +362,8 @@ class ESP8266Interface(WiFiInterface):
             self._set_status(NsapiConnectionStatus.GLOBAL_UP)
 
     def _on_reset(self) -> None:
+        if self._starting:
+            return  # the boot 'ready' (or a reboot) during start-up: initialise() starts over by itself
         _log.warning("the module reset ('ready'): sockets are lost, re-initialising")
         self.stack.mark_all_lost(NsapiError.CONNECTION_LOST)
         self.stack.ip_address = None

@@ -136,7 +136,18 @@ class ESPATStack(NetworkStack):
 
     # -- start-up (assumes nothing about the module's state) ------------------------------------------------------
     def initialise(self, sync_attempts: int = 6) -> NsapiError:
-        """Bring the module to a known state: answering, echo off, dialect known, multi-link, passive receive."""
+        """Bring the module to a known state: answering, echo off, dialect known, multi-link, passive receive.
+
+        A module that reboots meanwhile (its boot ``ready``, a crash) loses those settings: start again."""
+        for _ in range(3):
+            resets = self.engine.resets
+            err = self._initialise_once(sync_attempts)
+            if err != NsapiError.OK or self.engine.resets == resets:
+                return err
+            _log.info("the module rebooted during start-up; starting again")
+        return NsapiError.DEVICE_ERROR
+
+    def _initialise_once(self, sync_attempts: int) -> NsapiError:
         if not self._sync(sync_attempts):
             return NsapiError.DEVICE_ERROR
         if not self.command(b"ATE0").ok:
