@@ -537,8 +537,8 @@ class ESPATStack(NetworkStack):
         if isinstance(sock, NsapiError):
             return sock
         ip = address.get_ip_address()
-        if ip is not None and not ipaddress.ip_address(ip).is_unspecified and ip != self.ip_address:
-            return NsapiError.PARAMETER
+        if ip is not None and not ipaddress.ip_address(ip).is_unspecified:
+            return NsapiError.UNSUPPORTED  # the firmware binds ports only
         port = address.get_port()
         with self.lock:
             if sock.bound_port or sock.link is not None:
