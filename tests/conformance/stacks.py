@@ -123,12 +123,68 @@ def _host_open_sockets(stack: NetworkStack) -> int:
     return count
 
 
+ESP_PROFILES = ("at22_8266", "nonos17", "at3_esp32")
+ESP_URL = "espemu://?profile={profile}&timescale=0.01&chunking=1&inject=0.3&seed=7"
+"""The emulated module under test: fast timing, random output chunking and URC injection switched on."""
+
+
+def _esp_interface(profile: str) -> Callable[[LoopbackServers], NetworkInterface]:
+    def make(servers: LoopbackServers) -> NetworkInterface:
+        from drivers.esp_at import ESP8266Interface
+
+        return ESP8266Interface(ESP_URL.format(profile=profile))
+
+    return make
+
+
+def _esp_connect(interface: NetworkInterface) -> NsapiError:
+    from netsocket import WiFiInterface
+
+    assert isinstance(interface, WiFiInterface)
+    world = WifiWorld()
+    return interface.connect(world.secure_ssid, world.secure_pass, world.secure_security)
+
+
+def _esp_release(interface: NetworkInterface) -> None:
+    close = getattr(interface, "close", None)
+    if callable(close):
+        close()
+
+
+def _esp_open_sockets(stack: NetworkStack) -> int:
+    count = getattr(stack, "open_sockets", None)
+    if not callable(count):
+        raise TypeError("the ESP-AT stack reports open_sockets()")
+    result = count()
+    assert isinstance(result, int)
+    return result
+
+
+ESP_CAPS = Capabilities(
+    max_sockets=5,
+    bind_address=False,
+    peer_reset=frozenset({NsapiError.CONNECTION_LOST, 0}),
+    max_udp_payload=1472,
+)
+
 STACKS: list[StackEntry] = [
     StackEntry(
         name="host",
         make_interface=_host_interface,
         caps=Capabilities(max_sockets=None, ipv6=True, max_udp_payload=65507),
         open_sockets=_host_open_sockets,
+    ),
+    *(
+        StackEntry(
+            name=f"esp-{profile}",
+            make_interface=_esp_interface(profile),
+            connect=_esp_connect,
+            release=_esp_release,
+            caps=ESP_CAPS,
+            wifi=WifiWorld(),
+            open_sockets=_esp_open_sockets,
+        )
+        for profile in ESP_PROFILES
     ),
 ]
 """Every stack the conformance suite runs on. Append an entry to add one."""

@@ -1,0 +1,155 @@
+"""Firmware dialects of Espressif AT, as data (no protocol logic here).
+
+Three families differ in command names, limits and answer shapes (reference esp_at.md §4.1). The driver picks
+one from the ``AT+GMR`` answer with :func:`detect_dialect` and reads every difference from the table below, so
+supporting another firmware means adding a row, not an if-chain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    send_limit: int
+    """Largest AT+CIPSEND length."""
+    command_limit: int
+    """Longest command line the firmware accepts (bytes, without CR LF)."""
+    passive_command: bytes | None
+    """Turns on passive receive (None: active only)."""
+    passive_udp: bool
+    """Whether passive receive also covers UDP (NonOS: TCP only)."""
+    recvlen_inactive: int
+    """What AT+CIPRECVLEN? prints for an unused link."""
+    recvdata_has_addr: bool
+    """Whether +CIPRECVDATA carries "<ip>",<port> when AT+CIPDINFO=1 (ESP-AT only)."""
+    cwmode: bytes
+    cwjap: bytes
+    cwjap_query: bytes
+    cipsta_query: bytes
+    cipsta_set: bytes
+    cipstamac_query: bytes
+    cwdhcp_on: bytes
+    cwdhcp_off: bytes
+    cwhostname: bytes | None
+    cwcountry: bytes
+    server_stop: bytes
+    """Stops the server and closes its clients."""
+    sysstore_off: bytes | None
+    """Makes later settings RAM-only (ESP-AT); None where every command has a _CUR form."""
+    ipd_chunk: int
+    """Largest payload of one active +IPD."""
+    passive_window: int
+    """Bytes the module holds per link in passive mode."""
+
+
+NONOS_17: Final = Dialect(
+    name="nonos17",
+    send_limit=2048,
+    command_limit=128,
+    passive_command=b"AT+CIPRECVMODE=1",
+    passive_udp=False,
+    recvlen_inactive=0,
+    recvdata_has_addr=False,
+    cwmode=b"AT+CWMODE_CUR=1",
+    cwjap=b"AT+CWJAP_CUR=",
+    cwjap_query=b"AT+CWJAP_CUR?",
+    cipsta_query=b"AT+CIPSTA_CUR?",
+    cipsta_set=b"AT+CIPSTA_CUR=",
+    cipstamac_query=b"AT+CIPSTAMAC_CUR?",
+    cwdhcp_on=b"AT+CWDHCP_CUR=1,1",
+    cwdhcp_off=b"AT+CWDHCP_CUR=1,0",
+    cwhostname=None,
+    cwcountry=b"AT+CWCOUNTRY_CUR=",
+    server_stop=b"AT+CIPSERVER=0",
+    sysstore_off=None,
+    ipd_chunk=1460,
+    passive_window=5760,
+)
+
+AT2_ESP8266: Final = Dialect(
+    name="at2_esp8266",
+    send_limit=2048,
+    command_limit=256,
+    passive_command=b"AT+CIPRECVMODE=1",
+    passive_udp=True,
+    recvlen_inactive=-1,
+    recvdata_has_addr=True,
+    cwmode=b"AT+CWMODE=1",
+    cwjap=b"AT+CWJAP=",
+    cwjap_query=b"AT+CWJAP?",
+    cipsta_query=b"AT+CIPSTA?",
+    cipsta_set=b"AT+CIPSTA=",
+    cipstamac_query=b"AT+CIPSTAMAC?",
+    cwdhcp_on=b"AT+CWDHCP=1,1",
+    cwdhcp_off=b"AT+CWDHCP=0,1",
+    cwhostname=b"AT+CWHOSTNAME=",
+    cwcountry=b"AT+CWCOUNTRY=",
+    server_stop=b"AT+CIPSERVER=0,1",
+    sysstore_off=b"AT+SYSSTORE=0",
+    ipd_chunk=2920,
+    passive_window=5760,
+)
+
+AT3_ESP32: Final = Dialect(
+    name="at3_esp32",
+    send_limit=8192,
+    command_limit=256,
+    passive_command=b"AT+CIPRECVMODE=1",
+    passive_udp=True,
+    recvlen_inactive=-1,
+    recvdata_has_addr=True,
+    cwmode=b"AT+CWMODE=1",
+    cwjap=b"AT+CWJAP=",
+    cwjap_query=b"AT+CWJAP?",
+    cipsta_query=b"AT+CIPSTA?",
+    cipsta_set=b"AT+CIPSTA=",
+    cipstamac_query=b"AT+CIPSTAMAC?",
+    cwdhcp_on=b"AT+CWDHCP=1,1",
+    cwdhcp_off=b"AT+CWDHCP=0,1",
+    cwhostname=b"AT+CWHOSTNAME=",
+    cwcountry=b"AT+CWCOUNTRY=",
+    server_stop=b"AT+CIPSERVER=0,1",
+    sysstore_off=b"AT+SYSSTORE=0",
+    ipd_chunk=2920,
+    passive_window=5744,
+)
+
+DIALECTS: Final = {d.name: d for d in (NONOS_17, AT2_ESP8266, AT3_ESP32)}
+
+_VERSION_RE: Final = re.compile(rb"AT version:(\d+)\.(\d+)\.(\d+)\.(\d+)([^(\r\n]*)\(([^)\r\n]*)")
+_SDK_RE: Final = re.compile(rb"SDK version:v?(\d+)")
+
+
+@dataclass(frozen=True)
+class FirmwareInfo:
+    version: tuple[int, int, int, int]
+    dialect: Dialect
+    text: str
+    """The AT+GMR lines, for logs and bug reports."""
+
+
+def detect_dialect(gmr_lines: list[bytes]) -> FirmwareInfo | None:
+    """Pick the dialect from the information lines of ``AT+GMR``; None if no ``AT version:`` line is there.
+
+    Major 0-1 is NonOS. Major >= 2 is ESP-AT: on an ESP8266 when the parentheses name it, or (2.0/2.1 builds that
+    omit the chip) when the SDK is ESP8266_RTOS_SDK 3.x; otherwise ESP32 family.
+    """
+    text = b"\n".join(gmr_lines)
+    match = _VERSION_RE.search(text)
+    if match is None:
+        return None
+    version = (int(match.group(1)), int(match.group(2)), int(match.group(3)), int(match.group(4)))
+    if version[0] < 2:
+        dialect = NONOS_17
+    elif b"ESP8266" in match.group(6):
+        dialect = AT2_ESP8266
+    else:
+        sdk = _SDK_RE.search(text)
+        chip_named = re.search(rb"ESP32", match.group(6)) is not None
+        dialect = AT2_ESP8266 if (sdk is not None and sdk.group(1) == b"3" and not chip_named) else AT3_ESP32
+    return FirmwareInfo(version, dialect, text.decode("ascii", "replace"))

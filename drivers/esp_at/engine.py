@@ -1,0 +1,355 @@
+"""Sans-IO ESP-AT engine: the pending command, the link table, receive buffers and command building.
+
+Layer rules: no threads, ports or clocks. The runner feeds it parser events (``handle``) under its lock and
+reads the outcome of the pending command; the stack reads and drains the link table under the same lock.
+
+Routing: URCs (link, Wi-Fi, ``ready``, ``+IPD``) are applied to the link table wherever they arrive; everything
+else (information lines, results, prompts, ``busy``) belongs to the pending command, if any, and is otherwise
+logged and dropped. A ``SEND OK`` is only taken after this send's ``Recv N bytes``, so a late ``SEND OK`` of an
+earlier send cannot complete a later one.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from drivers.esp_at import parser as p
+from drivers.esp_at.dialects import AT2_ESP8266, Dialect
+
+_log = logging.getLogger("drivers.esp_at")
+
+LINK_COUNT: Final = 5
+TCP_BUFFER_LIMIT: Final = 16384
+"""Host-side bytes held per TCP link (passive mode stops fetching above it; active mode drops and counts)."""
+UDP_QUEUE_LIMIT: Final = 32
+"""Datagrams held per UDP link before new ones are dropped (and counted)."""
+
+
+class ParameterError(ValueError):
+    """A user string that cannot be put on a command line (maps to NSAPI_ERROR_PARAMETER)."""
+
+
+def quote(value: str, limit: int = 64) -> bytes:
+    """A double-quoted AT string parameter, escaped per the firmware rules (``\\``, ``"`` and ``,`` get a
+    backslash). CR, LF, NUL and other control characters, and values over ``limit`` bytes, are refused."""
+    raw = value.encode("utf-8")
+    if len(raw) > limit:
+        raise ParameterError(f"string parameter longer than {limit} bytes")
+    if any(b < 0x20 or b == 0x7F for b in raw):
+        raise ParameterError("string parameter contains a control character")
+    out = bytearray(b'"')
+    for b in raw:
+        if b in b'\\",':
+            out.append(0x5C)
+        out.append(b)
+    out.append(0x22)
+    return bytes(out)
+
+
+class LinkState(enum.Enum):
+    FREE = "free"
+    CONNECTING = "connecting"
+    OPEN = "open"
+    CLOSING = "closing"
+
+
+@dataclass
+class Link:
+    """One of the module's five link ids, as the host sees it."""
+
+    id: int
+    state: LinkState = LinkState.FREE
+    proto: Literal["TCP", "UDP"] = "TCP"
+    owner: object | None = None
+    accepted: bool = False
+    """Opened by the module's server (a client connected to us)."""
+    peer_closed: bool = False
+    lost: bool = False
+    """Closed by a module reset or a Wi-Fi loss (recv gives CONNECTION_LOST, not 0)."""
+    module_pending: int = 0
+    """Bytes the module holds for this link (passive mode, from +IPD notices)."""
+    rx: bytearray = field(default_factory=bytearray)
+    datagrams: deque[tuple[bytes, str | None, int | None]] = field(default_factory=deque)
+    remote: tuple[str, int] | None = None
+    dropped_bytes: int = 0
+    dropped_datagrams: int = 0
+    generation: int = 0
+    """Bumped each time the link id is reused, so a late event cannot touch a newer user of the id."""
+
+    def reset(self) -> None:
+        gen = self.generation + 1
+        self.__init__(self.id)  # type: ignore[misc]
+        self.generation = gen
+
+    @property
+    def buffered(self) -> int:
+        return len(self.rx) + sum(len(d[0]) for d in self.datagrams)
+
+
+Stage = Literal["sent", "prompt", "data", "received", "done"]
+Outcome = Literal["OK", "ERROR", "FAIL", "SEND OK", "SEND FAIL", "SEND CANCELED", "RESET"]
+
+
+@dataclass
+class Pending:
+    """The command in flight (only one at a time)."""
+
+    line: bytes
+    kind: Literal["plain", "send", "recvdata"] = "plain"
+    link: int | None = None
+    stage: Stage = "sent"
+    lines: list[bytes] = field(default_factory=list)
+    outcome: Outcome | None = None
+    busy: bool = False
+    """A ``busy`` answered this attempt (the runner waits a little, then repeats the command)."""
+    recv_count: int | None = None
+    recvdata: p.RecvData | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What the engine tells the runner after an event: which links changed, Wi-Fi news, a reset."""
+
+    links: frozenset[int] = frozenset()
+    wifi: Literal["CONNECTED", "GOT IP", "DISCONNECT"] | None = None
+    reset: bool = False
+    accepted: int | None = None
+
+
+_NOTHING: Final = Notice()
+
+
+class Engine:
+    """The module as the host knows it."""
+
+    def __init__(self, dialect: Dialect = AT2_ESP8266) -> None:
+        self.dialect = dialect
+        self.parser = p.ATParser(max_data=max(dialect.send_limit, 8192), recvdata_addr=dialect.recvdata_has_addr)
+        self.links = [Link(i) for i in range(LINK_COUNT)]
+        self.pending: Pending | None = None
+        self.passive = False
+        self.wifi_up = False
+        self.accept_queue: deque[int] = deque()
+        self.unconfirmed_send = False
+        self.garbage_bytes = 0
+        self.resets = 0
+        """How many times the module printed ``ready`` (a reboot)."""
+
+    def set_dialect(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.parser.recvdata_addr = dialect.recvdata_has_addr
+        self.parser.max_data = max(dialect.send_limit, 8192)
+
+    # -- commands -------------------------------------------------------------------------------------------------
+    def begin(self, pending: Pending) -> bytes:
+        """Make ``pending`` the command in flight; returns the bytes to write."""
+        self.pending = pending
+        return pending.line + b"\r\n"
+
+    def retry(self) -> bytes:
+        """Start the pending command again after a ``busy``."""
+        assert self.pending is not None
+        self.pending.busy = False
+        self.pending.stage = "sent"
+        self.pending.lines.clear()
+        return self.pending.line + b"\r\n"
+
+    def finish(self) -> None:
+        self.pending = None
+
+    def data_written(self) -> None:
+        if self.pending is not None and self.pending.kind == "send" and self.pending.stage == "prompt":
+            self.pending.stage = "data"
+
+    # -- input ----------------------------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> list[tuple[p.Event, Notice]]:
+        """Parse bytes and apply every complete event; returns them with what each changed."""
+        self.parser.receive_data(data)
+        out: list[tuple[p.Event, Notice]] = []
+        while True:
+            event = self.parser.next_event()
+            if isinstance(event, p._NeedData):
+                return out
+            out.append((event, self.handle(event)))
+
+    def handle(self, event: p.Event) -> Notice:
+        pending = self.pending
+        if isinstance(event, p.IpdData):
+            return self._ipd_data(event)
+        if isinstance(event, p.IpdNotice):
+            if event.link is None:
+                return _NOTHING
+            link = self.links[event.link]
+            link.module_pending = event.total
+            return Notice(links=frozenset({event.link}))
+        if isinstance(event, p.LinkEvent):
+            return self._link_event(event)
+        if isinstance(event, p.WifiEvent):
+            if event.kind == "GOT IP":
+                self.wifi_up = True
+            elif event.kind == "DISCONNECT":
+                self.wifi_up = False
+            return Notice(wifi=event.kind)
+        if isinstance(event, p.Ready):
+            return self._module_reset()
+        if isinstance(event, p.Garbage):
+            self.garbage_bytes += event.size
+            _log.debug("AT skipped %d bytes: %s", event.size, event.reason)
+            return _NOTHING
+        if pending is None or pending.done:
+            if isinstance(event, p.Result) and event.kind == "SEND OK":
+                self.unconfirmed_send = False
+            _log.debug("AT unsolicited %r", event)
+            return _NOTHING
+        if isinstance(event, p.RecvData):
+            if pending.kind == "recvdata":
+                pending.recvdata = event
+                if pending.link is not None:
+                    self._store_recvdata(self.links[pending.link], event)
+                return Notice(links=frozenset({pending.link})) if pending.link is not None else _NOTHING
+            return _NOTHING
+        if isinstance(event, p.Busy):
+            if pending.stage == "sent":
+                pending.busy = True
+            return _NOTHING
+        if isinstance(event, p.Prompt):
+            if pending.kind == "send" and pending.stage == "sent":
+                pending.stage = "prompt"
+                pending.busy = False
+            return _NOTHING
+        if isinstance(event, p.RecvBytes):
+            if pending.kind == "send" and pending.stage == "data":
+                pending.recv_count = event.count
+                pending.stage = "received"
+            return _NOTHING
+        if isinstance(event, p.Result):
+            return self._result(pending, event)
+        if isinstance(event, p.Line):
+            if event.text == pending.line or not event.text:
+                return _NOTHING  # echo (echo on after a reset until ATE0)
+            pending.lines.append(event.text)
+            return _NOTHING
+        return _NOTHING
+
+    def _result(self, pending: Pending, event: p.Result) -> Notice:
+        kind = event.kind
+        if pending.kind == "send":
+            if kind == "OK":
+                return _NOTHING  # the OK before '>'
+            if kind in ("SEND OK", "SEND FAIL"):
+                if pending.stage == "received" or (pending.stage == "data" and not self.unconfirmed_send):
+                    pending.outcome = kind
+                    pending.stage = "done"
+                elif kind == "SEND OK":
+                    self.unconfirmed_send = False  # the late answer to an earlier send
+                return _NOTHING
+            if kind in ("ERROR", "FAIL", "SEND CANCELED"):
+                pending.outcome = "SEND CANCELED" if kind == "SEND CANCELED" else "ERROR"
+                pending.stage = "done"
+            return _NOTHING
+        if kind in ("OK", "ERROR", "FAIL"):
+            pending.outcome = kind
+            pending.stage = "done"
+            pending.busy = False
+        return _NOTHING
+
+    def _module_reset(self) -> Notice:
+        self.resets += 1
+        changed = []
+        for link in self.links:
+            if link.state is not LinkState.FREE:
+                link.lost = True
+                link.peer_closed = True
+                link.module_pending = 0
+                if link.owner is None:
+                    link.reset()
+                changed.append(link.id)
+        self.accept_queue.clear()
+        self.passive = False
+        self.wifi_up = False
+        self.unconfirmed_send = False
+        if self.pending is not None and not self.pending.done:
+            self.pending.outcome = "RESET"
+            self.pending.stage = "done"
+        return Notice(links=frozenset(changed), reset=True)
+
+    def _link_event(self, event: p.LinkEvent) -> Notice:
+        if event.link is None:
+            return _NOTHING  # single-link mode is never used once started
+        link = self.links[event.link]
+        pending = self.pending
+        if event.kind == "CONNECT":
+            if link.state is LinkState.CONNECTING:
+                return Notice(links=frozenset({link.id}))  # our CIPSTART; OK completes it
+            if link.state is LinkState.FREE:
+                link.reset()
+                link.state = LinkState.OPEN
+                link.accepted = True
+                self.accept_queue.append(link.id)
+                return Notice(links=frozenset({link.id}), accepted=link.id)
+            return _NOTHING
+        # CLOSED or CONNECT FAIL
+        if link.state is LinkState.CONNECTING:
+            if pending is not None and pending.done:
+                return _NOTHING  # the CLOSED after a failed CIPSTART's ERROR
+            link.peer_closed = True
+            return Notice(links=frozenset({link.id}))
+        if link.state is LinkState.FREE:
+            return _NOTHING
+        link.peer_closed = True
+        if not self.wifi_up:
+            link.lost = True
+        if link.owner is None and link.state is LinkState.OPEN and link.accepted and link.id in self.accept_queue:
+            self.accept_queue.remove(link.id)
+            link.reset()
+        return Notice(links=frozenset({link.id}))
+
+    def _ipd_data(self, event: p.IpdData) -> Notice:
+        if event.link is None:
+            return _NOTHING
+        link = self.links[event.link]
+        if link.state is LinkState.FREE:
+            return _NOTHING
+        if link.proto == "UDP":
+            if len(link.datagrams) >= UDP_QUEUE_LIMIT:
+                link.dropped_datagrams += 1
+                _log.warning("link %d: UDP queue full, datagram of %d bytes dropped", link.id, len(event.data))
+            else:
+                link.datagrams.append((event.data, event.ip, event.port))
+        else:
+            room = TCP_BUFFER_LIMIT - len(link.rx)
+            if room < len(event.data):
+                link.dropped_bytes += len(event.data) - max(room, 0)
+                _log.warning(
+                    "link %d: receive buffer full (active mode), %d bytes dropped (%d in total)",
+                    link.id,
+                    len(event.data) - max(room, 0),
+                    link.dropped_bytes,
+                )
+            link.rx += event.data[: max(room, 0)]
+        return Notice(links=frozenset({link.id}))
+
+    def _store_recvdata(self, link: Link, event: p.RecvData) -> None:
+        link.module_pending = max(0, link.module_pending - len(event.data))
+        if link.proto == "UDP":
+            link.datagrams.append((event.data, event.ip, event.port))
+        else:
+            link.rx += event.data
+
+    # -- link table -----------------------------------------------------------------------------------------------
+    def free_link(self, prefer_after: int) -> Link | None:
+        """A free link id, taken round-robin so a just-closed id (whose late CLOSED may still be on the wire) is
+        reused last."""
+        for offset in range(1, LINK_COUNT + 1):
+            link = self.links[(prefer_after + offset) % LINK_COUNT]
+            if link.state is LinkState.FREE:
+                return link
+        return None

@@ -1,0 +1,537 @@
+"""``ESP8266Interface`` / ``ESP32Interface``: a netsocket ``WiFiInterface`` over an ESP-AT module.
+
+Layer: the API on top. The module is started lazily (first ``connect``, ``scan``, ...) by ``ESPATStack.initialise``,
+which assumes nothing about the state it was left in. Status callbacks: CONNECTING when a join starts or when the
+module lost the AP and reconnects by itself, GLOBAL_UP once it has an IP, DISCONNECTED after ``disconnect``, a
+module reset (``ready``) or a vanished port. A reset re-initialises the module in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from drivers.esp_at.engine import Engine, Notice, ParameterError, quote
+from drivers.esp_at.runner import Reply, Runner
+from drivers.esp_at.stack import COMMAND_TIMEOUT, ESPATStack
+from netsocket.address import SocketAddress
+from netsocket.errors import NsapiError
+from netsocket.interface import WiFiAccessPoint, WiFiInterface, check_hostname
+from netsocket.stack import NetworkStack
+from netsocket.types import NsapiConnectionStatus, NsapiSecurity
+
+_log = logging.getLogger("drivers.esp_at")
+
+JOIN_TIMEOUT = 25.0
+SCAN_TIMEOUT = 15.0
+RESET_TIMEOUT = 10.0
+_CWJAP_ERRORS = {
+    1: NsapiError.CONNECTION_TIMEOUT,
+    2: NsapiError.AUTH_FAILURE,
+    3: NsapiError.NO_SSID,
+}
+_ECN = {
+    0: NsapiSecurity.NONE,
+    1: NsapiSecurity.WEP,
+    2: NsapiSecurity.WPA,
+    3: NsapiSecurity.WPA2,
+    4: NsapiSecurity.WPA_WPA2,
+    6: NsapiSecurity.WPA3,
+    7: NsapiSecurity.WPA3_WPA2,
+}
+_CWLAP_RE = re.compile(rb'\+CWLAP:\((\d+),"((?:[^"\\]|\\.)*)",(-?\d+),"([0-9a-fA-F:]{17})",(\d+)')
+_QUOTED_RE = re.compile(rb'"([^"]*)"')
+
+
+def _open_port(port: Any, baudrate: int, rtscts: bool) -> tuple[Any, bool]:
+    """A pyserial port from a path, a URL or an open serial-like object; the flag says whether we own it."""
+    if not isinstance(port, str):
+        return port, False
+    import serial
+
+    if port.startswith("espemu:"):
+        import importlib
+
+        importlib.import_module("mocks.esp_at")  # registers the espemu:// scheme
+    return serial.serial_for_url(port, baudrate=baudrate, rtscts=rtscts, timeout=0.05), True
+
+
+class ESP8266Interface(WiFiInterface):
+    """An ESP8266 (or ESP32) module running Espressif AT firmware on a UART.
+
+    ``port``: a device path (``/dev/ttyUSB0``), any pyserial URL (``espemu://...``, ``socket://host:port``) or an
+    open serial-like object (then it is not closed by ``close()``). ``baudrate``: the module's current rate;
+    ``target_baudrate`` switches both ends with ``AT+UART_CUR`` after start-up; ``rtscts`` turns on hardware flow
+    control at both ends; ``reset`` is a callable that hard-resets the module (e.g. pulses a GPIO line), used when
+    it does not answer.
+    """
+
+    def __init__(
+        self,
+        port: Any,
+        baudrate: int = 115200,
+        *,
+        target_baudrate: int | None = None,
+        rtscts: bool = False,
+        reset: Callable[[], object] | None = None,
+        join_timeout: float = JOIN_TIMEOUT,
+    ) -> None:
+        super().__init__()
+        self._port_spec = port
+        self._baudrate = baudrate
+        self._target_baudrate = target_baudrate
+        self._rtscts = rtscts
+        self._reset_callable = reset
+        self._join_timeout = join_timeout
+        self._lifecycle = threading.RLock()
+        self._stack: ESPATStack | None = None
+        self._owns_port = False
+        self._initialised = False
+        self._joining = False
+        self._leaving = False
+        self._dhcp = True
+        self._static: tuple[str, str, str] | None = None
+        self._hostname: str | None = None
+        self._netmask: str | None = None
+        self._gateway: str | None = None
+        self._mac: str | None = None
+        self._starting = False
+        self._connect_thread: threading.Thread | None = None
+        self._reinit_thread: threading.Thread | None = None
+        self._make_stack()
+
+    # -- construction ---------------------------------------------------------------------------------------------
+    @classmethod
+    def from_url(cls, url: str) -> ESP8266Interface:
+        """``esp:///dev/ttyUSB0?baudrate=921600``, ``esp://?port=espemu://%3Fprofile%3Dnonos17``, or ``esp://``
+        (the built-in emulator). Query: baudrate, target_baudrate, rtscts, port."""
+        parts = urlsplit(url)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        port = query.pop("port", None) or unquote(parts.path) or "espemu://"
+        baudrate = int(query.pop("baudrate", "115200"))
+        target = query.pop("target_baudrate", None)
+        rtscts = query.pop("rtscts", "0").lower() in ("1", "true", "yes", "on")
+        if query:
+            raise ValueError(f"unknown esp:// parameters: {sorted(query)}")
+        return cls(port, baudrate, target_baudrate=int(target) if target else None, rtscts=rtscts)
+
+    def _make_stack(self) -> None:
+        def factory(engine: Engine, on_notice: Callable[[Notice], None]) -> Runner:
+            return Runner(None, engine, on_notice)
+
+        stack = ESPATStack(factory)
+        stack.on_wifi = self._on_wifi
+        stack.on_reset = self._on_reset
+        stack.on_port_failed = self._on_port_failed
+        self._stack = stack
+
+    def get_stack(self) -> NetworkStack:
+        assert self._stack is not None
+        return self._stack
+
+    @property
+    def stack(self) -> ESPATStack:
+        assert self._stack is not None
+        return self._stack
+
+    # -- start-up -------------------------------------------------------------------------------------------------
+    def _ensure_ready(self) -> NsapiError:
+        with self._lifecycle:
+            self._starting = True
+            try:
+                return self._start_up()
+            finally:
+                self._starting = False
+
+    def _start_up(self) -> NsapiError:
+        if self._initialised:
+            return NsapiError.OK if self.stack.runner.alive else NsapiError.DEVICE_ERROR
+        stack = self.stack
+        if stack.runner.port is None:
+            try:
+                stack.runner.port, self._owns_port = _open_port(self._port_spec, self._baudrate, self._rtscts)
+            except Exception as exc:
+                _log.error("cannot open %r: %r", self._port_spec, exc)
+                return NsapiError.DEVICE_ERROR
+            stack.start_threads()
+        elif not stack.runner.alive:
+            return NsapiError.DEVICE_ERROR
+        err = stack.initialise()
+        if err != NsapiError.OK and self._reset_callable is not None:
+            err = self._hard_reset_and_initialise()
+        if err != NsapiError.OK:
+            return err
+        if (self._target_baudrate and self._target_baudrate != self._baudrate) or self._rtscts:
+            err = self._switch_uart()
+            if err != NsapiError.OK:
+                return err
+        if self._hostname is not None and stack.dialect.cwhostname is not None:
+            stack.command(stack.dialect.cwhostname + quote(self._hostname, 32))
+        self._initialised = True
+        return NsapiError.OK
+
+    def _hard_reset_and_initialise(self) -> NsapiError:
+        assert self._reset_callable is not None
+        _log.warning("module does not answer: hard reset")
+        stack = self.stack
+        ready = threading.Event()
+        previous = stack.on_reset
+        stack.on_reset = ready.set
+        try:
+            self._reset_callable()
+            ready.wait(RESET_TIMEOUT)
+        finally:
+            stack.on_reset = previous
+        return stack.initialise()
+
+    def _switch_uart(self) -> NsapiError:
+        stack = self.stack
+        baud = self._target_baudrate or self._baudrate
+        flow = 3 if self._rtscts else 0
+        reply = stack.command(b"AT+UART_CUR=%d,8,1,0,%d" % (baud, flow))
+        if not reply.ok:
+            return NsapiError.DEVICE_ERROR
+        try:
+            stack.runner.set_baudrate(baud)
+            if self._rtscts:
+                stack.runner.port.rtscts = True
+        except Exception as exc:
+            _log.error("cannot switch the host port to %d baud: %r", baud, exc)
+            return NsapiError.DEVICE_ERROR
+        for _ in range(5):
+            if stack.command(b"AT", timeout=0.3).ok:
+                self._baudrate = baud
+                return NsapiError.OK
+        return NsapiError.DEVICE_ERROR
+
+    # -- Wi-Fi ----------------------------------------------------------------------------------------------------
+    def set_blocking(self, blocking: bool) -> NsapiError:
+        self._blocking = bool(blocking)
+        return NsapiError.OK
+
+    def set_credentials(
+        self, ssid: str | None, pass_phrase: str | None = None, security: NsapiSecurity = NsapiSecurity.NONE
+    ) -> NsapiError:
+        err = super().set_credentials(ssid, pass_phrase, security)
+        if err == NsapiError.OK:
+            try:
+                quote(self._ssid or "", 32)
+                quote(self._pass_phrase, 64)
+            except ParameterError:
+                self._ssid = None
+                return NsapiError.PARAMETER
+        return err
+
+    def _connect_wifi(self) -> NsapiError:
+        status = self.get_connection_status()
+        if status == NsapiConnectionStatus.CONNECTING or self._joining:
+            return NsapiError.BUSY
+        if status == NsapiConnectionStatus.GLOBAL_UP:
+            return NsapiError.IS_CONNECTED
+        self._joining = True
+        if not self._blocking:
+            self._set_status(NsapiConnectionStatus.CONNECTING)
+            thread = threading.Thread(target=self._join_async, name="esp_at-connect", daemon=True)
+            self._connect_thread = thread
+            thread.start()
+            return NsapiError.OK
+        try:
+            return self._join()
+        finally:
+            self._joining = False
+
+    def _join_async(self) -> None:
+        try:
+            self._join()
+        finally:
+            self._joining = False
+
+    def _join(self) -> NsapiError:
+        self._set_status(NsapiConnectionStatus.CONNECTING)
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            self._set_status(NsapiConnectionStatus.DISCONNECTED)
+            return err
+        stack = self.stack
+        d = stack.dialect
+        ssid, pass_phrase = self._ssid or "", self._pass_phrase
+        try:
+            line = d.cwjap + quote(ssid, 32) + b"," + quote(pass_phrase, 64)
+        except ParameterError:
+            self._set_status(NsapiConnectionStatus.DISCONNECTED)
+            return NsapiError.PARAMETER
+        if self._channel:
+            bssid = self._find_bssid(ssid, self._channel)
+            if bssid is None:
+                self._set_status(NsapiConnectionStatus.DISCONNECTED)
+                return NsapiError.NO_SSID
+            line += b',"' + bssid.encode() + b'"'
+        if self._static is not None:
+            ip, mask, gw = self._static
+            if not stack.command(d.cipsta_set + b'"%s","%s","%s"' % (ip.encode(), gw.encode(), mask.encode())).ok:
+                self._set_status(NsapiConnectionStatus.DISCONNECTED)
+                return NsapiError.DEVICE_ERROR
+        elif not stack.command(d.cwdhcp_on).ok:
+            self._set_status(NsapiConnectionStatus.DISCONNECTED)
+            return NsapiError.DHCP_FAILURE
+        if pass_phrase:
+            stack.runner.add_secret(quote(pass_phrase, 64)[1:-1])
+        self._leaving = False
+        reply = stack.runner.execute(line, self._join_timeout)
+        if reply.ok:
+            self._refresh_addresses()
+            with stack.lock:
+                stack.engine.wifi_up = True
+            self._set_status(NsapiConnectionStatus.GLOBAL_UP)
+            return NsapiError.OK
+        self._set_status(NsapiConnectionStatus.DISCONNECTED)
+        if reply.outcome == "PORT":
+            return NsapiError.DEVICE_ERROR
+        if reply.outcome == "TIMEOUT":
+            stack.command(b"AT+CWQAP")  # stop the module's own retries
+            return NsapiError.CONNECTION_TIMEOUT
+        code = reply.line_with(b"+CWJAP:")
+        if code is not None and code.strip().isdigit():
+            return _CWJAP_ERRORS.get(int(code), NsapiError.NO_CONNECTION)
+        return NsapiError.NO_CONNECTION
+
+    def _find_bssid(self, ssid: str, channel: int) -> str | None:
+        for ap in self._scan_raw():
+            if ap[0].ssid == ssid and ap[0].channel == channel:
+                return ap[1]
+        return None
+
+    def disconnect(self) -> NsapiError:
+        if self._joining:
+            return NsapiError.BUSY
+        if self.get_connection_status() == NsapiConnectionStatus.DISCONNECTED:
+            return NsapiError.NO_CONNECTION
+        self._leaving = True
+        stack = self.stack
+        reply = stack.command(b"AT+CWQAP") if stack.runner.alive else None
+        stack.mark_all_lost(NsapiError.NO_CONNECTION)
+        with stack.lock:
+            stack.engine.wifi_up = False
+        stack.ip_address = None
+        self._set_status(NsapiConnectionStatus.DISCONNECTED)
+        if reply is not None and reply.outcome == "PORT":
+            return NsapiError.DEVICE_ERROR
+        return NsapiError.OK
+
+    def close(self) -> None:
+        """Leave the network, stop the driver's threads and close the port if the driver opened it."""
+        if self.get_connection_status() != NsapiConnectionStatus.DISCONNECTED and not self._joining:
+            self.disconnect()
+        with self._lifecycle:
+            stack = self.stack
+            if stack.runner.port is not None:
+                stack.stop_threads(close_port=self._owns_port)
+            self._initialised = False
+            self._make_stack()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            stack = self._stack
+            if stack is not None and stack.runner.port is not None and self._owns_port:
+                stack.stop_threads(close_port=True)
+        except Exception:  # interpreter teardown
+            pass
+
+    # -- URC handlers (reader thread) -----------------------------------------------------------------------------
+    def _on_wifi(self, kind: str) -> None:
+        if self._joining or self._leaving:
+            return
+        status = self.get_connection_status()
+        if kind == "DISCONNECT" and status == NsapiConnectionStatus.GLOBAL_UP:
+            self.stack.ip_address = None
+            self._set_status(NsapiConnectionStatus.CONNECTING)
+        elif kind == "GOT IP" and status == NsapiConnectionStatus.CONNECTING:
+            threading.Thread(target=self._reconnected, name="esp_at-reconnected", daemon=True).start()
+
+    def _reconnected(self) -> None:
+        self._refresh_addresses()
+        if self.get_connection_status() == NsapiConnectionStatus.CONNECTING and not self._joining:
+            self._set_status(NsapiConnectionStatus.GLOBAL_UP)
+
+    def _on_reset(self) -> None:
+        if self._starting:
+            return  # the boot 'ready' (or a reboot) during start-up: initialise() starts over by itself
+        _log.warning("the module reset ('ready'): sockets are lost, re-initialising")
+        self.stack.mark_all_lost(NsapiError.CONNECTION_LOST)
+        self.stack.ip_address = None
+        self._initialised = False
+        self._set_status(NsapiConnectionStatus.DISCONNECTED)
+        if self._joining:
+            return
+        thread = threading.Thread(target=self._reinitialise, name="esp_at-reinit", daemon=True)
+        self._reinit_thread = thread
+        thread.start()
+
+    def _reinitialise(self) -> None:
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            _log.error("re-initialising the module after a reset failed: %s", err)
+
+    def _on_port_failed(self) -> None:
+        self.stack.mark_all_lost(NsapiError.DEVICE_ERROR)
+        self.stack.ip_address = None
+        self._set_status(NsapiConnectionStatus.DISCONNECTED)
+
+    # -- addresses ------------------------------------------------------------------------------------------------
+    def _refresh_addresses(self) -> None:
+        stack = self.stack
+        reply = stack.command(stack.dialect.cipsta_query)
+        values: dict[bytes, str] = {}
+        for line in reply.lines:
+            match = re.match(rb'\+CIPSTA(?:_CUR)?:(\w+):"?([0-9.]+)"?', line)
+            if match:
+                values[match.group(1)] = match.group(2).decode()
+        stack.ip_address = values.get(b"ip")
+        self._netmask = values.get(b"netmask")
+        self._gateway = values.get(b"gateway")
+
+    def _require_up(self) -> bool:
+        return self.get_connection_status() == NsapiConnectionStatus.GLOBAL_UP and self.stack.runner.alive
+
+    def get_ip_address(self, address: SocketAddress) -> NsapiError:
+        if not self._require_up():
+            return NsapiError.NO_ADDRESS
+        return self.stack.get_ip_address(address)
+
+    def get_netmask(self, address: SocketAddress) -> NsapiError:
+        if not self._require_up() or not self._netmask:
+            return NsapiError.NO_ADDRESS
+        address.set_ip_address(self._netmask)
+        return NsapiError.OK
+
+    def get_gateway(self, address: SocketAddress) -> NsapiError:
+        if not self._require_up() or not self._gateway:
+            return NsapiError.NO_ADDRESS
+        address.set_ip_address(self._gateway)
+        return NsapiError.OK
+
+    def get_mac_address(self) -> str | None:
+        if self._mac is None:
+            if self._ensure_ready() != NsapiError.OK:
+                return None
+            reply = self.stack.command(self.stack.dialect.cipstamac_query)
+            for line in reply.lines:
+                match = _QUOTED_RE.search(line)
+                if line.startswith(b"+CIPSTAMAC") and match:
+                    self._mac = match.group(1).decode()
+        return self._mac
+
+    def set_network(self, ip: SocketAddress, netmask: SocketAddress, gateway: SocketAddress) -> NsapiError:
+        values = [a.get_ip_address() for a in (ip, netmask, gateway)]
+        if any(v is None or ":" in v for v in values):
+            return NsapiError.PARAMETER
+        self._static = (str(values[0]), str(values[1]), str(values[2]))
+        self._dhcp = False
+        return NsapiError.OK
+
+    def set_dhcp(self, dhcp: bool) -> NsapiError:
+        self._dhcp = bool(dhcp)
+        if dhcp:
+            self._static = None
+        elif self._static is None:
+            return NsapiError.PARAMETER
+        return NsapiError.OK
+
+    def set_hostname(self, hostname: str) -> NsapiError:
+        """The station's DHCP host name (ESP-AT ``AT+CWHOSTNAME``; applied at start-up)."""
+        if check_hostname(hostname) != NsapiError.OK or len(hostname) > 32:
+            return NsapiError.PARAMETER
+        self._hostname = hostname
+        if self._initialised and self.stack.dialect.cwhostname is not None:
+            reply = self.stack.command(self.stack.dialect.cwhostname + quote(hostname, 32))
+            return NsapiError.OK if reply.ok else NsapiError.DEVICE_ERROR
+        return NsapiError.OK
+
+    # -- scan and RSSI --------------------------------------------------------------------------------------------
+    def _scan_raw(self) -> list[tuple[WiFiAccessPoint, str]]:
+        reply: Reply = self.stack.runner.execute(b"AT+CWLAP", SCAN_TIMEOUT)
+        found: list[tuple[WiFiAccessPoint, str]] = []
+        for line in reply.lines:
+            match = _CWLAP_RE.match(line)
+            if match is None:
+                continue
+            ecn, ssid, rssi, mac, channel = match.groups()
+            ssid_text = re.sub(rb"\\(.)", rb"\1", ssid).decode("utf-8", "replace")
+            ap = WiFiAccessPoint(
+                ssid=ssid_text,
+                bssid=bytes(int(x, 16) for x in mac.split(b":")),
+                security=_ECN.get(int(ecn), NsapiSecurity.UNKNOWN),
+                rssi=int(rssi),
+                channel=int(channel),
+            )
+            found.append((ap, mac.decode()))
+        if not reply.ok and not found:
+            raise _ScanFailed(reply.outcome)
+        return found
+
+    def scan(self, res: list[WiFiAccessPoint] | None, count: int) -> int:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            return NsapiError.PARAMETER
+        if self._joining:
+            return NsapiError.BUSY
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            return err
+        try:
+            found = self._scan_raw()
+        except _ScanFailed:
+            return NsapiError.DEVICE_ERROR
+        if count == 0 or res is None:
+            return len(found)
+        taken = [ap for ap, _mac in found[:count]]
+        res.extend(taken)
+        return len(taken)
+
+    def get_rssi(self) -> int:
+        if not self._require_up():
+            return 0
+        reply = self.stack.command(self.stack.dialect.cwjap_query)
+        for line in reply.lines:
+            if line.startswith(b"+CWJAP"):
+                fields = line.split(b",")
+                if len(fields) >= 4:
+                    try:
+                        return int(fields[3])
+                    except ValueError:
+                        return 0
+        return 0
+
+    def set_channel(self, channel: int) -> NsapiError:
+        return super().set_channel(channel)
+
+    # -- misc -----------------------------------------------------------------------------------------------------
+    def firmware_version(self) -> str | None:
+        info = self.stack.firmware
+        return info.text if info is not None else None
+
+    def wait_initialised(self, timeout: float) -> bool:
+        """Wait until a background re-initialisation (after a module reset) finished."""
+        thread = self._reinit_thread
+        if thread is not None:
+            thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        return self._initialised and time.monotonic() <= deadline
+
+
+class _ScanFailed(Exception):
+    pass
+
+
+class ESP32Interface(ESP8266Interface):
+    """An ESP32-family module with ESP-AT firmware (same driver; the dialect is read from ``AT+GMR``)."""
+
+
+__all__ = ["COMMAND_TIMEOUT", "ESP32Interface", "ESP8266Interface"]
