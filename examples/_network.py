@@ -1,0 +1,165 @@
+"""Choosing and bringing up the network every example runs on (the one place the examples share).
+
+Layer: application glue on top of the netsocket API. Command-line options, added by ``add_network_arguments``:
+
+- ``--port PORT``: an ESP-AT module's serial port or pyserial URL (``/dev/ttyUSB0``, ``socket://host:port``,
+  ``espemu://?profile=nonos17``). Default: ``$NETSOCKET_ESP_PORT``, else ``espemu://``, the built-in emulated
+  ESP8266 in its default world (DESIGN.md §5), whose sockets reach servers on 127.0.0.1.
+- ``--ssid``/``--password``/``--security``: the Wi-Fi network to join (default ``netsocket-wpa2``, ``netsocket123``,
+  WPA2: an access point of the emulated world).
+- ``--interface URL``: any netsocket interface instead of an ESP module (``host://`` for this computer's own
+  network, ``w5500:///dev/spidev0.0``, ``esp:///dev/ttyUSB0``).
+
+``connected_network(args)`` yields a connected interface and always disconnects and releases it afterwards;
+``open_network(args)`` only builds it (``wifi_scan`` scans without joining). Both raise ``NetworkError`` with a
+message meant for the user; examples print it and return 1 instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import Iterator
+
+from netsocket import (
+    NetworkInterface,
+    NsapiError,
+    NsapiSecurity,
+    SocketAddress,
+    WiFiInterface,
+    open_interface,
+)
+
+ENV_PORT = "NETSOCKET_ESP_PORT"
+EMULATOR_PORT = "espemu://"
+DEFAULT_SSID = "netsocket-wpa2"
+DEFAULT_PASSWORD = "netsocket123"
+DEFAULT_SECURITY = "WPA2"
+
+
+class NetworkError(Exception):
+    """The network could not be used; ``str()`` says why, for the user."""
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--port``/``--interface``, ``--ssid``, ``--password`` and ``--security`` to ``parser``."""
+    group = parser.add_argument_group("network")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--port",
+        help=f"ESP-AT module's serial port or pyserial URL (default: ${ENV_PORT}, else {EMULATOR_PORT}, the emulator)",
+    )
+    where.add_argument("--interface", metavar="URL", help="any netsocket interface instead (host://, w5500://...)")
+    group.add_argument("--ssid", default=DEFAULT_SSID, help=f"Wi-Fi network to join (default: {DEFAULT_SSID})")
+    group.add_argument("--password", default=DEFAULT_PASSWORD, help="Wi-Fi passphrase (default: the emulator's)")
+    group.add_argument(
+        "--security",
+        default=DEFAULT_SECURITY,
+        choices=["NONE", "WEP", "WPA", "WPA2", "WPA_WPA2", "WPA3", "WPA3_WPA2"],
+        help=f"Wi-Fi security (default: {DEFAULT_SECURITY})",
+    )
+
+
+def esp_port(args: argparse.Namespace) -> str:
+    """The serial port the ESP module is on: ``--port``, else ``$NETSOCKET_ESP_PORT``, else the emulator."""
+    port: str | None = args.port
+    return port or os.environ.get(ENV_PORT) or EMULATOR_PORT
+
+
+def describe(args: argparse.Namespace) -> str:
+    """Where the examples' traffic goes, in words: ``ESP8266 on espemu://`` or ``interface host://``."""
+    if args.interface:
+        return f"interface {args.interface}"
+    port = esp_port(args)
+    return f"ESP8266 on {port}" + (" (the built-in emulator)" if port.startswith("espemu:") else "")
+
+
+def open_network(args: argparse.Namespace) -> NetworkInterface:
+    """Build the interface the options choose, without connecting it."""
+    if args.interface:
+        try:
+            return open_interface(args.interface)
+        except (ValueError, OSError) as exc:
+            raise NetworkError(f"cannot open interface {args.interface!r}: {exc}") from exc
+    try:
+        from drivers.esp_at import ESP8266Interface
+    except ImportError as exc:  # pyserial is an optional dependency of netsocket
+        raise NetworkError(f"the ESP-AT driver needs pyserial: pip install 'netsocket[esp]' ({exc})") from exc
+    return ESP8266Interface(esp_port(args))
+
+
+def release(net: NetworkInterface) -> None:
+    """Stop a driver's threads and close its port, for the drivers that hold any."""
+    close = getattr(net, "close", None)
+    if callable(close):
+        close()
+
+
+def connect(net: NetworkInterface, args: argparse.Namespace) -> None:
+    """Bring ``net`` up: join the Wi-Fi network for Wi-Fi interfaces, plain ``connect()`` otherwise."""
+    if isinstance(net, WiFiInterface):
+        security = NsapiSecurity[args.security]
+        err = net.connect(args.ssid, args.password if security != NsapiSecurity.NONE else "", security)
+        what = f"cannot join Wi-Fi network {args.ssid!r} ({args.security}) via {describe(args)}"
+    else:
+        err = net.connect()
+        what = f"cannot connect {describe(args)}"
+    if err not in (NsapiError.OK, NsapiError.IS_CONNECTED):
+        raise NetworkError(f"{what}: {NsapiError(err)}{_hint(NsapiError(err))}")
+
+
+def _hint(err: NsapiError) -> str:
+    hints = {
+        NsapiError.DEVICE_ERROR: " (is the module on that port, powered and at 115200 baud?)",
+        NsapiError.AUTH_FAILURE: " (wrong --password?)",
+        NsapiError.PARAMETER: " (a WPA passphrase has 8 to 63 characters; an SSID at most 32)",
+        NsapiError.NO_SSID: " (no such --ssid in range; try examples.wifi_scan)",
+    }
+    return hints.get(err, "")
+
+
+def ip_address(net: NetworkInterface) -> str:
+    address = SocketAddress()
+    err = net.get_ip_address(address)
+    return (address.get_ip_address() or "?") if err == NsapiError.OK else "?"
+
+
+@contextlib.contextmanager
+def connected_network(args: argparse.Namespace) -> Iterator[NetworkInterface]:
+    """The chosen interface, connected, for the length of the block; prints one line saying which it is."""
+    net = open_network(args)
+    try:
+        connect(net, args)
+        joined = f", joined {args.ssid!r}" if isinstance(net, WiFiInterface) else ""
+        print(f"Network: {describe(args)}{joined}, IP address {ip_address(net)}")
+        try:
+            yield net
+        finally:
+            net.disconnect()
+    finally:
+        release(net)
+
+
+def resolve(net: NetworkInterface, host: str, port: int) -> SocketAddress:
+    """``host:port`` through the interface's own DNS; ``NetworkError`` if the name does not resolve."""
+    address = SocketAddress()
+    err = net.gethostbyname(host, address)
+    if err != NsapiError.OK:
+        raise NetworkError(f"cannot resolve {host!r}: {NsapiError(err)}")
+    address.set_port(port)
+    return address
+
+
+def split_host_port(text: str, default_port: int) -> tuple[str, int]:
+    """``host``, ``host:port`` or ``[v6]:port`` into a pair; ``argparse``-friendly ``ValueError`` otherwise."""
+    host, sep, port = text.rpartition(":")
+    if not sep or "]" in port or (text.count(":") > 1 and not text.startswith("[")):
+        host, port = text, ""
+    host = host.strip("[]")
+    if not host:
+        raise ValueError(f"no host in {text!r}")
+    number = int(port) if port else default_port
+    if not 0 < number <= 0xFFFF:
+        raise ValueError(f"port out of range in {text!r}")
+    return host, number

@@ -1,0 +1,58 @@
+"""Fixtures for the examples' end-to-end tests: which network an example runs on, and the real servers it talks to.
+
+``network`` is parametrized: ``emulator`` runs the example exactly as a new user does (no network options: the
+built-in emulated ESP8266 at real-life speed, with ``$NETSOCKET_ESP_PORT`` unset), ``host`` adds
+``--interface host://`` (this computer's own stack). Failure cases use ``FAST_ESP`` (the emulator with its delays
+shrunk) or ``HOST`` to stay quick.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from examples._network import ENV_PORT
+from tests.servers import HttpResponse, HttpServer
+
+HOST = ["--interface", "host://"]
+FAST_ESP = ["--port", "espemu://?timescale=0.05"]
+NETWORKS = {"emulator": [], "host": HOST}
+PAGE = b"<html><body>served over TLS</body></html>\n"
+
+
+@pytest.fixture(params=list(NETWORKS), ids=list(NETWORKS))
+def network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Command-line options choosing the network (``[]``: the example's default, the emulator)."""
+    monkeypatch.delenv(ENV_PORT, raising=False)
+    return list(NETWORKS[request.param])
+
+
+@pytest.fixture(autouse=True)
+def _no_esp_port_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's ``$NETSOCKET_ESP_PORT`` must not send the suite to real hardware."""
+    monkeypatch.delenv(ENV_PORT, raising=False)
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def https_server(ca: trustme.CA) -> Iterator[HttpServer]:
+    """An HTTPS server on 127.0.0.1 whose certificate (signed by ``ca``) names ``localhost`` only."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost").configure_cert(context)
+    with HttpServer({"/page": HttpResponse(PAGE, "text/html")}, tls=context) as server:
+        yield server
