@@ -168,6 +168,7 @@ class EspAtDevice:
         self._drain_credit = 0.0
         self._last_drain = now
         self.send_job: SendJob | None = None
+        self.sending_link = -1
 
     # ------------------------------------------------------------------ public driving API
 
@@ -475,6 +476,10 @@ class EspAtDevice:
             link = self.links.get(link_id)
             if link is None or link.dead:
                 continue
+            if self.busy == "s" and self.send_job is None and link.id == self.sending_link:
+                # NonOS prints SEND OK on the TCP ACK, and a reply segment carries that ACK: the reply cannot
+                # be reported before the SEND OK of the data it answers.
+                continue
             if self.is_passive(link):
                 self._poll_passive(link, now)
             elif tx_backlog < 4096:
@@ -748,6 +753,7 @@ class EspAtDevice:
         self.emit(b"\r\nRecv %d bytes\r\n" % len(job.payload))
         self.injection_point("after_recv", now)
         link = job.link
+        self.sending_link = link.id
         failed = link.peer_closed or link.dead or link.id not in self.links
         if not failed:
             failed = not link.conn.send(bytes(job.payload), job.address)
