@@ -1,9 +1,10 @@
-"""A third-party driver against the emulator: Adafruit's adafruit_espatcontrol joins an emulated AP and fetches a
-page from a loopback http.server through the module (issue 3, "proof it is faithful").
+"""A third-party driver against the emulator: Adafruit's adafruit_espatcontrol joins an emulated AP and
+fetches a page from a loopback http.server through the module (issue 3, "proof it is faithful").
 
-The driver runs unchanged on CPython: its `uart` is the pyserial port of an ``espemu://`` URL (it needs `baudrate`,
-`in_waiting`, `read`, `write` and `reset_input_buffer`, which pyserial has) and no reset pin (it then recovers with
-AT+RST). It uses CIPMUX=0 and active-mode ``+IPD``, so this also exercises the single-link formats.
+The driver runs unchanged on CPython: its `uart` is the pyserial port of an ``espemu://`` URL (it needs
+`baudrate`, `in_waiting`, `read`, `write` and `reset_input_buffer`, which pyserial has) and no reset pin (it
+then recovers with AT+RST). It uses CIPMUX=0 and active-mode ``+IPD``, so this also exercises the single-link
+formats.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _fetch(esp: object, port: int) -> bytes:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         response += esp.socket_receive(timeout=1)  # type: ignore[attr-defined]
-        head, sep, body = bytes(response).partition(b"\r\n\r\n")
+        _, sep, body = bytes(response).partition(b"\r\n\r\n")
         if sep and len(body) >= len(PAGE):
             break
     return bytes(response)
