@@ -62,17 +62,22 @@ def test_cli_pty_at3_answers_at_over_pyserial() -> None:
             _probe(port)
             port.write(b"ATE0\r\n")
             at = AtPort(port, None, "at3_esp32")  # type: ignore[arg-type]
-            at.read_until(OK)
-            at.cmd(b"AT+GMR", GMR3)
-            at.read_until(b"\r\n\r\nOK\r\n")
+            at.read_until(b"ATE0\r\n\r\nOK\r\n")
+            port.write(b"AT+GMR\r\n")
+            assert at.read_until(b"\r\n\r\nOK\r\n").endswith(
+                GMR3 + b"SDK version:v5.0.6-dirty\r\ncompile time(be332568):May  8 2024 08:51:33\r\n"
+                b"Bin version:v3.3.0.0(MINI-1)\r\n\r\nOK\r\n"
+            )
 
 
 def test_cli_socket_server() -> None:
-    with cli("--listen", "127.0.0.1:0", "--timescale", "0.01") as port_text:
-        with serial.serial_for_url(f"socket://127.0.0.1:{int(port_text)}", timeout=0.1) as port:
-            assert b"\r\nOK\r\n" in _probe(port)
-            port.write(b"AT+CIPMUX?\r\n")
-            assert AtPort(port, None, "at22_8266").read_until(OK).endswith(b"+CIPMUX:0\r\n\r\nOK\r\n")  # type: ignore[arg-type]
+    with (
+        cli("--listen", "127.0.0.1:0", "--timescale", "0.01") as port_text,
+        serial.serial_for_url(f"socket://127.0.0.1:{int(port_text)}", timeout=0.1) as port,
+    ):
+        assert b"\r\nOK\r\n" in _probe(port)
+        port.write(b"AT+CIPMUX?\r\n")
+        AtPort(port, None, "at22_8266").read_until(b"AT+CIPMUX?\r\n+CIPMUX:0\r\n\r\nOK\r\n")  # type: ignore[arg-type]
 
 
 def test_url_handler_registry_and_clean_close() -> None:
