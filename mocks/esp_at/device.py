@@ -397,6 +397,9 @@ class EspAtDevice:
         self.input_mode = InputMode.BOOTING
         if garbage:
             self.emit(bytes(self.rng.randrange(256) for _ in range(self.rng.randint(6, 24))))
+            if self.profile.is_nonos:
+                # A NonOS crash names itself before the boot text (checklist item 33).
+                self.emit(b"\r\nSoft WDT reset\r\n")
         if self.profile.boot_text:
             self.emit(self.profile.boot_text)
             # The last stretch before `ready` is sent at the AT task's new baud: a short garbled burst.
