@@ -168,6 +168,7 @@ class EspAtDevice:
         self._drain_credit = 0.0
         self._last_drain = now
         self.send_job: SendJob | None = None
+        self.sending_link = -1
 
     # ------------------------------------------------------------------ public driving API
 
@@ -396,6 +397,9 @@ class EspAtDevice:
         self.input_mode = InputMode.BOOTING
         if garbage:
             self.emit(bytes(self.rng.randrange(256) for _ in range(self.rng.randint(6, 24))))
+            if self.profile.is_nonos:
+                # A NonOS crash names itself before the boot text (checklist item 33).
+                self.emit(b"\r\nSoft WDT reset\r\n")
         if self.profile.boot_text:
             self.emit(self.profile.boot_text)
             # The last stretch before `ready` is sent at the AT task's new baud: a short garbled burst.
@@ -474,6 +478,10 @@ class EspAtDevice:
         for link_id in sorted(self.links):
             link = self.links.get(link_id)
             if link is None or link.dead:
+                continue
+            if self.busy == "s" and self.send_job is None and link.id == self.sending_link:
+                # NonOS prints SEND OK on the TCP ACK, and a reply segment carries that ACK: the reply cannot
+                # be reported before the SEND OK of the data it answers.
                 continue
             if self.is_passive(link):
                 self._poll_passive(link, now)
@@ -748,6 +756,7 @@ class EspAtDevice:
         self.emit(b"\r\nRecv %d bytes\r\n" % len(job.payload))
         self.injection_point("after_recv", now)
         link = job.link
+        self.sending_link = link.id
         failed = link.peer_closed or link.dead or link.id not in self.links
         if not failed:
             failed = not link.conn.send(bytes(job.payload), job.address)

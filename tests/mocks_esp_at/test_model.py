@@ -1,0 +1,150 @@
+"""The sans-IO model on its own: fuzzed input never breaks it, and rules that need a controlled clock."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mocks.esp_at import EspAtDevice, Timing, get_profile
+from mocks.esp_at.atline import Form, ParseError, parse_line
+
+from .fakenet import FakeConnection, FakeNetwork
+
+PROFILE_NAMES = ["nonos17", "at22_8266", "at3_esp32"]
+
+
+def _timing(**overrides: float) -> Timing:
+    zero = {f.name: 0.0 for f in fields(Timing) if f.name not in ("timescale", "uart_drain_rate")}
+    return replace(Timing(**zero), **overrides)
+
+
+class Clocked:
+    def __init__(self, profile: str = "at22_8266", **timing: float) -> None:
+        self.net = FakeNetwork()
+        self.dev = EspAtDevice(get_profile(profile), self.net, timing=_timing(**timing), boot=False, seed=9)
+        self.now = 0.0
+        self.dev.echo = False
+
+    def feed(self, data: bytes) -> bytes:
+        self.dev.receive(data, self.now)
+        return self.dev.take_output()
+
+    def advance(self, seconds: float) -> bytes:
+        out = bytearray()
+        end = self.now + seconds
+        while self.now < end:
+            self.now = min(end, self.now + 0.01)
+            self.dev.tick(self.now)
+            out += self.dev.take_output()
+        return bytes(out)
+
+    def run(self, line: bytes) -> bytes:
+        return self.feed(line + b"\r\n") + self.advance(0.05)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(PROFILE_NAMES), st.lists(st.binary(max_size=300), max_size=6))
+def test_fuzzed_input_never_raises_and_the_module_recovers(profile: str, chunks: list[bytes]) -> None:
+    rig = Clocked(profile)
+    for chunk in chunks:
+        rig.feed(chunk)
+        rig.advance(0.02)
+    out = b""
+    for _ in range(10):
+        out += rig.run(b"\r\n+++")  # ends a data phase, if the noise started one
+        out += rig.advance(0.1)
+        out += rig.run(b"\r\nAT")
+        if out.endswith(b"\r\nOK\r\n"):
+            break
+    assert out.endswith(b"\r\nOK\r\n")
+
+
+def test_parse_line_forms_and_escapes() -> None:
+    cmd = parse_line(b'AT+CWJAP="ab\\\\\\,c","0123456789\\"\\\\",,1', lowercase_prefix_ok=False)
+    assert cmd.name == "CWJAP" and cmd.form is Form.SET
+    assert [p.text for p in cmd.params] == ["ab\\,c", '0123456789"\\', "", "1"]
+    assert parse_line(b"AT+CWMODE?", lowercase_prefix_ok=False).form is Form.QUERY
+    assert parse_line(b"AT+CWMODE=?", lowercase_prefix_ok=False).form is Form.TEST
+    assert parse_line(b"at+gmr", lowercase_prefix_ok=True).name == "GMR"
+    for bad in (b"at+gmr", b'AT+CWJAP="x', b"AT+CWMODE= 1", b"XX", b"AT+=1"):
+        try:
+            parse_line(bad, lowercase_prefix_ok=False)
+        except ParseError:
+            continue
+        raise AssertionError(f"{bad!r} parsed")
+
+
+def test_join_timing_and_busy_window_at_real_scale() -> None:
+    rig = Clocked(join_to_connected=1.2, connected_to_got_ip=0.8)
+    assert rig.feed(b'AT+CWJAP="netsocket-wpa2","netsocket123"\r\n') == b""
+    assert rig.advance(1.0) == b""
+    assert rig.feed(b"AT\r\n") == b"\r\nbusy p...\r\n"
+    assert rig.advance(0.25) == b"WIFI CONNECTED\r\n"
+    assert rig.advance(0.8) == b"WIFI GOT IP\r\n\r\nOK\r\n"
+
+
+def test_syslog_prefixes_busy_with_err_code() -> None:
+    rig = Clocked(scan=1.0)
+    rig.run(b"AT+SYSLOG=1")
+    rig.feed(b"AT+CWLAP\r\n")
+    assert rig.feed(b"AT\r\n") == b"ERR CODE:0x010b0000\r\n\r\nbusy p...\r\n"
+
+
+def test_sysmsg_bit1_reports_link_conn() -> None:
+    rig = Clocked()
+    for line in (b"AT+CIPMUX=1", b'AT+CWJAP="netsocket-open",""', b"AT+SYSMSG=2"):
+        rig.run(line)
+    out = rig.run(b'AT+CIPSTART=0,"TCP","127.0.0.1",80')
+    assert out == b'+LINK_CONN:0,0,"TCP",0,"127.0.0.1",80,4000\r\n\r\nOK\r\n'
+
+
+def test_unreachable_connect_is_slow_and_busy() -> None:
+    rig = Clocked(unreachable=5.0)
+    for line in (b"AT+CIPMUX=1", b'AT+CWJAP="netsocket-open",""'):
+        rig.run(line)
+    rig.feed(b'AT+CIPSTART=0,"TCP","10.1.2.3",80\r\n')
+    assert rig.advance(4.9) == b""
+    assert rig.feed(b"AT\r\n") == b"\r\nbusy p...\r\n"
+    assert rig.advance(0.2) == b"\r\nERROR\r\n0,CLOSED\r\n"
+    assert rig.net.connections == []  # never touched the network
+
+
+def test_cipsto_closes_idle_server_clients() -> None:
+    rig = Clocked()
+    for line in (b"AT+CIPMUX=1", b'AT+CWJAP="netsocket-open",""', b"AT+CIPSERVER=1,8080", b"AT+CIPSTO=2"):
+        rig.run(line)
+    rig.net.listeners[0].pending.append(FakeConnection())
+    assert rig.advance(0.05) == b"0,CONNECT\r\n"
+    assert rig.advance(1.5) == b""
+    assert rig.advance(1.0) == b"0,CLOSED\r\n"
+
+
+def test_restore_closes_links_and_forgets_the_ap() -> None:
+    rig = Clocked(reset_to_ready=0.5, boot_to_autoconnect=1.0)
+    for line in (b"AT+CIPMUX=1", b'AT+CWJAP="netsocket-open",""', b'AT+CIPSTART=3,"TCP","127.0.0.1",80'):
+        rig.run(line)
+    assert rig.run(b"AT+RESTORE") == b"3,CLOSED\r\n\r\nOK\r\n"
+    assert rig.advance(3.0) == b"\r\nready\r\n"  # no auto-connect: the stored AP is gone
+
+
+def test_nonos_crash_text_then_boot() -> None:
+    rig = Clocked("nonos17", reset_to_ready=0.5)
+    rig.dev.inject_reset(rig.now)
+    out = rig.dev.take_output() + rig.advance(1.0)
+    assert b"\r\nSoft WDT reset\r\n\r\n ets Jan  8 2013" in out
+    assert out.endswith(b"\r\nready\r\n")
+
+
+def test_passive_udp_sums_datagrams_and_partial_read_loses_the_rest() -> None:
+    rig = Clocked()
+    for line in (b"AT+CIPMUX=1", b'AT+CWJAP="netsocket-open",""', b"AT+CIPRECVMODE=1"):
+        rig.run(line)
+    rig.run(b'AT+CIPSTART=0,"UDP","127.0.0.1",9000')
+    link = rig.dev.links[0]
+    link.datagrams.extend([(b"first", "127.0.0.1", 9000), (b"second", "127.0.0.1", 9000)])
+    rig.dev.notice(link)
+    assert rig.dev.take_output() == b"\r\n+IPD,0,11\r\n"
+    assert rig.run(b"AT+CIPRECVDATA=0,7") == b"+CIPRECVDATA:7,firstse\r\nOK\r\n"
+    assert rig.run(b"AT+CIPRECVDATA=0,7") == b"\r\nERROR\r\n"
