@@ -16,12 +16,10 @@ import pytest
 import trustme
 
 from examples._network import ENV_PORT
+from tests.examples.running import HOST, HTTPS_PAGE
 from tests.servers import HttpResponse, HttpServer
 
-HOST = ["--interface", "host://"]
-FAST_ESP = ["--port", "espemu://?timescale=0.05"]
 NETWORKS = {"emulator": [], "host": HOST}
-PAGE = b"<html><body>served over TLS</body></html>\n"
 
 
 @pytest.fixture(params=list(NETWORKS), ids=list(NETWORKS))
@@ -54,5 +52,5 @@ def https_server(ca: trustme.CA) -> Iterator[HttpServer]:
     """An HTTPS server on 127.0.0.1 whose certificate (signed by ``ca``) names ``localhost`` only."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert("localhost").configure_cert(context)
-    with HttpServer({"/page": HttpResponse(PAGE, "text/html")}, tls=context) as server:
+    with HttpServer({"/page": HttpResponse(HTTPS_PAGE, "text/html")}, tls=context) as server:
         yield server

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from examples import http_client
-from tests.examples.conftest import FAST_ESP, HOST, PAGE
+from tests.examples.running import FAST_ESP, HOST, ROOT
+from tests.examples.running import HTTPS_PAGE as PAGE
 from tests.servers import HttpServer
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_fetches_from_its_local_server(network: list[str], capsys: pytest.CaptureFixture[str]) -> None:
