@@ -18,6 +18,7 @@ import trustme
 from examples._network import ENV_PORT
 from tests.examples.running import HOST, HTTPS_PAGE
 from tests.servers import HttpResponse, HttpServer
+from tests.servers.mosquitto import Mosquitto, MosquittoMissing
 
 NETWORKS = {"emulator": [], "host": HOST}
 
@@ -54,3 +55,14 @@ def https_server(ca: trustme.CA) -> Iterator[HttpServer]:
     ca.issue_cert("localhost").configure_cert(context)
     with HttpServer({"/page": HttpResponse(HTTPS_PAGE, "text/html")}, tls=context) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A real mosquitto broker on 127.0.0.1 (a missing mosquitto fails the test, saying how to install it)."""
+    try:
+        broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    except MosquittoMissing as exc:
+        pytest.fail(str(exc))
+    with broker:
+        yield broker
