@@ -19,6 +19,7 @@ from examples._network import ENV_PORT
 from tests.examples.running import HOST, HTTPS_PAGE
 from tests.servers import HttpResponse, HttpServer
 from tests.servers.mosquitto import Mosquitto, MosquittoMissing
+from tests.servers.websocket import WebSocketEchoServer
 
 NETWORKS = {"emulator": [], "host": HOST}
 
@@ -66,3 +67,9 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
         pytest.fail(str(exc))
     with broker:
         yield broker
+
+
+@pytest.fixture
+def websocket_server() -> Iterator[WebSocketEchoServer]:
+    with WebSocketEchoServer() as server:
+        yield server
