@@ -18,6 +18,7 @@ import trustme
 from examples._network import ENV_PORT
 from tests.examples.running import HOST, HTTPS_PAGE
 from tests.servers import HttpResponse, HttpServer
+from tests.servers.coap import CoapServer
 from tests.servers.mosquitto import Mosquitto, MosquittoMissing
 from tests.servers.websocket import WebSocketEchoServer
 
@@ -72,4 +73,11 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
 @pytest.fixture
 def websocket_server() -> Iterator[WebSocketEchoServer]:
     with WebSocketEchoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def coap_server() -> Iterator[CoapServer]:
+    """An aiocoap server on 127.0.0.1 (see ``tests.servers.coap`` for its resources)."""
+    with CoapServer() as server:
         yield server
