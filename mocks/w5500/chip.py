@@ -1,12 +1,13 @@
-"""The W5500 chip model: common and socket register files, the 32 KB buffer RAM, the eight socket state machines,
-the interrupt line and the chip's own ARP/TCP timeouts.
+"""The W5500 chip model: common and socket register files, the 32 KB buffer RAM, the eight socket state
+machines, the interrupt line and the chip's own ARP/TCP timeouts.
 
-Layer: sans-IO. No threads, no sockets, no clock reads. Time only moves through `tick(now)`; the SPI bus drives
-`select`/`exchange`/`deselect` (or `transfer` for one whole frame); the network answers through the `on_*` event
-methods. Commands call out to a `NetworkPort`, which must not call back synchronously.
+Layer: sans-IO. No threads, no sockets, no clock reads. Time only moves through `tick(now)`; the SPI bus
+drives `select`/`exchange`/`deselect` (or `transfer` for one whole frame); the network answers through the
+`on_*` event methods. Commands call out to a `NetworkPort`, which must not call back synchronously.
 
 Rules this module keeps (reference w5500.md §7):
-- registers are plain byte storage; nothing acts on a partial write of a 16-bit register, commands act on Sn_CR;
+- registers are plain byte storage; nothing acts on a partial write of a 16-bit register, commands act on
+  Sn_CR;
 - Sn_TX_WR takes effect on SEND and Sn_RX_RD on RECV; read-only registers ignore writes; IR/Sn_IR clear on 1s;
 - Sn_IR bits are set regardless of Sn_IMR; Sn_IMR/SIMR/IMR gate only SIR and INTn;
 - reserved blocks and unmapped offsets read 0 and ignore writes.
@@ -169,9 +170,10 @@ class W5500Chip:
 
     def frame_done(self, frame: FrameInfo) -> None:
         n, kind = divmod(frame.block, 4)
-        if self.faults.torn_reads and not frame.write and kind == 1 and n < r.NUM_SOCKETS:
-            if any(reg in range(frame.start, frame.start + frame.length) for reg in _RSR_OR_FSR):
-                self._publish(n)
+        if not self.faults.torn_reads or frame.write or kind != 1 or n >= r.NUM_SOCKETS:
+            return
+        if any(reg in range(frame.start, frame.start + frame.length) for reg in _RSR_OR_FSR):
+            self._publish(n)
 
     # ----------------------------------------------------------------- common registers
     def _read_common(self, offset: int) -> int:
@@ -494,7 +496,12 @@ class W5500Chip:
 
     def _cmd_send_keep(self, n: int) -> None:
         s = self.sockets[n]
-        if s.status in _TCP_CONNECTED and s.regs[r.Sn_KPALVTR] == 0 and not self.link_up and s.deadline is None:
+        if (
+            s.status in _TCP_CONNECTED
+            and s.regs[r.Sn_KPALVTR] == 0
+            and not self.link_up
+            and s.deadline is None
+        ):
             s.set_timer(self.now + self.tcp_timeout(), TimerAction.CLOSE_WITH_TIMEOUT)
 
     def _cmd_recv(self, n: int) -> None:

@@ -1,8 +1,8 @@
 """Fault-injection switches for the chip model (reference checklist item 45).
 
 Layer: plain data, read by the sans-IO chip. Tests flip these between SPI frames to prove that a driver bounds
-every wait: a Sn_CR that never clears, a SEND that never completes, a corrupted UDP receive header, 16-bit counters
-that change between the high and low byte reads, and bogus Sn_SR values.
+every wait: a Sn_CR that never clears, a SEND that never completes, a corrupted UDP receive header, 16-bit
+counters that change between the high and low byte reads, and bogus Sn_SR values.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The chip model's view of the network: the calls it makes when the host issues a socket command.
 
-Layer: interface only. The sans-IO chip calls these synchronously while it decodes an SPI frame; implementations
-must not block and must not call back into the chip from inside them (answers come later, as chip events delivered
-from `poll`). Addresses are 4-byte IPv4 values as the chip stores them.
+Layer: interface only. The sans-IO chip calls these synchronously while it decodes an SPI frame;
+implementations must not block and must not call back into the chip from inside them (answers come later, as
+chip events delivered from `poll`). Addresses are 4-byte IPv4 values as the chip stores them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Protocol
 
 class NetworkPort(Protocol):
     def arp(self, next_hop: bytes, destination: bytes) -> bytes | None:
-        """MAC address answering for `next_hop` when the chip sends to `destination`, or None (ARP timeout)."""
+        """The MAC answering for `next_hop` when the chip sends to `destination`, or None (ARP timeout)."""
         ...
 
     def tcp_connect(self, sock: int, dst_ip: bytes, dst_port: int) -> None: ...

@@ -1,9 +1,9 @@
-"""The W5500's integrated PHY as PHYCFGR shows it: cable, PHY reset, operation mode and auto-negotiation delay.
+"""The W5500's integrated PHY as PHYCFGR shows it: cable, PHY reset, operation mode and autonegotiation.
 
 Layer: sans-IO; time comes in as `now` (seconds, monotonic). The harness plugs or pulls the cable
-(`set_cable`); the driver resets the PHY by writing PHYCFGR.RST 0 then 1, or powers it down through OPMDC.
-A new OPMD/OPMDC takes effect when the PHY leaves reset. The link comes up `autoneg_delay` after the last
-reset release, power-up or cable plug.
+(`set_cable`); the driver resets the PHY by writing PHYCFGR.RST 0 then 1, or powers it down through OPMDC. A
+new OPMD/OPMDC takes effect when the PHY leaves reset. The link comes up `autoneg_delay` after the last reset
+release, power-up or cable plug.
 """
 
 from __future__ import annotations

@@ -86,7 +86,17 @@ SOCKET_SIZE = 0x30
 
 # Registers the chip computes; host writes to them are ignored.
 SOCKET_READ_ONLY = frozenset(
-    {Sn_SR, Sn_TX_FSR, Sn_TX_FSR + 1, Sn_TX_RD, Sn_TX_RD + 1, Sn_RX_RSR, Sn_RX_RSR + 1, Sn_RX_WR, Sn_RX_WR + 1}
+    {
+        Sn_SR,
+        Sn_TX_FSR,
+        Sn_TX_FSR + 1,
+        Sn_TX_RD,
+        Sn_TX_RD + 1,
+        Sn_RX_RSR,
+        Sn_RX_RSR + 1,
+        Sn_RX_WR,
+        Sn_RX_WR + 1,
+    }
 )
 
 Sn_MR_PROTOCOL_MASK = 0x0F

@@ -1,4 +1,4 @@
-"""Per-socket state of the chip model: register bytes, status, interrupt bits, ring pointers and the one timer.
+"""Per-socket state of the chip model: register bytes, status, interrupt bits, ring pointers, the one timer.
 
 Layer: sans-IO data. Pointers are free-running 16-bit counters. `rx_wr`/`tx_rd` are where the chip really is;
 `rx_wr_seen`/`tx_rd_seen` are what the host can read. They differ only in torn-read mode, where updates are

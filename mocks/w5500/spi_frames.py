@@ -1,9 +1,10 @@
 """Streaming decoder for W5500 SPI frames: address (2) | control (1) | data (N).
 
 Layer: sans-IO. The decoder sees the bytes clocked in on MOSI between a chip-select fall (`select`) and rise
-(`deselect`) and hands the data phase to a register space in chunks (so buffer bursts are cheap). Variable-length
-mode (OM=00) lasts until chip select rises; fixed-length modes (OM=01/10/11 -> 1/2/4 bytes) start a new frame after
-that many data bytes even while chip select stays low. MISO during the header is the constant 01 02 03.
+(`deselect`) and hands the data phase to a register space in chunks (so buffer bursts are cheap). Variable-
+length mode (OM=00) lasts until chip select rises; fixed-length modes (OM=01/10/11 -> 1/2/4 bytes) start a new
+frame after that many data bytes even while chip select stays low. MISO during the header is the constant 01
+02 03.
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ class FrameDecoder:
     def _start_frame(self) -> None:
         addr_hi, addr_lo, control = self._header
         self._fixed_len = _FDM_LENGTHS[control & 0x03]
-        self._frame = FrameInfo(block=control >> 3, write=bool(control & 0x04), start=(addr_hi << 8) | addr_lo)
+        self._frame = FrameInfo(
+            block=control >> 3, write=bool(control & 0x04), start=(addr_hi << 8) | addr_lo
+        )
 
     def _finish(self) -> None:
         if self._frame is not None:
