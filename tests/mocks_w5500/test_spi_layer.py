@@ -185,7 +185,7 @@ def test_xfer3_and_writebytes2_cut_long_lists_into_separate_frames(spi: FakeSpiD
     wire = Wire(spi)
     spi.bufsiz = 8
     # 3 header + 10 data bytes: the second chunk starts a new frame, so its bytes are taken as a header.
-    spi.writebytes2([0x00, 0x09, 0x04] + list(range(1, 11)))
+    spi.writebytes2([0x00, 0x09, 0x04, *range(1, 11)])
     spi.bufsiz = 4096
     assert wire.read(COMMON, SHAR, 6) == bytes([1, 2, 3, 4, 5, 0])
     assert spi.stats.frames >= 2
