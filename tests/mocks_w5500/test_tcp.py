@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -167,10 +168,8 @@ def test_receive_window_backpressure_and_recv_reraise(lan_wire: Wire, tcp_server
         received = bytearray(first)
         while len(received) < len(payload):
             if sent < len(payload):
-                try:
+                with contextlib.suppress(BlockingIOError):
                     sent += peer.send(payload[sent : sent + 65536])
-                except BlockingIOError:
-                    pass
             received += wire.recv(0)
         assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
 
