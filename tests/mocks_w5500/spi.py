@@ -145,11 +145,11 @@ class Wire:
         self.command(n, RECV)
         return data
 
-    def recv_exactly(self, n: int, count: int, timeout: float = 5.0) -> bytes:
+    def recv_exactly(self, n: int, count: int, timeout: float = 5.0, chunk: int = 4093) -> bytes:
         out = bytearray()
 
         def more() -> bool:
-            out.extend(self.recv(n, count - len(out)))
+            out.extend(self.recv(n, min(chunk, count - len(out))))
             return len(out) >= count
 
         wait_until(more, timeout)

@@ -1,5 +1,6 @@
-"""Adafruit's CircuitPython W5500 driver (`adafruit_wiznet5k`, from PyPI) runs unchanged on CPython against the
-emulator: DHCP from the emulated LAN, DNS through the router, and a TCP echo through a loopback server.
+"""Adafruit's CircuitPython W5500 driver (`adafruit_wiznet5k`, from PyPI) runs unchanged on CPython
+against the emulator: DHCP from the emulated LAN, DNS through the router, and a TCP echo through a loopback
+server.
 
 Only two shims are needed, and they live here: a busio.SPI-like bus and a digitalio-like chip-select pin.
 `adafruit_bus_device.SPIDevice` locks the bus, drives CS low, lets the driver `write`/`readinto` the frame in
