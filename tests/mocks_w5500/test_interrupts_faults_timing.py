@@ -40,6 +40,7 @@ from .spi import (
     Sn_TX_RD,
     Sn_TX_WR,
     Wire,
+    free_port,
     ip,
     rxbuf,
     sreg,
@@ -131,9 +132,10 @@ def test_intlevel_delays_reassertion() -> None:
 def test_pump_thread_drives_intn_while_nobody_clocks_the_bus(lan_wire: Wire) -> None:
     wire = lan_wire
     wire.w8(0, SIMR, 0x01)
-    assert wire.open(0, UDP_MODE, 7002) == UDP
+    port = free_port(udp=True)
+    assert wire.open(0, UDP_MODE, port) == UDP
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
-        peer.sendto(b"wake up", ("127.0.0.1", 7002))
+        peer.sendto(b"wake up", ("127.0.0.1", port))
         assert wire.spi.emulator.wait_for_interrupt(timeout=5)
     assert wire.ir(0) & IR_RECV
 
@@ -171,12 +173,13 @@ def test_missing_send_ok(lan_wire: Wire) -> None:
 
 def test_corrupted_udp_header_and_spurious_status(lan_wire: Wire) -> None:
     wire = lan_wire
-    assert wire.open(0, UDP_MODE, 7005) == UDP
+    port = free_port(udp=True)
+    assert wire.open(0, UDP_MODE, port) == UDP
     wire.spi.faults.corrupt_rx_headers = 1
     wire.spi.faults.inject_spurious_sr(0, 0x01, reads=2)
     assert [wire.status(0) for _ in range(3)] == [0x01, 0x01, UDP]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
-        peer.sendto(b"abc", ("127.0.0.1", 7005))
+        peer.sendto(b"abc", ("127.0.0.1", port))
         wait_until(lambda: bool(wire.ir(0) & IR_RECV))
     ptr = wire.r16(sreg(0), Sn_RX_RD)
     assert wire.read(rxbuf(0), ptr + 6, 2) == b"\xff\xff"

@@ -37,6 +37,7 @@ from .spi import (
     Sn_MSSR,
     Sn_RX_RSR,
     Wire,
+    free_port,
     sreg,
     wait_until,
 )
@@ -107,7 +108,7 @@ def test_unreachable_next_hop_times_out_after_arpto(spi: FakeSpiDev, gateway: st
 
 def test_listen_sockets_share_a_port_and_each_takes_one_connection(lan_wire: Wire) -> None:
     wire = lan_wire
-    port = 47123
+    port = free_port()
     for n in (2, 5):
         assert wire.open(n, TCP_MODE, port) == INIT
         wire.command(n, LISTEN)
@@ -133,7 +134,7 @@ def test_listen_sockets_share_a_port_and_each_takes_one_connection(lan_wire: Wir
 
 def test_connection_beyond_the_listening_sockets_is_reset(lan_wire: Wire) -> None:
     wire = lan_wire
-    port = 47124
+    port = free_port()
     wire.open(1, TCP_MODE, port)
     wire.command(1, LISTEN)
     first = socket.create_connection(("127.0.0.1", port), timeout=5)

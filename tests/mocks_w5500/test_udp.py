@@ -30,6 +30,7 @@ from .spi import (
     Sn_RX_RSR,
     Sn_TX_WR,
     Wire,
+    free_port,
     ip,
     rxbuf,
     sreg,
@@ -73,8 +74,9 @@ def test_send_is_split_into_mss_sized_datagrams(lan_wire: Wire, udp_peer: socket
 
 def test_receive_headers_partial_reads_and_drops(lan_wire: Wire, udp_peer: socket.socket) -> None:
     wire = lan_wire
-    assert wire.open(0, UDP_MODE, 6001) == UDP
-    chip_address = ("127.0.0.1", 6001)
+    port = free_port(udp=True)
+    assert wire.open(0, UDP_MODE, port) == UDP
+    chip_address = ("127.0.0.1", port)
     udp_peer.sendto(b"A" * 1000, chip_address)
     udp_peer.sendto(b"B" * 1000, chip_address)
     udp_peer.sendto(b"C" * 1000, chip_address)  # 3 x 1008 > 2048: dropped by the chip
@@ -211,7 +213,8 @@ def test_dns_server_must_be_on_loopback() -> None:
 
 def test_oversized_host_datagram_is_dropped(lan_wire: Wire, udp_peer: socket.socket) -> None:
     wire = lan_wire
-    assert wire.open(0, UDP_MODE, 6008) == UDP
-    udp_peer.sendto(b"z" * 1500, ("127.0.0.1", 6008))  # the chip takes no IP fragments
-    udp_peer.sendto(b"small", ("127.0.0.1", 6008))
+    port = free_port(udp=True)
+    assert wire.open(0, UDP_MODE, port) == UDP
+    udp_peer.sendto(b"z" * 1500, ("127.0.0.1", port))  # the chip takes no IP fragments
+    udp_peer.sendto(b"small", ("127.0.0.1", port))
     assert wire.recv_datagram(0)[2] == b"small"
