@@ -13,10 +13,13 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from mocks.w5500 import FakeSpiDev, W5500Emulator
+
+from .spi import free_port
 
 wiznet = pytest.importorskip("adafruit_wiznet5k.adafruit_wiznet5k")
 socketpool = pytest.importorskip("adafruit_wiznet5k.adafruit_wiznet5k_socketpool")
@@ -94,11 +97,11 @@ def echo_server() -> Iterator[tuple[str, int]]:
     thread.join(timeout=20)
 
 
-def _driver(spi: FakeSpiDev, is_dhcp: bool) -> object:
+def _driver(spi: FakeSpiDev, is_dhcp: bool) -> Any:
     return wiznet.WIZNET5K(BusioSpiShim(spi.emulator), ChipSelectShim(spi.emulator), is_dhcp=is_dhcp)
 
 
-def _echo(eth: object, address: tuple[str, int]) -> bytes:
+def _echo(eth: Any, address: tuple[str, int]) -> bytes:
     pool = socketpool.SocketPool(eth)
     sock = pool.socket(pool.AF_INET, pool.SOCK_STREAM)
     sock.settimeout(10)
@@ -142,3 +145,33 @@ def test_adafruit_driver_gets_a_dhcp_lease_resolves_and_echoes(echo_server: tupl
         assert eth.pretty_ip(eth.get_host_by_name("localhost")) == "127.0.0.1"
         assert _echo(eth, echo_server) == b"through the emulated W5500 " * 40
         assert ("ACK", ip) in spi.emulator.dhcp.log
+
+
+@pytest.mark.slow
+def test_adafruit_server_socket_accepts_a_host_connection() -> None:
+    port = free_port()
+    with FakeSpiDev() as spi:
+        eth = _driver(spi, is_dhcp=False)
+        eth.ifconfig = tuple(
+            eth.unpretty_ip(text)
+            for text in ("192.168.77.61", "255.255.255.0", "192.168.77.1", "192.168.77.1")
+        )
+        pool = socketpool.SocketPool(eth)
+        server = pool.socket(pool.AF_INET, pool.SOCK_STREAM)
+        server.settimeout(10)
+        server.bind(("", port))
+        server.listen()
+        client = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            conn, (peer_ip, peer_port) = server.accept()
+            assert (peer_ip, peer_port) == client.getsockname()
+            client.sendall(b"hello chip")
+            buffer = bytearray(32)
+            count = conn.recv_into(buffer)
+            assert bytes(buffer[:count]) == b"hello chip"
+            conn.send(b"hello host")
+            assert client.recv(32) == b"hello host"
+            conn.close()
+        finally:
+            client.close()
+            server.close()
