@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from mocks.w5500 import FakeSpiDev, W5500Emulator
+from mocks.w5500 import FakeSpiDev, LanConfig, W5500Emulator
 
-from .spi import free_port
+from .spi import free_port, wait_until
 
 wiznet = pytest.importorskip("adafruit_wiznet5k.adafruit_wiznet5k")
 socketpool = pytest.importorskip("adafruit_wiznet5k.adafruit_wiznet5k_socketpool")
@@ -175,3 +175,19 @@ def test_adafruit_server_socket_accepts_a_host_connection() -> None:
         finally:
             client.close()
             server.close()
+
+
+@pytest.mark.slow
+def test_adafruit_driver_renews_a_short_lease_with_a_unicast_request() -> None:
+    with FakeSpiDev(lan=LanConfig(lease_time=2)) as spi:
+        eth = _driver(spi, is_dhcp=True)
+        address = eth.pretty_ip(eth.ip_address)
+        log = spi.emulator.dhcp.log
+        acks_before = log.count(("ACK", address))
+
+        def renewed() -> bool:
+            eth.maintain_dhcp_lease()
+            return ("REQUEST", address) in log and log.count(("ACK", address)) > acks_before
+
+        wait_until(renewed, timeout=10)  # T1 = 1 s; a renewal REQUEST carries the leased address as ciaddr
+        assert eth.pretty_ip(eth.ip_address) == address
