@@ -191,8 +191,10 @@ def test_xfer3_and_writebytes2_cut_long_lists_into_separate_frames(spi: FakeSpiD
     assert spi.stats.frames >= 2
 
 
-def test_xfer_releases_chip_select_between_bytes(spi: FakeSpiDev) -> None:
-    assert spi.xfer([0x00, 0x39, 0x00, 0x00]) == [1, 1, 1, 1]
+def test_xfer_is_one_frame_like_py_spidevs_default_build(spi: FakeSpiDev) -> None:
+    before = spi.stats.frames
+    assert spi.xfer([0x00, 0x39, 0x00, 0x00]) == [1, 2, 3, 4]
+    assert spi.stats.frames == before + 1
 
 
 def test_wrong_spi_mode_gives_garbage(spi: FakeSpiDev) -> None:
