@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import socket
+import threading
 import time
 
 import pytest
@@ -300,3 +301,41 @@ def test_recv_command_on_an_empty_socket_raises_nothing(lan_wire: Wire, tcp_serv
         wire.w8(sreg(0), Sn_IR, 0xFF)
         wire.command(0, RECV)
         assert wire.ir(0) == 0
+
+
+@pytest.mark.slow
+def test_five_megabytes_echo_intact_with_16k_buffers(lan_wire: Wire, tcp_server: socket.socket) -> None:
+    wire = lan_wire
+    for n in range(8):
+        wire.w8(sreg(n), 0x1E, 16 if n == 0 else 0)
+        wire.w8(sreg(n), 0x1F, 16 if n == 0 else 0)
+    peer = _connected(wire, tcp_server)
+    payload = os.urandom(5 * 1024 * 1024)
+    echoed = bytearray()
+
+    def echo() -> None:
+        while len(echoed) < len(payload):
+            chunk = peer.recv(1 << 16)
+            if not chunk:
+                return
+            echoed.extend(chunk)
+            peer.sendall(chunk)
+
+    thread = threading.Thread(target=echo)
+    thread.start()
+    try:
+        wire.spi.stats.reset()
+        received = bytearray()
+        sent = 0
+        while len(received) < len(payload):
+            if sent < len(payload) and wire.r16_stable(0, 0x20) >= 4093:  # Sn_TX_FSR
+                chunk = payload[sent : sent + 4093]
+                wire.send(0, chunk, wait_ok=False)
+                sent += len(chunk)
+            received += wire.recv(0, 4093)
+        thread.join(timeout=30)
+        assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+        assert wire.spi.stats.bytes / (2 * len(payload)) < 1.05  # headers and register polling included
+    finally:
+        peer.close()
+        thread.join(timeout=5)
