@@ -195,3 +195,15 @@ def test_tcp_connect_with_the_link_down_is_an_arp_timeout(lan_wire: Wire, tcp_se
     wire.connect(0, ("127.0.0.1", tcp_server.getsockname()[1]))
     wait_until(lambda: wire.status(0) == ESTABLISHED)
     tcp_server.accept()[0].close()
+
+
+def test_timeout_scale_shortens_the_chips_own_timeouts() -> None:
+    chip = W5500Chip(timeout_scale=0.01, now=0.0)
+    _frame(chip, 1, Sn_MR, bytes([TCP_MODE]))
+    _frame(chip, 1, Sn_CR, bytes([OPEN]))
+    _frame(chip, 1, Sn_DIPR, bytes([127, 0, 0, 1, 0, 80]))
+    _frame(chip, 1, Sn_CR, bytes([CONNECT]))  # nobody answers ARP: ARPTO = 1.8 s x 0.01
+    chip.tick(0.017)
+    assert _frame(chip, 1, 0x03, read=1) == bytes([SYNSENT])
+    chip.tick(0.019)
+    assert _frame(chip, 1, 0x03, read=1) == bytes([CLOSED])
