@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mocks.w5500 import FakeSpiDev
@@ -222,6 +224,12 @@ def test_counters_and_bus_speed_model() -> None:
         assert (spi.stats.frames, spi.stats.bytes) == (2, 5 + 9)
         assert (spi.stats.read_frames, spi.stats.write_frames) == (1, 1)
         assert spi.stats.bus_seconds == pytest.approx(14 * 8 / 1_000_000)
+    with FakeSpiDev(spi_hz=1_000_000, frame_cost=0.001) as spi:
+        started = time.monotonic()
+        for _ in range(20):
+            Wire(spi).r8(COMMON, VERSIONR)
+        assert spi.stats.bus_seconds == pytest.approx(20 * (4 * 8 / 1_000_000 + 0.001))
+        assert time.monotonic() - started >= 0.02  # the modelled bus time really passes
 
 
 def test_tcp_mode_register_reads_back_exactly(wire: Wire) -> None:
