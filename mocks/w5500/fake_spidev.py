@@ -106,6 +106,14 @@ class FakeSpiDev:
     def on_int_edge(self, callback: Callable[[bool], None]) -> Callable[[], None]:
         return self.emulator.on_int_edge(callback)
 
+    def wait_for_interrupt(self, timeout: float) -> bool:
+        """Block until INTn is low or `timeout` seconds pass; returns whether it is low."""
+        return self.emulator.wait_for_interrupt(timeout)
+
+    def host_listen_address(self, port: int) -> tuple[str, int] | None:
+        """Where the host reaches a chip socket listening on `port` (None while none listens)."""
+        return self.emulator.host_listen_address(port)
+
     def set_link(self, up: bool) -> None:
         self.emulator.set_link(up)
 

@@ -136,7 +136,7 @@ def test_pump_thread_drives_intn_while_nobody_clocks_the_bus(lan_wire: Wire) -> 
     assert wire.open(0, UDP_MODE, port) == UDP
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
         peer.sendto(b"wake up", ("127.0.0.1", port))
-        assert wire.spi.emulator.wait_for_interrupt(timeout=5)
+        assert wire.spi.wait_for_interrupt(timeout=5)
     assert wire.ir(0) & IR_RECV
 
 

@@ -114,6 +114,7 @@ def test_listen_sockets_share_a_port_and_each_takes_one_connection(lan_wire: Wir
         assert wire.open(n, TCP_MODE, port) == INIT
         wire.command(n, LISTEN)
         assert wire.status(n) == SOCK_LISTEN
+    assert wire.spi.host_listen_address(port) == ("127.0.0.1", port)
     clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
     try:
         wait_until(lambda: wire.status(2) == ESTABLISHED and wire.status(5) == ESTABLISHED)
@@ -126,6 +127,7 @@ def test_listen_sockets_share_a_port_and_each_takes_one_connection(lan_wire: Wir
         seen = {wire.recv_exactly(2, 4), wire.recv_exactly(5, 4)}
         assert seen == {b"hi 2", b"hi 5"}
         # No socket listens any more: the chip refuses further connections.
+        assert wire.spi.host_listen_address(port) is None
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=5).close()
     finally:
