@@ -167,10 +167,22 @@ def test_phy_link_status_follows_cable_phy_reset_and_power_down(spi: FakeSpiDev)
 
 
 def test_link_comes_up_after_the_configured_autonegotiation_delay() -> None:
-    with FakeSpiDev(link_up_delay=0.2) as spi:
+    now = [10.0]
+    with FakeSpiDev(link_up_delay=1.5, threaded=False, clock=lambda: now[0]) as spi:
         wire = Wire(spi)
         assert wire.r8(COMMON, PHYCFGR) & 0x01 == 0
-        wait_until(lambda: bool(wire.r8(COMMON, PHYCFGR) & 0x01), timeout=2)
+        now[0] = 11.49
+        assert wire.r8(COMMON, PHYCFGR) & 0x01 == 0
+        now[0] = 11.5
+        assert wire.r8(COMMON, PHYCFGR) & 0x01 == 1
+        wire.w8(COMMON, MR, 0x80)  # a reset restarts auto-negotiation
+        assert wire.r8(COMMON, PHYCFGR) & 0x01 == 0
+        spi.set_link(False)
+        now[0] = 20.0
+        spi.set_link(True)
+        assert wire.r8(COMMON, PHYCFGR) & 0x01 == 0
+        now[0] = 21.5
+        assert wire.r8(COMMON, PHYCFGR) & 0x01 == 1
 
 
 def test_xfer2_is_one_frame_and_rejects_more_than_bufsiz(spi: FakeSpiDev) -> None:
