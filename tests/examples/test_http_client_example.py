@@ -38,11 +38,12 @@ def test_make_demo_command_prints_http_200() -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("network_args", [FAST_ESP, HOST], ids=["esp", "host"])
 def test_https_with_the_servers_ca(
-    network: list[str], https_server: HttpServer, ca_file: Path, capsys: pytest.CaptureFixture[str]
+    network_args: list[str], https_server: HttpServer, ca_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"https://localhost:{https_server.port}/page"
-    assert http_client.main([*network, "--url", url, "--ca-file", str(ca_file)]) == 0
+    assert http_client.main([*network_args, "--url", url, "--ca-file", str(ca_file)]) == 0
     out = capsys.readouterr().out
     assert "\nHTTP/1.1 200 OK\n" in out
     assert PAGE.decode() in out

@@ -11,6 +11,7 @@ import socket
 import threading
 
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -66,7 +67,8 @@ class WebSocketEchoServer(TcpServer):
                 elif isinstance(event, Ping):
                     conn.sendall(ws.send(event.response()))
                 elif isinstance(event, CloseConnection):
-                    conn.sendall(ws.send(event.response()))
+                    if ws.state is ConnectionState.REMOTE_CLOSING:  # not when the TCP connection just ended
+                        conn.sendall(ws.send(event.response()))
                     return
             if not data:
                 return
