@@ -4,13 +4,15 @@ The example does RFC 7252's message layer itself, as a small device would: a con
 exponential back-off, a piggybacked or separate response (acknowledged when it is confirmable), and Block2 for
 resources larger than one block (RFC 7959).
 
-Run: ``python -m examples.coap_client --uri coap://127.0.0.1/.well-known/core`` (through the emulated ESP8266;
-any CoAP server works, e.g. ``aiocoap-fileserver``). Exit status 0 for a 2.xx response, 1 otherwise.
+Run: ``python -m examples.coap_client`` (starts an aiocoap server on 127.0.0.1 and GETs its ``/hello`` through the
+emulated ESP8266), or ``python -m examples.coap_client --uri coap://127.0.0.1/.well-known/core`` for any CoAP
+server. Exit status 0 for a 2.xx response, 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sys
 import time
@@ -23,6 +25,7 @@ from aiocoap.numbers.codes import Code  # type: ignore[import-untyped]
 from aiocoap.numbers.types import Type  # type: ignore[import-untyped]
 from aiocoap.optiontypes import BlockOption  # type: ignore[import-untyped]
 
+from examples._demo_servers import coap_server
 from examples._network import NetworkError, add_network_arguments, connected_network, resolve
 from netsocket import NetworkInterface, NsapiError, SocketAddress, UDPSocket
 
@@ -143,15 +146,14 @@ def run(net: NetworkInterface, uri: str, timeout: float) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--uri", default="coap://127.0.0.1/.well-known/core", help="resource to GET (default: the local server's list)"
-    )
+    parser.add_argument("--uri", help="coap:// resource to GET (default: /hello of a server started on 127.0.0.1)")
     parser.add_argument("--timeout", type=float, default=30.0, help="give up after this many seconds (default: 30)")
     add_network_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        with connected_network(args) as net:
-            return run(net, args.uri, args.timeout)
+        with connected_network(args) as net, contextlib.ExitStack() as stack:
+            uri = args.uri or stack.enter_context(coap_server())
+            return run(net, uri, args.timeout)
     except NetworkError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -1,13 +1,15 @@
 """WebSocket client with wsproto (sans-IO) over a netsocket ``TCPSocket``: handshake, echo round trips, close.
 
-Run: ``python -m examples.websocket_client --url ws://127.0.0.1:8765/echo`` (through the emulated ESP8266), with
-``--message`` as often as you like; any echo server works (``python -m websockets`` has one, for instance).
+Run: ``python -m examples.websocket_client`` (starts an echo server on 127.0.0.1 and talks to it through the emulated
+ESP8266), or ``python -m examples.websocket_client --url ws://127.0.0.1:8765/echo --message hi --message again``
+against any echo server.
 Prints each message's round-trip time; exit status 1 if the handshake, an echo or the close fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Sequence
@@ -28,6 +30,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import RemoteProtocolError
 
+from examples._demo_servers import websocket_echo_server
 from examples._network import NetworkError, add_network_arguments, connected_network, resolve
 from netsocket import NetworkInterface, NsapiError, TCPSocket
 
@@ -128,15 +131,16 @@ def run(net: NetworkInterface, url: str, messages: list[str], timeout_ms: int) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--url", default="ws://127.0.0.1:8765/", help="ws:// URL of an echo server")
+    parser.add_argument("--url", help="ws:// URL of an echo server (default: one started on 127.0.0.1)")
     parser.add_argument("--message", action="append", help="text to send (repeatable; default: two greetings)")
     parser.add_argument("--timeout-ms", type=int, default=10_000, help="wait per network call (default: 10000)")
     add_network_arguments(parser)
     args = parser.parse_args(argv)
     messages = args.message or ["hello", "netsocket over WebSocket \N{GLOBE WITH MERIDIANS}"]
     try:
-        with connected_network(args) as net:
-            return run(net, args.url, messages, args.timeout_ms)
+        with connected_network(args) as net, contextlib.ExitStack() as stack:
+            url = args.url or stack.enter_context(websocket_echo_server())
+            return run(net, url, messages, args.timeout_ms)
     except NetworkError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -13,9 +13,19 @@ from tests.servers import UdpServer
 from tests.servers.coap import BIG_BODY, HELLO_BODY, CoapServer
 
 
-def test_get_a_resource(network: list[str], coap_server: CoapServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_with_no_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """What a new user runs: the emulated ESP8266 and the example's own aiocoap server."""
+    assert coap_client.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Network: ESP8266 on espemu:// (the built-in emulator)")
+    assert "/hello: 2.05 Content\n" in out
+    assert "Hello from netsocket's demo CoAP server" in out
+
+
+@pytest.mark.parametrize("network_args", [FAST_ESP, HOST], ids=["esp", "host"])
+def test_get_a_resource(network_args: list[str], coap_server: CoapServer, capsys: pytest.CaptureFixture[str]) -> None:
     uri = coap_server.url("/hello")
-    assert coap_client.main([*network, "--uri", uri]) == 0
+    assert coap_client.main([*network_args, "--uri", uri]) == 0
     out = capsys.readouterr().out
     assert f"CoAP GET {uri}: 2.05 Content\n" in out
     assert f"\n{HELLO_BODY.decode()}\n" in out

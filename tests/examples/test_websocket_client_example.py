@@ -12,10 +12,20 @@ from tests.servers import TcpServer
 from tests.servers.websocket import WebSocketEchoServer
 
 
+def test_runs_with_no_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """What a new user runs: the emulated ESP8266 and the example's own echo server."""
+    assert websocket_client.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Network: ESP8266 on espemu:// (the built-in emulator)")
+    assert "'hello' echoed in " in out
+    assert "WebSocket closed by the server with code 1000" in out
+
+
+@pytest.mark.parametrize("network_args", [FAST_ESP, HOST], ids=["esp", "host"])
 def test_echo_round_trips_and_close(
-    network: list[str], websocket_server: WebSocketEchoServer, capsys: pytest.CaptureFixture[str]
+    network_args: list[str], websocket_server: WebSocketEchoServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert websocket_client.main([*network, "--url", websocket_server.url]) == 0
+    assert websocket_client.main([*network_args, "--url", websocket_server.url]) == 0
     out = capsys.readouterr().out
     assert f"WebSocket open to {websocket_server.url}" in out
     assert "'hello' echoed in " in out
