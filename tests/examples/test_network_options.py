@@ -1,0 +1,70 @@
+"""examples._network: the options every example shares, and ``python -m examples.<name> --help`` for each."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from examples._network import ENV_PORT, add_network_arguments, describe, esp_port, split_host_port
+from tests.examples.running import ROOT
+
+EXAMPLES = ["http_client", "mqtt_client", "coap_client", "websocket_client", "udp_echo", "tcp_server", "wifi_scan"]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_network_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_defaults_are_the_emulator_and_its_wpa2_network() -> None:
+    args = parse([])
+    assert esp_port(args) == "espemu://"
+    assert (args.ssid, args.password, args.security) == ("netsocket-wpa2", "netsocket123", "WPA2")
+    assert describe(args) == "ESP8266 on espemu:// (the built-in emulator)"
+
+
+def test_port_option_beats_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_PORT, "/dev/ttyUSB7")
+    assert esp_port(parse([])) == "/dev/ttyUSB7"
+    assert esp_port(parse(["--port", "/dev/ttyACM0"])) == "/dev/ttyACM0"
+    assert describe(parse([])) == "ESP8266 on /dev/ttyUSB7"
+
+
+def test_port_and_interface_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse(["--port", "espemu://", "--interface", "host://"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1", ("127.0.0.1", 7)),
+        ("127.0.0.1:1883", ("127.0.0.1", 1883)),
+        ("localhost:80", ("localhost", 80)),
+        ("[::1]:5683", ("::1", 5683)),
+        ("::1", ("::1", 7)),
+    ],
+)
+def test_split_host_port(text: str, expected: tuple[str, int]) -> None:
+    assert split_host_port(text, 7) == expected
+
+
+@pytest.mark.parametrize("text", [":80", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http"])
+def test_split_host_port_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        split_host_port(text, 7)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_runs_as_a_module_and_documents_the_network_options(name: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", f"examples.{name}", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--port PORT" in done.stdout and "--interface URL" in done.stdout and "--ssid" in done.stdout
