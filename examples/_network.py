@@ -67,12 +67,16 @@ def esp_port(args: argparse.Namespace) -> str:
     return port or os.environ.get(ENV_PORT) or EMULATOR_PORT
 
 
+def emulated(args: argparse.Namespace) -> bool:
+    """True when the examples run on the built-in emulated ESP module."""
+    return not args.interface and esp_port(args).startswith("espemu:")
+
+
 def describe(args: argparse.Namespace) -> str:
     """Where the examples' traffic goes, in words: ``ESP8266 on espemu://`` or ``interface host://``."""
     if args.interface:
         return f"interface {args.interface}"
-    port = esp_port(args)
-    return f"ESP8266 on {port}" + (" (the built-in emulator)" if port.startswith("espemu:") else "")
+    return f"ESP8266 on {esp_port(args)}" + (" (the built-in emulator)" if emulated(args) else "")
 
 
 def open_network(args: argparse.Namespace) -> NetworkInterface:

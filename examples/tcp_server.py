@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from examples._network import NetworkError, add_network_arguments, connected_network, describe, ip_address
+from examples._network import NetworkError, add_network_arguments, connected_network, emulated, ip_address
 from netsocket import NetworkInterface, NsapiError, SocketAddress, TCPSocket
 
 DEFAULT_PORT = 7007
@@ -70,8 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--listen must be a port number 1-65535")
     try:
         with connected_network(args) as net:
-            emulated = "emulator" in describe(args)
-            note = f" (from this computer: 127.0.0.1:{args.listen})" if emulated else ""
+            note = f" (from this computer: 127.0.0.1:{args.listen})" if emulated(args) else ""
             return serve(net, args.listen, args.address, args.once, note)
     except NetworkError as exc:
         print(exc, file=sys.stderr)
