@@ -72,6 +72,7 @@ class Link:
     """Closed by a module reset or a Wi-Fi loss (recv gives CONNECTION_LOST, not 0)."""
     module_pending: int = 0
     """Bytes the module holds for this link (passive mode, from +IPD notices)."""
+    notice_raced: bool = False
     rx: bytearray = field(default_factory=bytearray)
     datagrams: deque[tuple[bytes, str | None, int | None]] = field(default_factory=deque)
     remote: tuple[str, int] | None = None
@@ -189,6 +190,10 @@ class Engine:
                 return _NOTHING
             link = self.links[event.link]
             link.module_pending = event.total
+            if pending is not None and pending.kind == "recvdata" and pending.link == link.id and not pending.done:
+                # Announced while our read was under way: the total may already exclude what the read returns.
+                # Counting it again is harmless (a read too many gets ERROR); subtracting it could stall the link.
+                link.notice_raced = pending.recvdata is None
             return Notice(links=frozenset({event.link}))
         if isinstance(event, p.LinkEvent):
             return self._link_event(event)
@@ -338,7 +343,9 @@ class Engine:
         return Notice(links=frozenset({link.id}))
 
     def _store_recvdata(self, link: Link, event: p.RecvData) -> None:
-        link.module_pending = max(0, link.module_pending - len(event.data))
+        if not link.notice_raced:
+            link.module_pending = max(0, link.module_pending - len(event.data))
+        link.notice_raced = False
         if link.proto == "UDP":
             link.datagrams.append((event.data, event.ip, event.port))
         else:
