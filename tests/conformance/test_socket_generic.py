@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import gc
-
 import pytest
 
 from netsocket import (
@@ -53,7 +51,6 @@ def test_SOCKET_OPEN_DESTRUCT(network: Network, sockets: Sockets, proto: NsapiPr
         sock = new_socket(proto)
         assert sock.open(network.interface) == NsapiError.OK
         del sock
-        gc.collect(0)
 
 
 def test_SOCKET_OPEN_LIMIT(network: Network, sockets: Sockets, proto: NsapiProtocol) -> None:

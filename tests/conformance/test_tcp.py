@@ -152,7 +152,7 @@ def test_TCPSOCKET_CONNECT_INVALID(network: Network, sockets: Sockets) -> None:
     port = network.discard_tcp.get_port()
     assert sock.connect(SocketAddress()) == NsapiError.PARAMETER
     assert sock.connect(SocketAddress("", port)) == NsapiError.PARAMETER
-    assert sock.connect(SocketAddress(network.discard_tcp, 0)) == NsapiError.PARAMETER
+    assert sock.connect(SocketAddress(network.discard_tcp.get_ip_address(), 0)) == NsapiError.PARAMETER
     assert sock.connect(SocketAddress("no such host", port)) == NsapiError.PARAMETER
     assert sock.connect(network.discard_tcp) == NsapiError.OK
     assert sock.close() == NsapiError.OK

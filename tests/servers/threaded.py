@@ -156,18 +156,26 @@ class UdpServer(_Service):
         sock.bind((host, 0))
         super().__init__(name, sock)
         self._handler = handler
+        self._arrived = threading.Condition()
         self.received = 0
         """How many datagrams arrived so far."""
+
+    def wait_received(self, count: int, timeout: float) -> bool:
+        """Wait until ``received >= count``; False if ``timeout`` seconds passed first."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: self.received >= count, timeout)
 
     def _ready(self) -> None:
         try:
             data, sender = self._sock.recvfrom(self.MAX_DATAGRAM)
         except OSError:
             return
-        self.received += 1
         reply = self._handler(data, (str(sender[0]), int(sender[1])))
         if reply is not None:
             try:
                 self._sock.sendto(reply, sender)
             except OSError as exc:
                 _log.debug("%s: reply to %s failed: %s", self.name, sender, exc)
+        with self._arrived:  # counted once answered, so a waiter knows any reply is on its way
+            self.received += 1
+            self._arrived.notify_all()
