@@ -93,6 +93,8 @@ class ESPATStack(NetworkStack):
         self.lock = self.runner.lock
         self._work = threading.Condition(self.lock)
         self._sockets: list[EspSocket] = []
+        self._draining: list[EspSocket] = []
+        """Closed sockets whose queued bytes are still going out (they hold their link, not a socket slot)."""
         self._worker: threading.Thread | None = None
         self._stopping = False
         self._last_link = LINK_COUNT - 1
@@ -249,11 +251,30 @@ class ESPATStack(NetworkStack):
             return self._do_server_stop
         if any(self.engine.links[i].remote is None for i in self.engine.accept_queue):
             return self._do_peer_lookup
-        socks = list(self._sockets)
+        for sock in self._draining:
+            link = sock.link_ok()
+            drain = link.owner if link is not None else None
+            if (
+                link is None
+                or not isinstance(drain, _Draining)
+                or not sock.tx
+                or sock.failed is not None
+                or link.peer_closed
+                or drain.expired()
+            ):
+                if isinstance(drain, _Draining):
+                    return drain.finish
+                self._draining.remove(sock)
+                return lambda: None
+        socks = self._sockets + self._draining
+        link_free = any(link.state is LinkState.FREE for link in self.engine.links)
+        link_soon = bool(self._draining) or any(link.state is LinkState.CLOSING for link in self.engine.links)
         for sock in socks:
-            if sock.connecting and sock.link is None and not sock.closed:
+            if sock.closed or not (link_free or not link_soon):
+                continue  # wait for a link that is being closed rather than fail with NO_SOCKET
+            if sock.connecting and sock.link is None:
                 return lambda s=sock: self._do_connect(s)  # type: ignore[misc]
-            if sock.udp_starting and not sock.closed:
+            if sock.udp_starting:
                 return lambda s=sock: self._do_udp_start(s)  # type: ignore[misc]
         # data both ways; rotate so one busy socket cannot starve the others
         for sock in socks:
@@ -861,6 +882,7 @@ class ESPATStack(NetworkStack):
                     link.reset()
             self.engine.accept_queue.clear()
             self._closing.clear()
+            self._draining.clear()
             self._server_port = None
         for callback in callbacks:
             run_callback(callback)
@@ -879,16 +901,25 @@ class _Draining:
         self.stack = stack
         sock.closed = False  # the worker keeps sending its queue
         sock.callback = self._drained
-        stack._sockets.append(sock)
+        stack._draining.append(sock)
         self._deadline = time.monotonic() + SEND_TIMEOUT
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self._deadline
 
     def _drained(self) -> None:
         with self.stack.lock:
             sock, link = self.sock, self.link
-            if sock.tx and sock.failed is None and time.monotonic() < self._deadline and not link.peer_closed:
+            if sock.tx and sock.failed is None and not self.expired() and not link.peer_closed:
                 return
-            if sock in self.stack._sockets:
-                self.stack._sockets.remove(sock)
+        self.finish()
+
+    def finish(self) -> None:
+        """Hand the link to the close queue (called by the worker or after the last send)."""
+        with self.stack.lock:
+            sock, link = self.sock, self.link
+            if sock in self.stack._draining:
+                self.stack._draining.remove(sock)
             sock.closed = True
             if link.generation == sock.generation:
                 self.stack._closing.append((link, link.generation, False))

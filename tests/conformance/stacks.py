@@ -8,6 +8,7 @@ entry to ``STACKS`` (see README.md).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -128,11 +129,14 @@ ESP_URL = "espemu://?profile={profile}&timescale=0.01&chunking=1&inject=0.3&seed
 """The emulated module under test: fast timing, random output chunking and URC injection switched on."""
 
 
+_esp_ids = itertools.count(1)
+
+
 def _esp_interface(profile: str) -> Callable[[LoopbackServers], NetworkInterface]:
     def make(servers: LoopbackServers) -> NetworkInterface:
         from drivers.esp_at import ESP8266Interface
 
-        return ESP8266Interface(ESP_URL.format(profile=profile))
+        return ESP8266Interface(ESP_URL.format(profile=profile) + f"&name=conformance-{profile}-{next(_esp_ids)}")
 
     return make
 
