@@ -376,6 +376,9 @@ class ESPATStack(NetworkStack):
             return
         line = b'AT+CIPSTART=%d,"UDP","0.0.0.0",0,%d,2' % (link.id, port)
         reply = self.runner.execute(line, CONNECT_TIMEOUT)
+        active = self.dialect.udp_active_command
+        if reply.ok and active is not None and self.engine.passive:
+            self.runner.execute(active % link.id, COMMAND_TIMEOUT)
         with self.lock:
             if reply.ok:
                 link.state = LinkState.OPEN
