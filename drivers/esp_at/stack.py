@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import logging
+import random
 import re
 import threading
 import time
@@ -98,7 +99,7 @@ class ESPATStack(NetworkStack):
         self._worker: threading.Thread | None = None
         self._stopping = False
         self._last_link = LINK_COUNT - 1
-        self._ephemeral = itertools.count(50000)
+        self._random = random.Random()
         self._server_port: int | None = None
         self._closing: deque[tuple[Link, int, bool]] = deque()
         self._server_stop_pending = False
@@ -154,8 +155,12 @@ class ESPATStack(NetworkStack):
             return NsapiError.DEVICE_ERROR
         if not self.command(b"ATE0").ok:
             return NsapiError.DEVICE_ERROR
-        gmr = self.command(b"AT+GMR")
-        info = detect_dialect(gmr.lines) if gmr.ok else None
+        info = None
+        for _ in range(3):  # a late answer to a sync probe can shift one reply; the next GMR is in step
+            gmr = self.command(b"AT+GMR")
+            info = detect_dialect(gmr.lines) if gmr.ok else None
+            if info is not None or gmr.outcome == "PORT":
+                break
         if info is None:
             _log.error("AT+GMR gave no 'AT version:' line: %r", gmr.lines)
             return NsapiError.DEVICE_ERROR
@@ -392,10 +397,7 @@ class ESPATStack(NetworkStack):
     def _pick_ephemeral(self) -> int:
         used = {s.bound_port for s in self._sockets}
         while True:
-            port = next(self._ephemeral)
-            if port > 65000:
-                self._ephemeral = itertools.count(50000)
-                continue
+            port = self._random.randrange(49152, 65536)
             if port not in used:
                 return port
 
