@@ -142,7 +142,8 @@ TRANSCRIPTS: list[Transcript] = [
     Transcript(
         "nonos_boot_after_rst",
         b"\r\nOK\r\nWIFI DISCONNECT\r\n\r\n ets Jan  8 2013,rst cause:2, boot mode:(3,6)\r\n"
-        b"\r\nload 0x40100000, len 2408, room 16 \r\n\x8f\xd3\x00l\x9c\xfe\r\n2nd boot version : 1.7(5d6f877)\r\n\r\nready\r\n",
+        b"\r\nload 0x40100000, len 2408, room 16 \r\n\x8f\xd3\x00l\x9c\xfe\r\n"
+        b"2nd boot version : 1.7(5d6f877)\r\n\r\nready\r\n",
         [
             OK,
             p.WifiEvent("DISCONNECT"),
