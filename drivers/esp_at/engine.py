@@ -109,6 +109,10 @@ class Pending:
     """A ``busy`` answered this attempt (the runner waits a little, then repeats the command)."""
     recv_count: int | None = None
     recvdata: p.RecvData | None = None
+    expect: bytes | None = None
+    """An OK without an information line starting with this is someone else's (a late or busy-time answer)."""
+    other_finished: bool = False
+    """While busy: the command that kept the module busy has ended, so ours can go again at once."""
 
     @property
     def done(self) -> bool:
@@ -159,6 +163,7 @@ class Engine:
         """Start the pending command again after a ``busy``."""
         assert self.pending is not None
         self.pending.busy = False
+        self.pending.other_finished = False
         self.pending.stage = "sent"
         self.pending.lines.clear()
         return self.pending.line + b"\r\n"
@@ -236,6 +241,11 @@ class Engine:
                 pending.stage = "received"
             return _NOTHING
         if isinstance(event, p.Result):
+            if pending.busy:
+                # After "busy p..." a result belongs to the command that kept the module busy, not to ours.
+                _log.debug("AT result %r while busy: not ours", event)
+                pending.other_finished = True
+                return _NOTHING
             return self._result(pending, event)
         if isinstance(event, p.Line):
             if event.text == pending.line or not event.text:
@@ -259,6 +269,14 @@ class Engine:
             if kind in ("ERROR", "FAIL", "SEND CANCELED"):
                 pending.outcome = "SEND CANCELED" if kind == "SEND CANCELED" else "ERROR"
                 pending.stage = "done"
+            return _NOTHING
+        if (
+            kind == "OK"
+            and pending.expect is not None
+            and not any(line.startswith(pending.expect) for line in pending.lines)
+        ):
+            _log.debug("AT OK without %r: not the answer to %r", pending.expect, pending.line)
+            pending.lines.clear()
             return _NOTHING
         if kind in ("OK", "ERROR", "FAIL"):
             pending.outcome = kind

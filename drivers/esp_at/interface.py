@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -101,6 +100,7 @@ class ESP8266Interface(WiFiInterface):
         self._gateway: str | None = None
         self._mac: str | None = None
         self._starting = False
+        self._init_cond = threading.Condition()
         self._connect_thread: threading.Thread | None = None
         self._reinit_thread: threading.Thread | None = None
         self._make_stack()
@@ -172,7 +172,9 @@ class ESP8266Interface(WiFiInterface):
                 return err
         if self._hostname is not None and stack.dialect.cwhostname is not None:
             stack.command(stack.dialect.cwhostname + quote(self._hostname, 32))
-        self._initialised = True
+        with self._init_cond:
+            self._initialised = True
+            self._init_cond.notify_all()
         return NsapiError.OK
 
     def _hard_reset_and_initialise(self) -> NsapiError:
@@ -247,7 +249,9 @@ class ESP8266Interface(WiFiInterface):
 
     def _join_async(self) -> None:
         try:
-            self._join()
+            result = self._join()
+            if result != NsapiError.OK:
+                _log.warning("non-blocking connect to %r failed: %s", self._ssid, result)
         finally:
             self._joining = False
 
@@ -290,7 +294,7 @@ class ESP8266Interface(WiFiInterface):
             self._set_status(NsapiConnectionStatus.GLOBAL_UP)
             return NsapiError.OK
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
-        if reply.outcome == "PORT":
+        if reply.device_error:
             return NsapiError.DEVICE_ERROR
         if reply.outcome == "TIMEOUT":
             stack.command(b"AT+CWQAP")  # stop the module's own retries
@@ -319,7 +323,7 @@ class ESP8266Interface(WiFiInterface):
             stack.engine.wifi_up = False
         stack.ip_address = None
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
-        if reply is not None and reply.outcome == "PORT":
+        if reply is not None and reply.device_error:
             return NsapiError.DEVICE_ERROR
         return NsapiError.OK
 
@@ -388,7 +392,7 @@ class ESP8266Interface(WiFiInterface):
     # -- addresses ------------------------------------------------------------------------------------------------
     def _refresh_addresses(self) -> None:
         stack = self.stack
-        reply = stack.command(stack.dialect.cipsta_query)
+        reply = stack.command(stack.dialect.cipsta_query, expect=b"+CIPSTA")
         values: dict[bytes, str] = {}
         for line in reply.lines:
             match = re.match(rb'\+CIPSTA(?:_CUR)?:(\w+):"?([0-9.]+)"?', line)
@@ -422,7 +426,7 @@ class ESP8266Interface(WiFiInterface):
         if self._mac is None:
             if self._ensure_ready() != NsapiError.OK:
                 return None
-            reply = self.stack.command(self.stack.dialect.cipstamac_query)
+            reply = self.stack.command(self.stack.dialect.cipstamac_query, expect=b"+CIPSTAMAC")
             for line in reply.lines:
                 match = _QUOTED_RE.search(line)
                 if line.startswith(b"+CIPSTAMAC") and match:
@@ -519,11 +523,8 @@ class ESP8266Interface(WiFiInterface):
 
     def wait_initialised(self, timeout: float) -> bool:
         """Wait until a background re-initialisation (after a module reset) finished."""
-        thread = self._reinit_thread
-        if thread is not None:
-            thread.join(timeout)
-        deadline = time.monotonic() + timeout
-        return self._initialised and time.monotonic() <= deadline
+        with self._init_cond:
+            return self._init_cond.wait_for(lambda: self._initialised, timeout)
 
 
 class _ScanFailed(Exception):

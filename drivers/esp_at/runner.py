@@ -40,6 +40,11 @@ class Reply:
     """The module sent nothing at all while we waited (a module that stopped answering)."""
 
     @property
+    def device_error(self) -> bool:
+        """The port failed, or the module said nothing at all: NSAPI_ERROR_DEVICE_ERROR."""
+        return self.outcome == "PORT" or (self.outcome == "TIMEOUT" and self.silent)
+
+    @property
     def ok(self) -> bool:
         return self.outcome in ("OK", "SEND OK")
 
@@ -160,6 +165,7 @@ class Runner:
         link: int | None = None,
         data: bytes | None = None,
         deadline: float | None = None,
+        expect: bytes | None = None,
     ) -> Reply:
         """Run one command; ``timeout`` bounds the wait for its answer, ``deadline`` (monotonic) the whole call
         including waiting for the port and busy retries."""
@@ -169,19 +175,25 @@ class Runner:
         if not self._command_lock.acquire(timeout=max(0.0, end - time.monotonic())):
             return Reply("TIMEOUT")
         try:
-            return self._run(line, end, kind, link, data)
+            return self._run(line, end, kind, link, data, expect)
         finally:
             with self.cond:
                 self.engine.finish()
             self._command_lock.release()
 
     def _run(
-        self, line: bytes, end: float, kind: Literal["plain", "send", "recvdata"], link: int | None, data: bytes | None
+        self,
+        line: bytes,
+        end: float,
+        kind: Literal["plain", "send", "recvdata"],
+        link: int | None,
+        data: bytes | None,
+        expect: bytes | None,
     ) -> Reply:
         backoff = BUSY_BACKOFF_FIRST
         retries = 0
         with self.cond:
-            pending = Pending(line=line, kind=kind, link=link)
+            pending = Pending(line=line, kind=kind, link=link, expect=expect)
             out = self.engine.begin(pending)
             rx_at_start = self.rx_bytes
         if not self._write(out):
@@ -205,7 +217,12 @@ class Runner:
                 if pending.busy:
                     # Wait the backoff; the module may run the command after all (reference §8.3).
                     wait_end = min(end, time.monotonic() + backoff)
-                    while not pending.done and pending.stage == "sent" and self.failed is None:
+                    while (
+                        not pending.done
+                        and pending.stage == "sent"
+                        and not pending.other_finished
+                        and self.failed is None
+                    ):
                         remaining = wait_end - time.monotonic()
                         if remaining <= 0:
                             break

@@ -134,8 +134,10 @@ class ESPATStack(NetworkStack):
         self._worker = None
         self.runner.stop(close_port)
 
-    def command(self, line: bytes, timeout: float = COMMAND_TIMEOUT, deadline: float | None = None) -> Reply:
-        return self.runner.execute(line, timeout, deadline=deadline)
+    def command(
+        self, line: bytes, timeout: float = COMMAND_TIMEOUT, deadline: float | None = None, expect: bytes | None = None
+    ) -> Reply:
+        return self.runner.execute(line, timeout, deadline=deadline, expect=expect)
 
     # -- start-up (assumes nothing about the module's state) ------------------------------------------------------
     def initialise(self, sync_attempts: int = 6) -> NsapiError:
@@ -157,7 +159,7 @@ class ESPATStack(NetworkStack):
             return NsapiError.DEVICE_ERROR
         info = None
         for _ in range(3):  # a late answer to a sync probe can shift one reply; the next GMR is in step
-            gmr = self.command(b"AT+GMR")
+            gmr = self.command(b"AT+GMR", expect=b"AT version:")
             info = detect_dialect(gmr.lines) if gmr.ok else None
             if info is not None or gmr.outcome == "PORT":
                 break
@@ -195,7 +197,7 @@ class ESPATStack(NetworkStack):
     def _sync(self, attempts: int) -> bool:
         for _ in range(attempts):
             reply = self.command(b"AT", timeout=0.5)
-            if reply.outcome == "PORT":
+            if reply.device_error:
                 return False
             if reply.ok:
                 return True
@@ -429,7 +431,7 @@ class ESPATStack(NetworkStack):
                     _log.warning("link %d: SEND FAIL after the module took %d bytes", link.id, len(payload))
                     if link.proto == "TCP":
                         sock.failed = NsapiError.CONNECTION_LOST
-            elif reply.outcome == "PORT" or (reply.outcome == "TIMEOUT" and reply.silent):
+            elif reply.device_error:
                 sock.failed = NsapiError.DEVICE_ERROR
             elif reply.outcome == "RESET":
                 sock.failed = NsapiError.CONNECTION_LOST
@@ -455,7 +457,7 @@ class ESPATStack(NetworkStack):
         with self.lock:
             if reply.outcome == "ERROR" and link.generation == sock.generation:
                 link.module_pending = 0  # nothing buffered after all (ESP-AT answers ERROR then)
-            elif reply.outcome == "PORT" or (reply.outcome == "TIMEOUT" and reply.silent):
+            elif reply.device_error:
                 sock.failed = NsapiError.DEVICE_ERROR
         self._signal(sock)
 
@@ -479,7 +481,7 @@ class ESPATStack(NetworkStack):
         self.runner.execute(b"AT+CIPSERVER=0", COMMAND_TIMEOUT)
 
     def _do_peer_lookup(self) -> None:
-        reply = self.runner.execute(b"AT+CIPSTATUS", COMMAND_TIMEOUT)
+        reply = self.runner.execute(b"AT+CIPSTATUS", COMMAND_TIMEOUT, expect=b"STATUS:")
         with self.lock:
             found: dict[int, tuple[str, int]] = {}
             for line in reply.lines:
@@ -596,7 +598,7 @@ class ESPATStack(NetworkStack):
         self.command(b"AT+CIPSERVERMAXCONN=%d" % max(1, min(LINK_COUNT, backlog or 1)))
         reply = self.command(b"AT+CIPSERVER=1,%d" % port)
         if not reply.ok:
-            if reply.outcome == "PORT":
+            if reply.device_error:
                 return NsapiError.DEVICE_ERROR
             return NsapiError.ADDRESS_IN_USE if reply.outcome == "ERROR" else NsapiError.DEVICE_ERROR
         with self.lock:
@@ -834,8 +836,8 @@ class ESPATStack(NetworkStack):
             return NsapiError.PARAMETER
         if not self.engine.wifi_up:
             return NsapiError.NO_CONNECTION
-        reply = self.runner.execute(line, DNS_TIMEOUT)
-        if reply.outcome == "PORT":
+        reply = self.runner.execute(line, DNS_TIMEOUT, expect=b"+CIPDOMAIN:")
+        if reply.device_error:
             return NsapiError.DEVICE_ERROR
         if reply.outcome == "TIMEOUT":
             return NsapiError.TIMEOUT

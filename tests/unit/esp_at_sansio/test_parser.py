@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.esp_at import parser as p
-from tests.unit.esp_at.transcripts import TRANSCRIPTS, Transcript
+from tests.unit.esp_at_sansio.transcripts import TRANSCRIPTS, Transcript
 
 
 def parse_all(data: bytes, splits: list[int], recvdata_addr: bool) -> list[p.Event]:
