@@ -242,12 +242,12 @@ class Runner:
                 if not self._write(out):
                     return Reply("PORT")
                 continue
-            # the prompt: write the payload
+            # the prompt: write the payload (the stage moves first: its answer can arrive before write() returns)
             assert data is not None
-            if not self._write(data):
-                return Reply("PORT")
             with self.cond:
                 self.engine.data_written()
+            if not self._write(data):
+                return Reply("PORT")
 
     def _reply(self, pending: Pending, retries: int) -> Reply:
         outcome: ReplyOutcome = pending.outcome or "TIMEOUT"

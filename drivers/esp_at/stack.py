@@ -440,6 +440,7 @@ class ESPATStack(NetworkStack):
                     sock.udp_tx.popleft()
                     _log.warning("link %d: datagram not sent (%s)", link.id, reply.outcome)
                 else:
+                    _log.warning("link %d: send failed (%s %r)", link.id, reply.outcome, reply.lines)
                     sock.failed = NsapiError.CONNECTION_LOST
         self._signal(sock)
 
