@@ -223,7 +223,8 @@ class Engine:
             if pending.kind == "recvdata":
                 pending.recvdata = event
                 if pending.link is not None:
-                    self._store_recvdata(self.links[pending.link], event)
+                    wanted = int(pending.line.rsplit(b",", 1)[-1] or b"0")
+                    self._store_recvdata(self.links[pending.link], event, wanted)
                 return Notice(links=frozenset({pending.link})) if pending.link is not None else _NOTHING
             return _NOTHING
         if isinstance(event, p.Busy):
@@ -360,10 +361,14 @@ class Engine:
             link.rx += event.data[: max(room, 0)]
         return Notice(links=frozenset({link.id}))
 
-    def _store_recvdata(self, link: Link, event: p.RecvData) -> None:
+    def _store_recvdata(self, link: Link, event: p.RecvData, wanted: int) -> None:
         if not link.notice_raced:
             link.module_pending = max(0, link.module_pending - len(event.data))
         link.notice_raced = False
+        if link.peer_closed and len(event.data) >= wanted and link.module_pending == 0:
+            # NonOS printed CLOSED already and keeps the rest readable; its next +IPD notice may still be on the
+            # wire. A full read may have left more: read again (an empty module answers ERROR) before any EOF.
+            link.module_pending = 1
         if link.proto == "UDP":
             link.datagrams.append((event.data, event.ip, event.port))
         else:

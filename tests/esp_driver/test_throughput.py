@@ -59,7 +59,7 @@ def test_5mb_tcp_echo_arrives_intact(iface: ESP8266Interface) -> None:
             sent = 0
             while sent < SIZE:
                 with progress:
-                    if not progress.wait_for(lambda: sent - received[0] < IN_FLIGHT, 30):
+                    if not progress.wait_for(lambda s=sent: s - received[0] < IN_FLIGHT, 30):  # type: ignore[misc]
                         send_error.append(NsapiError.CONNECTION_TIMEOUT)
                         return
                 result = sock.send(view[sent : sent + 16384])
