@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mocks.esp_at import cmd_basic, cmd_net, cmd_recv, cmd_tcpip, cmd_wifi
+from mocks.esp_at import cmd_basic, cmd_net, cmd_recv, cmd_tcpip, cmd_wifi, passthrough
 from mocks.esp_at.atline import Command, ParseError, parse_line
 from mocks.esp_at.network import Listener, Network
 from mocks.esp_at.profiles import Profile
@@ -169,6 +169,7 @@ class EspAtDevice:
         self._last_drain = now
         self.send_job: SendJob | None = None
         self.sending_link = -1
+        self.passthrough: passthrough.Passthrough | None = None
 
     # ------------------------------------------------------------------ public driving API
 
@@ -206,6 +207,8 @@ class EspAtDevice:
             callback(now)
         if self.input_mode is InputMode.DATA and self.send_job is not None:
             self._check_plus_escape(now)
+        if self.passthrough is not None:
+            passthrough.tick(self, self.passthrough, now)
         if self.input_mode is InputMode.BOOTING:
             return
         # With injection on, hold some events back so that they can land at an injection point.
@@ -373,6 +376,8 @@ class EspAtDevice:
         if link is None:
             return
         link.conn.close()
+        if self.passthrough is not None and self.passthrough.link is link:
+            passthrough.leave(self)
         if announce and not link.dead:
             self.emit(self.closed_message(link_id))
 
@@ -474,6 +479,9 @@ class EspAtDevice:
 
     def deliver_pending(self, now: float, *, tx_backlog: int = 0) -> None:
         """Accept server clients, read host sockets and print the resulting messages."""
+        if self.passthrough is not None:
+            passthrough.poll(self, self.passthrough, now, tx_backlog)
+            return
         self._accept_clients(now)
         for link_id in sorted(self.links):
             link = self.links.get(link_id)
@@ -600,6 +608,8 @@ class EspAtDevice:
                 self._data_byte(byte, now)
             elif self.input_mode is InputMode.LINE:
                 self._line_byte(byte, now)
+            elif self.passthrough is not None:
+                passthrough.feed_byte(self, self.passthrough, byte, now)
             else:
                 return  # rebooted or went silent in the middle of this chunk: the rest is lost
 
@@ -786,5 +796,6 @@ class EspAtDevice:
 
     def deadline(self) -> float | None:
         """The earliest moment `tick` has something to do (events or the ``+++`` guard)."""
-        candidates = [t for t in (self.next_deadline(), self.plus_guard_deadline()) if t is not None]
+        pt = passthrough.deadline(self, self.passthrough) if self.passthrough is not None else None
+        candidates = [t for t in (self.next_deadline(), self.plus_guard_deadline(), pt) if t is not None]
         return min(candidates) if candidates else None

@@ -34,6 +34,7 @@ class InputMode(enum.Enum):
     DATA = "data"
     BOOTING = "booting"
     SILENT = "silent"
+    PASSTHROUGH = "passthrough"
 
 
 @dataclass

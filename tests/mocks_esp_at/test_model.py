@@ -148,3 +148,57 @@ def test_passive_udp_sums_datagrams_and_partial_read_loses_the_rest() -> None:
     assert rig.dev.take_output() == b"\r\n+IPD,0,11\r\n"
     assert rig.run(b"AT+CIPRECVDATA=0,7") == b"+CIPRECVDATA:7,firstse\r\nOK\r\n"
     assert rig.run(b"AT+CIPRECVDATA=0,7") == b"\r\nERROR\r\n"
+
+
+def _passthrough_rig() -> tuple[Clocked, FakeConnection]:
+    rig = Clocked(plus_guard=0.02)
+    for line in (b'AT+CWJAP="netsocket-open",""', b'AT+CIPSTART="TCP","127.0.0.1",80', b"AT+CIPMODE=1"):
+        rig.run(line)
+    assert rig.run(b"AT+CIPSEND") == b"\r\nOK\r\n\r\n>"
+    return rig, rig.net.connections[0]
+
+
+def test_passthrough_payload_raw_data_and_guarded_plus_exit() -> None:
+    rig, conn = _passthrough_rig()
+    rig.feed(b"AT\r\n+++ is payload here")
+    assert conn.sent == b""  # held until 20 ms of UART silence
+    rig.advance(0.03)
+    assert conn.sent == b"AT\r\n+++ is payload here"
+    conn.incoming.append(b"raw reply")
+    assert rig.advance(0.01) == b"raw reply"  # no +IPD framing
+    rig.feed(b"+++")
+    assert rig.advance(0.03) == b""  # silent exit
+    assert conn.sent == b"AT\r\n+++ is payload here"
+    assert rig.run(b"AT+CIPMODE?") == b"+CIPMODE:1\r\n\r\nOK\r\n"
+
+
+def test_passthrough_plus_without_guard_is_payload() -> None:
+    rig, conn = _passthrough_rig()
+    rig.feed(b"x")
+    rig.feed(b"+++")  # no silence before the pluses
+    rig.advance(0.03)
+    assert conn.sent == b"x+++"
+    rig.run(b"AT+SYSMSG=1")  # still payload: we are in passthrough
+    rig.advance(0.03)
+    assert conn.sent.endswith(b"AT+SYSMSG=1\r\n")
+
+
+def test_passthrough_exit_prints_quitt_with_sysmsg_bit0() -> None:
+    rig = Clocked(plus_guard=0.02)
+    rig.run(b"AT+SYSMSG=1")
+    for line in (b'AT+CWJAP="netsocket-open",""', b'AT+CIPSTART="TCP","127.0.0.1",80', b"AT+CIPMODE=1"):
+        rig.run(line)
+    rig.run(b"AT+CIPSEND")
+    rig.advance(0.05)
+    rig.feed(b"+++")
+    assert rig.advance(0.03) == b"+QUITT\r\n"
+
+
+def test_cipmode_interlocks() -> None:
+    rig = Clocked()
+    rig.run(b"AT+CIPMUX=1")
+    assert rig.run(b"AT+CIPMODE=1") == b"\r\nERROR\r\n"
+    rig.run(b"AT+CIPMUX=0")
+    rig.run(b"AT+CIPMODE=1")
+    assert rig.run(b"AT+CIPMUX=1") == b"IPMODE must be 0\r\n\r\nERROR\r\n"
+    assert rig.run(b"AT+CIPSEND") == b"\r\nERROR\r\n"  # no link open
