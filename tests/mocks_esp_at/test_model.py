@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields, replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -202,3 +204,58 @@ def test_cipmode_interlocks() -> None:
     rig.run(b"AT+CIPMODE=1")
     assert rig.run(b"AT+CIPMUX=1") == b"IPMODE must be 0\r\n\r\nERROR\r\n"
     assert rig.run(b"AT+CIPSEND") == b"\r\nERROR\r\n"  # no link open
+
+
+def _linked(profile: str, mux: bool = True, **timing: float) -> tuple[Clocked, FakeConnection]:
+    rig = Clocked(profile, **timing)
+    rig.run(b"AT+CIPMUX=1" if mux else b"AT+CIPMUX=0")
+    rig.run(b'AT+CWJAP="netsocket-open",""' if profile != "nonos17" else b'AT+CWJAP_CUR="netsocket-open",""')
+    rig.run(b'AT+CIPSTART=0,"TCP","127.0.0.1",80')
+    return rig, rig.net.connections[0]
+
+
+def test_send_ok_waits_for_the_ack_on_nonos_only() -> None:
+    for profile, expect_busy in (("nonos17", b"\r\nbusy s...\r\n"), ("at22_8266", b"\r\nbusy p...\r\n")):
+        rig, _ = _linked(profile, send_ok=0.002, send_ok_rtt=0.2)
+        rig.run(b"AT+CIPSEND=0,1")
+        assert rig.feed(b"z") == b"\r\nRecv 1 bytes\r\n"
+        assert rig.feed(b"AT\r\n") == expect_busy
+        wait = 0.15 if profile == "nonos17" else 0.0
+        assert rig.advance(wait) == b""
+        assert rig.advance(0.06) == b"\r\nSEND OK\r\n"
+
+
+@pytest.mark.parametrize(
+    ("profile", "sizes"), [("at22_8266", [1460, 1460, 1460, 620]), ("at3_esp32", [2920, 2080])]
+)
+def test_large_data_is_split_into_several_ipds(profile: str, sizes: list[int]) -> None:
+    rig, conn = _linked(profile)
+    conn.incoming.append(bytes(5000))
+    out = rig.advance(0.1)
+    assert [int(n) for n in re.findall(rb"\+IPD,0,(\d+):", out)] == sizes
+
+
+def test_nonos_passive_mode_covers_tcp_only() -> None:
+    rig = Clocked("nonos17")
+    for line in (b"AT+CIPMUX=1", b'AT+CWJAP_CUR="netsocket-open",""', b"AT+CIPRECVMODE=1"):
+        rig.run(line)
+    rig.run(b'AT+CIPSTART=1,"UDP","127.0.0.1",9000')
+    assert not rig.dev.is_passive(rig.dev.links[1])
+    rig.run(b'AT+CIPSTART=2,"TCP","127.0.0.1",80')
+    assert rig.dev.is_passive(rig.dev.links[2])
+
+
+def test_recvlen_inactive_value_is_switchable() -> None:
+    dev = EspAtDevice(
+        get_profile("at22_8266"), FakeNetwork(), timing=_timing(), boot=False, recvlen_inactive=0
+    )
+    dev.echo = False
+    dev.receive(b"AT+CIPRECVLEN?\r\n", 0.0)
+    assert dev.take_output() == b"+CIPRECVLEN:0,0,0,0,0\r\n\r\nOK\r\n"
+
+
+def test_uart_cur_switches_baud_only_after_its_ok() -> None:
+    rig = Clocked()
+    assert rig.run(b"AT+UART_CUR=230400,8,1,0,0") == b"\r\nOK\r\n"
+    assert rig.dev.take_baud_change() == 230400
+    assert rig.dev.take_baud_change() is None
