@@ -675,6 +675,11 @@ class EspAtDevice:
             handler(self, command, now)
         except ParseError:
             self.error(now, ERR_PARSE)
+        except Exception:
+            # An emulator bug must not kill the module: log it loudly and answer like firmware would.
+            log.exception("emulator failed on %r", command)
+            self.busy = None
+            self.error(now, ERR_EXEC)
 
     # ------------------------------------------------------------------ the CIPSEND data phase
 
