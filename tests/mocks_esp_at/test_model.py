@@ -259,3 +259,32 @@ def test_uart_cur_switches_baud_only_after_its_ok() -> None:
     assert rig.run(b"AT+UART_CUR=230400,8,1,0,0") == b"\r\nOK\r\n"
     assert rig.dev.take_baud_change() == 230400
     assert rig.dev.take_baud_change() is None
+
+
+def test_passive_udp_window_drops_datagrams_that_do_not_fit() -> None:
+    rig = Clocked()
+    for line in (b"AT+CIPMUX=1", b'AT+CWJAP="netsocket-open",""', b"AT+CIPRECVMODE=1"):
+        rig.run(line)
+    rig.run(b'AT+CIPSTART=0,"UDP","127.0.0.1",9000')
+    conn = rig.net.connections[0]
+    conn.datagrams.extend([(bytes([n]) * 2500, "127.0.0.1", 9000) for n in range(3)])
+    assert rig.advance(0.05) == b"\r\n+IPD,0,5000\r\n"
+    assert not conn.datagrams  # the third was read from the network and dropped
+    assert rig.run(b"AT+CIPRECVLEN?") == b"+CIPRECVLEN:5000,-1,-1,-1,-1\r\n\r\nOK\r\n"
+
+
+def test_cipserver_stop_with_close_all_releases_a_held_closed() -> None:
+    rig = Clocked()
+    for line in (
+        b"AT+CIPMUX=1",
+        b'AT+CWJAP="netsocket-open",""',
+        b"AT+CIPRECVMODE=1",
+        b"AT+CIPSERVER=1,8080",
+    ):
+        rig.run(line)
+    client = FakeConnection()
+    client.incoming.append(b"unread")
+    client.eof = True
+    rig.net.listeners[0].pending.append(client)
+    assert rig.advance(0.05) == b"0,CONNECT\r\n\r\n+IPD,0,6\r\n"  # CLOSED held: data unread
+    assert rig.run(b"AT+CIPSERVER=0,1") == b"0,CLOSED\r\n\r\nOK\r\n"
