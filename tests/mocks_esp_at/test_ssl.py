@@ -1,4 +1,4 @@
-"""SSL links: the emulator wraps the host socket with Python's ssl, unverified like a module with no CA set."""
+"""SSL links: the emulator wraps the host socket with Python's ssl, unverified (a module with no CA set)."""
 
 from __future__ import annotations
 
