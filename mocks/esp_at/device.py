@@ -119,7 +119,6 @@ class EspAtDevice:
         self.cwmode = 1
         self.sysmsg_stored = 0
         self.sysstore = True
-        self.inactive_wifi_drop = False
         self._wifi_drop_pending = False
         self._send_fail_next = 0
         self._power_on_state(now)

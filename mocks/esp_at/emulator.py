@@ -89,7 +89,14 @@ class Emulator:
         self._log_file: IO[str] | None = open(options.log_file, "a") if options.log_file else None  # noqa: SIM115
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"espemu:{self.name}", daemon=True)
-        registry.register(self, *aliases)
+        try:
+            registry.register(self, *aliases)
+        except ValueError:
+            self._wake_r.close()
+            self._wake_w.close()
+            if self._log_file is not None:
+                self._log_file.close()
+            raise
 
     # ------------------------------------------------------------------ lifecycle
 

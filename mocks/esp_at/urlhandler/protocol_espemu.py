@@ -42,10 +42,10 @@ class Serial(SerialBase):
         host_end, device_end = socket.socketpair()
         try:
             self.emulator = Emulator(options, SocketTransport(device_end), aliases=(str(self.portstr),))
-        except Exception:
+        except (ValueError, OSError) as exc:
             host_end.close()
             device_end.close()
-            raise
+            raise SerialException(f"cannot start the emulator for {self.portstr!r}: {exc}") from exc
         host_end.setblocking(False)
         self._socket = host_end
         self.emulator.start()
