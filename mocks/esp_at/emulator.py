@@ -86,6 +86,7 @@ class Emulator:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._unsent = b""
+        self._host_rts = True
         self._log_file: IO[str] | None = open(options.log_file, "a") if options.log_file else None  # noqa: SIM115
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"espemu:{self.name}", daemon=True)
@@ -171,6 +172,13 @@ class Emulator:
 
         self.call(change)
 
+    def set_host_rts(self, asserted: bool) -> None:
+        """The host's RTS line, wired to the module's CTS: with UART_CUR flow 2 or 3 the module stops sending
+        while it is deasserted (checklist item 28)."""
+        with self._lock:
+            self._host_rts = asserted
+        self._wake()
+
     @property
     def dropped_rx_bytes(self) -> int:
         return self.call(lambda dev, now: dev.dropped_rx_bytes)
@@ -242,7 +250,8 @@ class Emulator:
                 baud = self.device.take_baud_change()
                 if baud is not None:
                     self._pacer.push_baud_change(baud)
-                if not self._unsent:
+                cts_blocks = self.device.uart.flow in (2, 3) and not self._host_rts
+                if not self._unsent and not cts_blocks:
                     chunk = self._pacer.pop(now)
                     if chunk:
                         self._log("esp->host", chunk)

@@ -178,3 +178,13 @@ def test_baud_change_applies_after_the_queued_output() -> None:
         next_time = pacer.next_time()
         now = next_time if next_time is not None else now
     assert 1.09 <= now <= 1.11
+
+
+def test_cts_flow_control_holds_the_modules_output() -> None:
+    with url_port() as at:
+        at.cmd(b"AT+UART_CUR=115200,8,1,0,2", OK)
+        at.port.rts = False
+        at.send(b"AT+GMR\r\n")
+        assert at.read_exact(1, timeout=0.3) == b""
+        at.port.rts = True
+        at.read_until(b"Bin version:2.2.0(ESP8266_1MB)\r\n\r\nOK\r\n")

@@ -139,7 +139,8 @@ class Serial(SerialBase):
         pass
 
     def _update_rts_state(self) -> None:
-        pass
+        if self.emulator is not None:
+            self.emulator.set_host_rts(bool(self.rts))
 
     def _update_dtr_state(self) -> None:
         pass
