@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import serial
 
-from mocks.esp_at.device import INJECTION_POINTS, EspAtDevice, Faults
+from mocks.esp_at.device import INJECTION_POINTS, QUIRKS, EspAtDevice, Faults
 from mocks.esp_at.emulator import Emulator
 from mocks.esp_at.network import HostNetwork
 from mocks.esp_at.options import EmulatorOptions
@@ -38,6 +38,7 @@ register_url_handler()
 __all__ = [
     "INJECTION_POINTS",
     "PROFILES",
+    "QUIRKS",
     "AccessPoint",
     "Emulator",
     "EmulatorOptions",

@@ -157,6 +157,9 @@ def _start(dev: EspAtDevice, cmd: Command, link_id: int, at: int, now: float) ->
         dev.busy = None
         dev.emit(dev.connect_message(link))
         dev.ok(at_time)
+        if kind == "UDP" and dev.quirk("debug_leaks"):
+            dev.info(f"local port:{link.local_port}")
+            dev.info("change type:2")
 
     ip = dev.world.resolve(host)
     literal = ip == host

@@ -56,6 +56,19 @@ INJECTION_POINTS = frozenset(
 )
 
 
+#: Behaviours real modules show that the documentation does not (reference §8), off unless asked for.
+QUIRKS = frozenset(
+    {
+        "busy_then_runs",  # §8.3: busy p..., and the line runs anyway once the module is free
+        "join_connected_then_fail",  # §8.7: WIFI CONNECTED before a failed join, WIFI DISCONNECT after
+        "cwqap_disconnect_before_ok",  # §8.7: ESP32-C3 prints WIFI DISCONNECT before the OK of AT+CWQAP
+        "ssl_encrypted_length",  # §8.8: passive +IPD on SSL announces more than can be read
+        "debug_leaks",  # §8.9: `to read N bytes`, `local port:N`, `change type:2` on the AT port
+        "mem_check_fail",  # §8.10: NonOS boot prints MEM CHECK FAIL!!! and ends with `invalid`, not `ready`
+    }
+)
+
+
 @dataclass
 class Faults:
     """Seedable fault switches of the device model (output chunking and noise live in the output pacer)."""
@@ -66,6 +79,12 @@ class Faults:
     inject_points: frozenset[str] | None = None
     #: Probability that a send ends in SEND FAIL.
     send_fail: float = 0.0
+    #: Names from QUIRKS to switch on.
+    quirks: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.quirks <= QUIRKS:
+            raise ValueError(f"unknown quirks: {sorted(self.quirks - QUIRKS)}")
 
 
 def _handlers() -> dict[str, Handler]:
@@ -168,6 +187,7 @@ class EspAtDevice:
         self._last_drain = now
         self.send_job: SendJob | None = None
         self.sending_link = -1
+        self._deferred_lines: list[bytes] = []
         self.passthrough: passthrough.Passthrough | None = None
 
     # ------------------------------------------------------------------ public driving API
@@ -208,6 +228,8 @@ class EspAtDevice:
             self._check_plus_escape(now)
         if self.passthrough is not None:
             passthrough.tick(self, self.passthrough, now)
+        while self._deferred_lines and self.busy is None and self.input_mode is InputMode.LINE:
+            self._complete_line(self._deferred_lines.pop(0), False, now)
         if self.input_mode is InputMode.BOOTING:
             return
         # With injection on, hold some events back so that they can land at an injection point.
@@ -267,6 +289,9 @@ class EspAtDevice:
         self._events.clear()
 
     # ------------------------------------------------------------------ helpers for command modules
+
+    def quirk(self, name: str) -> bool:
+        return name in self.faults.quirks
 
     def emit(self, data: bytes) -> None:
         self._out += data
@@ -411,7 +436,11 @@ class EspAtDevice:
 
         def ready(at: float) -> None:
             self.input_mode = InputMode.LINE
-            self.emit(b"\r\nready\r\n")
+            if self.quirk("mem_check_fail"):
+                # Some Ai-Thinker builds: no `ready`, yet the module answers commands (reference §8.10).
+                self.emit(b"\r\nMEM CHECK FAIL!!!\r\n\r\ninvalid\r\n")
+            else:
+                self.emit(b"\r\nready\r\n")
             if self.autoconnect and self.stored_ap is not None and self.cwmode in (1, 3):
                 self.schedule(self.delay("boot_to_autoconnect"), self._autoconnect, at)
 
@@ -543,10 +572,11 @@ class EspAtDevice:
         if link.notice_pending or link.buffered == 0:
             return
         link.notice_pending = True
+        announced = link.buffered + link.tls_overhead
         if self.mux:
-            self.emit(b"\r\n+IPD,%d,%d\r\n" % (link.id, link.buffered))
+            self.emit(b"\r\n+IPD,%d,%d\r\n" % (link.id, announced))
         else:
-            self.emit(b"\r\n+IPD,%d\r\n" % link.buffered)
+            self.emit(b"\r\n+IPD,%d\r\n" % announced)
 
     def _poll_passive(self, link: Link, now: float) -> None:
         if link.peer_closed:
@@ -568,6 +598,8 @@ class EspAtDevice:
             if data:
                 link.rx += data
                 link.last_activity = now
+                if link.kind == "SSL" and self.quirk("ssl_encrypted_length"):
+                    link.tls_overhead += 29  # a TLS record's header and MAC, counted as if readable
         self.notice(link)
 
     def peer_closed_passive(self, link: Link, now: float) -> None:
@@ -638,6 +670,8 @@ class EspAtDevice:
             if self.syslog and self.profile.syslog_available:
                 self.emit(b"ERR CODE:0x%08x\r\n" % ERR_BUSY)
             self.emit(b"\r\nbusy s...\r\n" if self.busy == "s" else b"\r\nbusy p...\r\n")
+            if self.quirk("busy_then_runs"):
+                self._deferred_lines.append(line)
             return
         self.injection_point("after_echo", now)
         if overflow or len(line) > self.profile.max_command_len:

@@ -64,7 +64,7 @@ class Emulator:
             network if network is not None else self.host_network,
             world=world,
             timing=options.timing,
-            faults=Faults(options.inject, options.inject_points, options.send_fail),
+            faults=Faults(options.inject, options.inject_points, options.send_fail, options.quirks),
             rng=rng,
             now=clock(),
             boot=options.boot,

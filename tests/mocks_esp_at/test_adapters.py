@@ -113,6 +113,8 @@ def test_bad_url_is_a_serial_exception() -> None:
         serial.serial_for_url("espemu://?timescale=2")
     with pytest.raises(serial.SerialException):
         serial.serial_for_url("espemu://?no_such_option=1")
+    with pytest.raises(serial.SerialException):
+        serial.serial_for_url("espemu://?quirks=debug_leaks,not_a_quirk")
     assert running_emulators() == []
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mocks.esp_at import EspAtDevice, Timing, get_profile
+from mocks.esp_at import EspAtDevice, Faults, Timing, get_profile
 from mocks.esp_at.atline import Form, ParseError, parse_line
 
 from .fakenet import FakeConnection, FakeNetwork
@@ -288,3 +288,61 @@ def test_cipserver_stop_with_close_all_releases_a_held_closed() -> None:
     rig.net.listeners[0].pending.append(client)
     assert rig.advance(0.05) == b"0,CONNECT\r\n\r\n+IPD,0,6\r\n"  # CLOSED held: data unread
     assert rig.run(b"AT+CIPSERVER=0,1") == b"0,CLOSED\r\n\r\nOK\r\n"
+
+
+def _quirky(quirk: str, profile: str = "at22_8266", **timing: float) -> Clocked:
+    rig = Clocked(profile, **timing)
+    rig.dev.faults = Faults(quirks=frozenset({quirk}))
+    return rig
+
+
+def test_quirk_busy_then_runs_the_line_anyway() -> None:
+    rig = _quirky("busy_then_runs", scan=0.5)
+    rig.run(b"AT+SYSLOG=1")
+    rig.feed(b"AT+CWLAP\r\n")
+    assert rig.feed(b"AT+CIPMUX?\r\n") == b"ERR CODE:0x010b0000\r\n\r\nbusy p...\r\n"
+    out = rig.advance(0.6)
+    assert out.endswith(b"\r\nOK\r\n+CIPMUX:0\r\n\r\nOK\r\n")
+
+
+def test_quirk_join_connected_then_fail() -> None:
+    rig = _quirky("join_connected_then_fail", "nonos17")
+    out = rig.run(b'AT+CWJAP_CUR="netsocket-wpa2","wrong"')
+    assert out == b"WIFI CONNECTED\r\n+CWJAP:2\r\n\r\nFAIL\r\nWIFI DISCONNECT\r\n"
+
+
+def test_quirk_cwqap_disconnect_before_ok() -> None:
+    rig = _quirky("cwqap_disconnect_before_ok", "at3_esp32")
+    rig.run(b'AT+CWJAP="netsocket-open",""')
+    assert rig.run(b"AT+CWQAP") == b"WIFI DISCONNECT\r\n\r\nOK\r\n"
+
+
+def test_quirk_ssl_announces_more_than_can_be_read() -> None:
+    rig = _quirky("ssl_encrypted_length")
+    for line in (b"AT+CIPMUX=1", b'AT+CWJAP="netsocket-open",""', b"AT+CIPRECVMODE=1"):
+        rig.run(line)
+    rig.run(b'AT+CIPSTART=0,"SSL","127.0.0.1",443')
+    rig.net.connections[0].incoming.append(b"x" * 421)
+    assert rig.advance(0.02) == b"\r\n+IPD,0,450\r\n"
+    assert rig.run(b"AT+CIPRECVDATA=0,450") == b"+CIPRECVDATA:421," + b"x" * 421 + b"\r\nOK\r\n"
+    assert rig.run(b"AT+CIPRECVDATA=0,29") == b"\r\nERROR\r\n"
+
+
+def test_quirk_debug_leaks() -> None:
+    rig = _quirky("debug_leaks")
+    for line in (b"AT+CIPMUX=1", b'AT+CWJAP="netsocket-open",""', b"AT+CIPRECVMODE=1"):
+        rig.run(line)
+    out = rig.run(b'AT+CIPSTART=0,"UDP","127.0.0.1",2390')
+    assert out == b"0,CONNECT\r\n\r\nOK\r\nlocal port:4000\r\nchange type:2\r\n"
+    rig.run(b'AT+CIPSTART=1,"TCP","127.0.0.1",80')
+    rig.net.connections[1].incoming.append(b"abc")
+    rig.advance(0.02)
+    assert rig.run(b"AT+CIPRECVDATA=1,10") == b"to read 3 bytes\r\n+CIPRECVDATA:3,abc\r\nOK\r\n"
+
+
+def test_quirk_mem_check_fail_instead_of_ready_yet_answers() -> None:
+    rig = _quirky("mem_check_fail", "nonos17", reset_to_ready=0.1)
+    rig.dev.inject_reset(rig.now)
+    rig.dev.take_output()
+    assert rig.advance(0.2).endswith(b"\r\nMEM CHECK FAIL!!!\r\n\r\ninvalid\r\n")
+    assert rig.feed(b"AT\r\n") == b"AT\r\r\n\r\nOK\r\n"
