@@ -515,9 +515,9 @@ class EspAtDevice:
             link = self.links.get(link_id)
             if link is None or link.dead:
                 continue
-            if self.busy == "s" and self.send_job is None and link.id == self.sending_link:
-                # NonOS prints SEND OK on the TCP ACK, and a reply segment carries that ACK: the reply cannot
-                # be reported before the SEND OK of the data it answers.
+            if link.id == self.sending_link:
+                # SEND OK means "handed to lwIP" (ESP-AT) or "ACKed" (NonOS); either way it comes before any
+                # reply to that data can arrive, so the link's input waits for it.
                 continue
             if self.is_passive(link):
                 self._poll_passive(link, now)
@@ -824,6 +824,7 @@ class EspAtDevice:
 
         def result(at: float) -> None:
             self.busy = None
+            self.sending_link = -1
             self.emit(b"\r\nSEND FAIL\r\n" if failed else b"\r\nSEND OK\r\n")
             if then_ok:
                 self.emit(b"\r\nSEND OK\r\n")
