@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import fields, replace
 
@@ -346,3 +347,38 @@ def test_quirk_mem_check_fail_instead_of_ready_yet_answers() -> None:
     rig.dev.take_output()
     assert rig.advance(0.2).endswith(b"\r\nMEM CHECK FAIL!!!\r\n\r\ninvalid\r\n")
     assert rig.feed(b"AT\r\n") == b"AT\r\r\n\r\nOK\r\n"
+
+
+SCRIPT = [
+    b"ATE1\r\n",
+    b"AT+GMR\r\n",
+    b"AT+CIPMUX=1\r\n",
+    b'AT+CWJAP="netsocket-open",""\r\n',
+    b'AT+CIPSTART=0,"TCP","127.0.0.1",80\r\n',
+    b"AT+CIPSEND=0,6\r\n",
+    b"a\r\n+IP",
+    b"AT+CIPCLOSE=0\r\n",
+]
+
+
+def _run(pieces_per_step: list[list[bytes]]) -> bytes:
+    rig = Clocked("at3_esp32")
+    out = bytearray()
+    for pieces in pieces_per_step:
+        for piece in pieces:
+            out += rig.feed(piece)
+        out += rig.advance(0.05)  # the host waits for the answer before the next command
+    return bytes(out)
+
+
+def _split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = [0, *sorted({c % (len(data) + 1) for c in cuts}), len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(st.integers(min_value=0, max_value=64), max_size=6), min_size=len(SCRIPT)))
+def test_a_command_split_at_any_boundary_gives_the_same_output(cuts: list[list[int]]) -> None:
+    whole = _run([[step] for step in SCRIPT])
+    assert b"SEND OK" in whole and whole.endswith(b"0,CLOSED\r\n\r\nOK\r\n")
+    assert _run([_split(step, c) for step, c in zip(SCRIPT, cuts, strict=False)]) == whole
