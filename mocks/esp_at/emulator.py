@@ -87,6 +87,10 @@ class Emulator:
         self._wake_w.setblocking(False)
         self._unsent = b""
         self._host_rts = True
+        # With a baud rate set, host bytes also arrive no faster than the line carries them (baud/10 B/s).
+        self._in_rate = options.baud / 10.0 if options.baud else None
+        self._in_credit = 0.0
+        self._in_last = clock()
         self._log_file: IO[str] | None = open(options.log_file, "a") if options.log_file else None  # noqa: SIM115
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"espemu:{self.name}", daemon=True)
@@ -218,8 +222,16 @@ class Emulator:
                 for candidate in (self.device.deadline(), self._pacer.next_time()):
                     if candidate is not None:
                         deadlines.append(candidate)
-                timeout = max(0.0, min(deadlines) - now)
                 want_read = self.device.rx_room() > 0 or not self.device.hardware_flow_control
+                if self._in_rate is not None:
+                    # An idle line saves up no bytes: cap the credit at about 5 ms worth, like the pacer.
+                    cap = max(1.0, self._in_rate * 0.005)
+                    self._in_credit = min(self._in_credit + (now - self._in_last) * self._in_rate, cap)
+                    self._in_last = now
+                    if self._in_credit < 1.0:
+                        want_read = False
+                        deadlines.append(now + (1.0 - self._in_credit) / self._in_rate)
+                timeout = max(0.0, min(deadlines) - now)
             readers = [self._wake_r.fileno()] + ([fd] if want_read else [])
             writers = [fd] if self._unsent else []
             try:
@@ -237,10 +249,14 @@ class Emulator:
                     size = _READ_SIZE
                     if self.device.hardware_flow_control:
                         size = min(size, self.device.rx_room())
+                    if self._in_rate is not None:
+                        size = min(size, int(self._in_credit))
                     data = self._transport.read(size) if size > 0 else None
                     if data == b"":
                         return  # the host closed its end
                     if data:
+                        if self._in_rate is not None:
+                            self._in_credit -= len(data)
                         self._log("host->esp", data)
                         self.device.receive(data, now)
                 self.device.tick(now, tx_backlog=self._pacer.pending)
@@ -250,6 +266,8 @@ class Emulator:
                 baud = self.device.take_baud_change()
                 if baud is not None:
                     self._pacer.push_baud_change(baud)
+                    if self._in_rate is not None:
+                        self._in_rate = baud / 10.0
                 cts_blocks = self.device.uart.flow in (2, 3) and not self._host_rts
                 if not self._unsent and not cts_blocks:
                     chunk = self._pacer.pop(now)

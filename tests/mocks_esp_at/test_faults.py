@@ -188,3 +188,13 @@ def test_cts_flow_control_holds_the_modules_output() -> None:
         assert at.read_exact(1, timeout=0.3) == b""
         at.port.rts = True
         at.read_until(b"Bin version:2.2.0(ESP8266_1MB)\r\n\r\nOK\r\n")
+
+
+def test_baud_throttles_both_directions() -> None:
+    with url_port(extra="&baud=9600") as at:
+        at.cmd(b"AT+CIPMUX=1", OK)
+        start = time.monotonic()
+        at.send(b"AT" + b"+" * 954 + b"\r\n")  # 958 bytes take about 1 s at 960 bytes/s
+        at.read_until(b"\r\nERROR\r\n", timeout=5)
+        elapsed = time.monotonic() - start
+        assert 0.9 <= elapsed <= 3.0
