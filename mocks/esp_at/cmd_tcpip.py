@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from mocks.esp_at import passthrough
 from mocks.esp_at.atline import Command, Form, ParseError
 from mocks.esp_at.network import ConnectError
 from mocks.esp_at.state import Link, SendJob, WifiState
@@ -156,6 +157,9 @@ def _start(dev: EspAtDevice, cmd: Command, link_id: int, at: int, now: float) ->
         dev.busy = None
         dev.emit(dev.connect_message(link))
         dev.ok(at_time)
+        if kind == "UDP" and dev.quirk("debug_leaks"):
+            dev.info(f"local port:{link.local_port}")
+            dev.info("change type:2")
 
     ip = dev.world.resolve(host)
     literal = ip == host
@@ -175,8 +179,7 @@ def _start(dev: EspAtDevice, cmd: Command, link_id: int, at: int, now: float) ->
 def _cipsend(dev: EspAtDevice, cmd: Command, now: float) -> None:
     extended = cmd.name == "CIPSENDEX"
     if cmd.form is Form.EXECUTE:
-        # Passthrough (CIPMODE=1) is not emulated; without it the bare form is an error anyway.
-        dev.error(now)
+        _enter_passthrough(dev, now)
         return
     if cmd.form is not Form.SET:
         dev.error(now)
@@ -212,6 +215,22 @@ def _cipsend(dev: EspAtDevice, cmd: Command, now: float) -> None:
         dev.injection_point("before_prompt", at_time)
         dev.emit(dev.profile.prompt[len(ok_part) :])
         dev.start_data_phase(SendJob(link, length, extended, address), at_time)
+
+    dev.schedule(dev.delay("prompt"), prompt, now)
+
+
+def _enter_passthrough(dev: EspAtDevice, now: float) -> None:
+    """The bare AT+CIPSEND: only with CIPMODE=1 (which implies CIPMUX=0) and an open link 0."""
+    link = dev.link_open(0)
+    if dev.cipmode != 1 or dev.mux or link is None:
+        dev.error(now)
+        return
+    dev.busy = "p"
+
+    def prompt(at_time: float) -> None:
+        dev.busy = None
+        dev.emit(dev.profile.prompt)
+        passthrough.enter(dev, link, at_time)
 
     dev.schedule(dev.delay("prompt"), prompt, now)
 

@@ -113,9 +113,14 @@ def _cwjap(dev: EspAtDevice, cmd: Command, now: float) -> None:
 
 def _join_failed(dev: EspAtDevice, code: int, now: float) -> None:
     dev.wifi = WifiState.DISCONNECTED
+    quirk = dev.quirk("join_connected_then_fail")
+    if quirk:
+        dev.emit(b"WIFI CONNECTED\r\n")
     dev.info(f"+CWJAP:{code}")
     dev.injection_point("before_final", now)
     dev.emit(dev.profile.cwjap_failure_final)
+    if quirk:
+        dev.emit(b"WIFI DISCONNECT\r\n")
 
 
 def _cwqap(dev: EspAtDevice, cmd: Command, now: float) -> None:
@@ -125,9 +130,13 @@ def _cwqap(dev: EspAtDevice, cmd: Command, now: float) -> None:
     was_connected = dev.wifi in (WifiState.GOT_IP, WifiState.NO_IP)
     dev.wifi = WifiState.DISCONNECTED if dev.wifi != WifiState.NEVER else WifiState.NEVER
     dev.ap = None
+    early = was_connected and dev.quirk("cwqap_disconnect_before_ok")
+    if early:
+        dev.emit(b"WIFI DISCONNECT\r\n")
     dev.ok(now)
     if was_connected:
-        dev.emit(b"WIFI DISCONNECT\r\n")
+        if not early:
+            dev.emit(b"WIFI DISCONNECT\r\n")
         dev.close_links_on_wifi_loss()
 
 

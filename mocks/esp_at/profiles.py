@@ -8,7 +8,7 @@ says which choice was made.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: Commands every profile has (names without the ``AT+`` prefix; ``AT`` and ``ATE`` are handled apart).
 _COMMON_COMMANDS = frozenset(
@@ -133,7 +133,6 @@ class Profile:
     sntp_max_tz: int
     syslog_available: bool
     cwmode_zero_allowed: bool
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def is_nonos(self) -> bool:

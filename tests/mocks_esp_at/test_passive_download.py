@@ -1,4 +1,4 @@
-"""A 200 KB passive-mode download from a loopback TCP server, checked by SHA-256, and real TCP backpressure."""
+"""A 200 KB passive-mode download from a loopback server, checked by SHA-256, and real TCP backpressure."""
 
 from __future__ import annotations
 

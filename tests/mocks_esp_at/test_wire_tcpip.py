@@ -147,7 +147,13 @@ def test_server_accepts_on_the_same_port(at: AtPort) -> None:
     at.cmd(b"AT+CIPSERVER=1,%d" % port, ERROR)  # needs CIPMUX=1
     at.cmd(b"AT+CIPMUX=1", OK)
     at.cmd(b"AT+CIPSERVERMAXCONN?", b"+CIPSERVERMAXCONN:5\r\n" + OK)
+    at.cmd(b"AT+CIPSERVERMAXCONN=6", ERROR)
+    at.cmd(b"AT+CIPSERVERMAXCONN=2", OK)
+    at.cmd(b"AT+CIPSERVERMAXCONN?", b"+CIPSERVERMAXCONN:2\r\n" + OK)
     at.cmd(b"AT+CIPSTO?", b"+CIPSTO:180\r\n" + OK)
+    at.cmd(b"AT+CIPSTO=7201", ERROR)
+    at.cmd(b"AT+CIPSTO=60", OK)
+    at.cmd(b"AT+CIPSTO?", b"+CIPSTO:60\r\n" + OK)
     at.cmd(b"AT+CIPSERVER=1,%d" % port, OK)
     if not at.nonos:
         at.cmd(b"AT+CIPSERVER?", b'+CIPSERVER:1,%d,"TCP",0\r\n' % port + OK)
