@@ -141,6 +141,41 @@ def _esp_interface(profile: str) -> Callable[[LoopbackServers], NetworkInterface
     return make
 
 
+_pty_emulators: dict[int, tuple[object, int]] = {}
+
+
+def _esp_pty_interface(profile: str) -> Callable[[LoopbackServers], NetworkInterface]:
+    """The same emulated module behind a pseudo-terminal: the driver opens it as it would /dev/ttyUSB0."""
+
+    def make(servers: LoopbackServers) -> NetworkInterface:
+        import os
+        import tty
+
+        from drivers.esp_at import ESP8266Interface
+        from mocks.esp_at import Emulator, EmulatorOptions
+        from mocks.esp_at.transport import FdTransport
+
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        url = ESP_URL.format(profile=profile) + f"&name=conformance-pty-{profile}-{next(_esp_ids)}"
+        emulator = Emulator(EmulatorOptions.from_url(url), FdTransport(master), aliases=(os.ttyname(slave),))
+        emulator.start()
+        interface = ESP8266Interface(os.ttyname(slave))
+        _pty_emulators[id(interface)] = (emulator, slave)
+        return interface
+
+    return make
+
+
+def _esp_pty_release(interface: NetworkInterface) -> None:
+    import os
+
+    _esp_release(interface)
+    emulator, slave = _pty_emulators.pop(id(interface))
+    emulator.close()  # type: ignore[attr-defined]
+    os.close(slave)
+
+
 def _esp_connect(interface: NetworkInterface) -> NsapiError:
     from netsocket import WiFiInterface
 
@@ -184,6 +219,18 @@ STACKS: list[StackEntry] = [
             make_interface=_esp_interface(profile),
             connect=_esp_connect,
             release=_esp_release,
+            caps=ESP_CAPS,
+            wifi=WifiWorld(),
+            open_sockets=_esp_open_sockets,
+        )
+        for profile in ESP_PROFILES
+    ),
+    *(
+        StackEntry(
+            name=f"esp-pty-{profile}",
+            make_interface=_esp_pty_interface(profile),
+            connect=_esp_connect,
+            release=_esp_pty_release,
             caps=ESP_CAPS,
             wifi=WifiWorld(),
             open_sockets=_esp_open_sockets,
