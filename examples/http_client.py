@@ -1,7 +1,8 @@
 """HTTP GET with a netsocket ``TCPSocket`` (the Mbed HTTP example), HTTP framing by h11.
 
-Run: ``python -m examples.http_client`` (starts an HTTP server on 127.0.0.1 and fetches ``/`` from it), or
-``python -m examples.http_client --url http://127.0.0.1:8000/ --interface host://``.
+Run: ``python -m examples.http_client`` (starts an HTTP server on 127.0.0.1 and fetches ``/`` from it through the
+built-in emulated ESP8266, which joins its world's ``netsocket-wpa2``); ``--port /dev/ttyUSB0 --ssid ... --password
+...`` does the same through a real module; ``--interface host://`` through the computer's own stack.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import h11
 
@@ -98,10 +99,20 @@ def http_get(net: NetworkInterface, url: str, timeout_ms: int = 10_000) -> tuple
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--url", help="URL to fetch (default: a server this program starts on 127.0.0.1)")
-    parser.add_argument("--interface", default="host://", help="netsocket interface URL (default: host://)")
+    parser.add_argument("--interface", help="netsocket interface URL (default: an ESP module, see --port)")
+    parser.add_argument("--port", default="espemu://", help="ESP module's serial port or URL (default: emulator)")
+    parser.add_argument("--baudrate", type=int, default=115200)
+    parser.add_argument("--ssid", help="network to join (default with the emulator: netsocket-wpa2)")
+    parser.add_argument("--password", help="its passphrase")
     args = parser.parse_args(argv)
 
-    net = open_interface(args.interface)
+    interface_url = args.interface
+    if interface_url is None:
+        query = {"port": args.port, "baudrate": str(args.baudrate)}
+        if args.ssid:
+            query.update(ssid=args.ssid, password=args.password or "")
+        interface_url = "esp://?" + urlencode(query)
+    net = open_interface(interface_url)
     err = net.connect()
     if err != NsapiError.OK:
         print(f"connect failed: {NsapiError(err)}", file=sys.stderr)
@@ -117,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         net.disconnect()
+        close = getattr(net, "close", None)
+        if callable(close):
+            close()
     print(f"HTTP/{response.http_version.decode()} {response.status_code} {response.reason.decode()}")
     for name, value in response.headers:
         print(f"{name.decode()}: {value.decode()}")

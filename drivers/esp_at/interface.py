@@ -108,17 +108,34 @@ class ESP8266Interface(WiFiInterface):
     # -- construction ---------------------------------------------------------------------------------------------
     @classmethod
     def from_url(cls, url: str) -> ESP8266Interface:
-        """``esp:///dev/ttyUSB0?baudrate=921600``, ``esp://?port=espemu://%3Fprofile%3Dnonos17``, or ``esp://``
-        (the built-in emulator). Query: baudrate, target_baudrate, rtscts, port."""
+        """``esp:///dev/ttyUSB0?baudrate=921600&ssid=...&password=...``, ``esp://?port=socket://127.0.0.1:7000``,
+        or ``esp://`` for the built-in emulator (``espemu://``, which joins its world's ``netsocket-wpa2``).
+
+        Query: ``port``, ``baudrate``, ``target_baudrate``, ``rtscts``, ``ssid``, ``password``, ``security`` (an
+        ``NsapiSecurity`` name; default WPA2 with a password, NONE without)."""
         parts = urlsplit(url)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         port = query.pop("port", None) or unquote(parts.path) or "espemu://"
         baudrate = int(query.pop("baudrate", "115200"))
         target = query.pop("target_baudrate", None)
         rtscts = query.pop("rtscts", "0").lower() in ("1", "true", "yes", "on")
+        ssid = query.pop("ssid", None)
+        password = query.pop("password", None)
+        security_name = query.pop("security", None)
         if query:
             raise ValueError(f"unknown esp:// parameters: {sorted(query)}")
-        return cls(port, baudrate, target_baudrate=int(target) if target else None, rtscts=rtscts)
+        iface = cls(port, baudrate, target_baudrate=int(target) if target else None, rtscts=rtscts)
+        if ssid is None and port.startswith("espemu:"):
+            ssid, password = "netsocket-wpa2", "netsocket123"
+        if ssid is not None:
+            if security_name is not None:
+                security = NsapiSecurity[security_name.upper()]
+            else:
+                security = NsapiSecurity.WPA2 if password else NsapiSecurity.NONE
+            err = iface.set_credentials(ssid, password, security)
+            if err != NsapiError.OK:
+                raise ValueError(f"esp:// credentials rejected: {err}")
+        return iface
 
     def _make_stack(self) -> None:
         def factory(engine: Engine, on_notice: Callable[[Notice], None]) -> Runner:

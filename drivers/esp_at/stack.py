@@ -197,8 +197,8 @@ class ESPATStack(NetworkStack):
     def _sync(self, attempts: int) -> bool:
         for _ in range(attempts):
             reply = self.command(b"AT", timeout=0.5)
-            if reply.device_error:
-                return False
+            if reply.outcome == "PORT":
+                return False  # a booting or confused module may stay silent for a while: only a dead port ends this
             if reply.ok:
                 return True
         return False
