@@ -203,3 +203,55 @@ def test_wifi_loss_reports_connecting_then_up_again(iface: ESP8266Interface) -> 
         return  # the emulated NonOS module does not rejoin by itself (ESP-AT does, every reconnect interval)
     assert log.wait_for(NsapiConnectionStatus.GLOBAL_UP, 10.0)
     assert iface.get_connection_status() == NsapiConnectionStatus.GLOBAL_UP
+
+
+def test_reset_callable_revives_a_silent_module(servers: LoopbackServers) -> None:
+    import serial
+
+    port = serial.serial_for_url(f"espemu://?profile=at22_8266&timescale=0.01&name=faults-{next(_names)}", timeout=0.05)
+    emulator = find_emulator(port)
+    emulator.go_silent()
+    resets: list[float] = []
+
+    def hard_reset() -> None:
+        resets.append(time.monotonic())
+        emulator.inject_reset()
+
+    iface = ESP8266Interface(port, reset=hard_reset)
+    try:
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        assert len(resets) == 1
+        sock = echo_socket(iface, servers)
+        echo_once(sock, b"after a hard reset")
+        sock.close()
+    finally:
+        iface.close()
+        port.close()
+
+
+def test_baud_switch_with_uart_cur(servers: LoopbackServers) -> None:
+    url = f"espemu://?profile=at3_esp32&baud=115200&timescale=0.01&name=faults-{next(_names)}"
+    iface = ESP8266Interface(url, 115200, target_baudrate=921600)
+    try:
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        assert emulator_of(iface).call(lambda dev, now: dev.uart.baud) == 921600
+        assert iface.stack.runner.port.baudrate == 921600
+        sock = echo_socket(iface, servers)
+        echo_once(sock, bytes(range(256)) * 20)
+        sock.close()
+    finally:
+        iface.close()
+
+
+def test_from_url_builds_a_working_interface() -> None:
+    from netsocket import open_interface
+
+    iface = open_interface(f"esp://?port=espemu://%3Ftimescale%3D0.01%26name%3Durl-{next(_names)}")
+    assert isinstance(iface, ESP8266Interface)
+    try:
+        assert iface.connect() == NsapiError.OK  # the built-in emulator's credentials
+        assert iface.get_connection_status() == NsapiConnectionStatus.GLOBAL_UP
+    finally:
+        iface.close()
+    with pytest.raises(ValueError):
+        ESP8266Interface.from_url("esp:///dev/ttyUSB0?colour=blue")
