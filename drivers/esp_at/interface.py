@@ -178,6 +178,8 @@ class ESP8266Interface(WiFiInterface):
             stack.start_threads()
         elif not stack.runner.alive:
             return NsapiError.DEVICE_ERROR
+        else:
+            stack.start_threads()
         err = stack.initialise()
         if err != NsapiError.OK and self._reset_callable is not None:
             err = self._hard_reset_and_initialise()
@@ -340,9 +342,22 @@ class ESP8266Interface(WiFiInterface):
             stack.engine.wifi_up = False
         stack.ip_address = None
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
+        self._power_down()
         if reply is not None and reply.device_error:
             return NsapiError.DEVICE_ERROR
         return NsapiError.OK
+
+    def _power_down(self) -> None:
+        """Stop the driver's threads and release the port (Mbed powers the module off here); the next
+        ``connect`` starts over."""
+        with self._lifecycle:
+            stack = self.stack
+            if stack.runner.port is None:
+                return
+            stack.stop_threads(close_port=self._owns_port)
+            stack.reset_runtime(keep_port=not self._owns_port)
+            with self._init_cond:
+                self._initialised = False
 
     def close(self) -> None:
         """Leave the network, stop the driver's threads and close the port if the driver opened it."""

@@ -118,6 +118,8 @@ class ESPATStack(NetworkStack):
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     def start_threads(self) -> None:
+        if self.runner.failed == "closed":
+            self.runner.failed = None
         self.runner.start()
         if self._worker is None:
             self._stopping = False
@@ -133,6 +135,21 @@ class ESPATStack(NetworkStack):
             worker.join(timeout=5.0)
         self._worker = None
         self.runner.stop(close_port)
+
+    def reset_runtime(self, keep_port: bool) -> None:
+        """After ``stop_threads``: forget the module's state so that ``start_threads`` and ``initialise`` can
+        run again (on the same port object when ``keep_port``, else on a port the caller opens)."""
+        runner = self.runner
+        with self.lock:
+            self.engine.__init__(self.engine.dialect)  # type: ignore[misc]
+            runner.failed = None
+            self._closing.clear()
+            self._draining.clear()
+            self._server_port = None
+            self._server_stop_pending = False
+            self._port_failure_reported = False
+        if not keep_port:
+            runner.port = None
 
     def command(
         self, line: bytes, timeout: float = COMMAND_TIMEOUT, deadline: float | None = None, expect: bytes | None = None

@@ -255,3 +255,18 @@ def test_from_url_builds_a_working_interface() -> None:
         iface.close()
     with pytest.raises(ValueError):
         ESP8266Interface.from_url("esp:///dev/ttyUSB0?colour=blue")
+
+
+def test_disconnect_leaves_no_driver_thread_and_connect_starts_over(servers: LoopbackServers) -> None:
+    iface = make_interface()
+    try:
+        for _ in range(2):
+            assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+            sock = echo_socket(iface, servers)
+            echo_once(sock, b"round trip")
+            assert iface.disconnect() == NsapiError.OK
+            assert sock.recv(bytearray(4)) < 0
+            sock.close()
+            assert not [t.name for t in threading.enumerate() if t.name.startswith("esp_at-")]
+    finally:
+        iface.close()
