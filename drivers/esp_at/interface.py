@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -96,6 +97,7 @@ class ESP8266Interface(WiFiInterface):
         self._dhcp = True
         self._static: tuple[str, str, str] | None = None
         self._hostname: str | None = None
+        self._country: tuple[str, int, int] | None = None
         self._netmask: str | None = None
         self._gateway: str | None = None
         self._mac: str | None = None
@@ -191,6 +193,8 @@ class ESP8266Interface(WiFiInterface):
                 return err
         if self._hostname is not None and stack.dialect.cwhostname is not None:
             stack.command(stack.dialect.cwhostname + quote(self._hostname, 32))
+        if self._country is not None:
+            self._apply_country()
         with self._init_cond:
             self._initialised = True
             self._init_cond.notify_all()
@@ -490,6 +494,54 @@ class ESP8266Interface(WiFiInterface):
             reply = self.stack.command(self.stack.dialect.cwhostname + quote(hostname, 32))
             return NsapiError.OK if reply.ok else NsapiError.DEVICE_ERROR
         return NsapiError.OK
+
+    def set_country_code(self, code: str, start_channel: int = 1, channels: int = 13) -> NsapiError:
+        """Regulatory domain (``AT+CWCOUNTRY``): a two-letter code and the channel range; kept over resets."""
+        if not (isinstance(code, str) and len(code) == 2 and code.isascii() and code.isalpha()):
+            return NsapiError.PARAMETER
+        if not (1 <= start_channel <= 14 and 1 <= channels <= 15 - start_channel):
+            return NsapiError.PARAMETER
+        self._country = (code.upper(), start_channel, channels)
+        if self._initialised:
+            return self._apply_country()
+        return NsapiError.OK
+
+    def _apply_country(self) -> NsapiError:
+        if self._country is None:
+            return NsapiError.OK
+        code, start, count = self._country
+        line = self.stack.dialect.cwcountry + b'1,"%s",%d,%d' % (code.encode(), start, count)
+        return NsapiError.OK if self.stack.command(line).ok else NsapiError.DEVICE_ERROR
+
+    def set_sntp_config(self, enable: bool = True, timezone: int = 0, servers: tuple[str, ...] = ()) -> NsapiError:
+        """SNTP on the module (``AT+CIPSNTPCFG``): whole-hour time zone, up to three server names."""
+        if not -12 <= timezone <= 14 or len(servers) > 3:
+            return NsapiError.PARAMETER
+        try:
+            names = b"".join(b"," + quote(name, 64) for name in servers)
+        except ParameterError:
+            return NsapiError.PARAMETER
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            return err
+        reply = self.stack.command(b"AT+CIPSNTPCFG=%d,%d" % (int(bool(enable)), timezone) + names)
+        return NsapiError.OK if reply.ok else (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER)
+
+    def get_time(self) -> tuple[NsapiError, time.struct_time | None]:
+        """The module's SNTP time: ``(OK, struct_time)``, or ``(TIMEOUT, None)`` while it has not synchronised."""
+        if not self._require_up():
+            return NsapiError.NO_CONNECTION, None
+        reply = self.stack.command(b"AT+CIPSNTPTIME?", expect=b"+CIPSNTPTIME:")
+        value = reply.line_with(b"+CIPSNTPTIME:")
+        if not reply.ok or value is None:
+            return (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.TIMEOUT), None
+        try:
+            parsed = time.strptime(" ".join(value.decode("ascii").split()), "%a %b %d %H:%M:%S %Y")
+        except ValueError:
+            return NsapiError.DEVICE_ERROR, None
+        if parsed.tm_year <= 1970:
+            return NsapiError.TIMEOUT, None
+        return NsapiError.OK, parsed
 
     # -- scan and RSSI --------------------------------------------------------------------------------------------
     def _scan_raw(self) -> list[tuple[WiFiAccessPoint, str]]:

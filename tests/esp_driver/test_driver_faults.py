@@ -270,3 +270,24 @@ def test_disconnect_leaves_no_driver_thread_and_connect_starts_over(servers: Loo
             assert not [t.name for t in threading.enumerate() if t.name.startswith("esp_at-")]
     finally:
         iface.close()
+
+
+@pytest.mark.parametrize("profile", ["at22_8266", "nonos17"])
+def test_hostname_country_and_sntp_time(profile: str) -> None:
+    iface = make_interface(profile)
+    try:
+        assert iface.set_hostname("bad name") == NsapiError.PARAMETER
+        assert iface.set_hostname("netsocket-test") == NsapiError.OK
+        assert iface.set_country_code("X") == NsapiError.PARAMETER
+        assert iface.set_country_code("DE", 1, 13) == NsapiError.OK
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        assert iface.set_sntp_config(True, 1, ("pool.ntp.org",)) == NsapiError.OK
+        deadline = time.monotonic() + 10
+        while True:  # the module syncs in the background; each question is a round trip to it
+            err, now = iface.get_time()
+            if err != NsapiError.TIMEOUT or time.monotonic() > deadline:
+                break
+        assert err == NsapiError.OK, err
+        assert now is not None and now.tm_year >= 2024
+    finally:
+        iface.close()
