@@ -291,3 +291,13 @@ def test_hostname_country_and_sntp_time(profile: str) -> None:
         assert now is not None and now.tm_year >= 2024
     finally:
         iface.close()
+
+
+def test_hardware_flow_control_is_set_at_both_ends() -> None:
+    iface = ESP8266Interface(f"espemu://?timescale=0.01&name=faults-{next(_names)}", rtscts=True)
+    try:
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        assert emulator_of(iface).call(lambda dev, now: dev.uart.flow) == 3
+        assert iface.stack.runner.port.rtscts
+    finally:
+        iface.close()
