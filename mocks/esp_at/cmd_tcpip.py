@@ -54,7 +54,7 @@ def _cipmode(dev: EspAtDevice, cmd: Command, now: float) -> None:
         return
     value = cmd.int_at(0)
     if value == 1 and (dev.mux or dev.listener is not None):
-        dev.error(now, text=b"CIPMUX and CIPSERVER must be 0\r\n" if dev.profile.is_nonos else b"")
+        dev.error(now, text=dev.profile.cipmode_mux_text)
         return
     dev.cipmode = value
     dev.ok(now)
@@ -302,7 +302,7 @@ def _cipstate(dev: EspAtDevice, cmd: Command, now: float) -> None:
 
 
 def _cipserver(dev: EspAtDevice, cmd: Command, now: float) -> None:
-    if cmd.form is Form.QUERY and not dev.profile.is_nonos:
+    if cmd.form is Form.QUERY and dev.profile.cipserver_query:
         if dev.listener is None:
             dev.info("+CIPSERVER:0")
         else:
@@ -315,11 +315,12 @@ def _cipserver(dev: EspAtDevice, cmd: Command, now: float) -> None:
     mode = cmd.int_at(0)
     if mode == 0:
         if dev.listener is None:
-            if dev.profile.is_nonos:
-                dev.info("no change")  # reference §8.11
-                dev.ok(now)
-            else:
+            idle_text = dev.profile.cipserver_stop_idle_text
+            if idle_text is None:
                 dev.error(now)
+            else:
+                dev.emit(idle_text)
+                dev.ok(now)
             return
         dev.listener.close()
         dev.listener = None

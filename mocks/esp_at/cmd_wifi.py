@@ -27,11 +27,11 @@ def _cwmode(dev: EspAtDevice, cmd: Command, now: float) -> None:
         dev.info(f"+{cmd.name}:{dev.cwmode}")
         dev.ok(now)
         return
-    if cmd.form is Form.TEST and dev.profile.is_nonos:
+    if cmd.form is Form.TEST and dev.profile.cwmode_test_form:
         dev.info(f"+{cmd.name}:(1-3)")
         dev.ok(now)
         return
-    if cmd.form is not Form.SET or not 1 <= len(cmd.params) <= (1 if dev.profile.is_nonos else 2):
+    if cmd.form is not Form.SET or not 1 <= len(cmd.params) <= dev.profile.cwmode_max_params:
         dev.error(now)
         return
     mode = cmd.int_at(0)
@@ -62,7 +62,7 @@ def _cwjap(dev: EspAtDevice, cmd: Command, now: float) -> None:
             dev.info("No AP")
         dev.ok(now)
         return
-    if cmd.form is Form.EXECUTE and not dev.profile.is_nonos:
+    if cmd.form is Form.EXECUTE and dev.profile.cwjap_execute_reconnects:
         if dev.stored_ap is None:
             dev.error(now)
             return
@@ -77,7 +77,7 @@ def _cwjap(dev: EspAtDevice, cmd: Command, now: float) -> None:
     if not _sta_enabled(dev) or not 0 < len(ssid.encode()) <= 32 or len(password.encode()) > 64:
         dev.error(now)
         return
-    stores = not cmd.name.endswith("_CUR") and (dev.profile.is_nonos or dev.sysstore)
+    stores = not cmd.name.endswith("_CUR") and (dev.sysstore or not dev.profile.join_store_follows_sysstore)
     was_connected = dev.wifi in (WifiState.GOT_IP, WifiState.NO_IP)
     if was_connected:
         dev.emit(b"WIFI DISCONNECT\r\n")
@@ -199,7 +199,7 @@ def _cwlap(dev: EspAtDevice, cmd: Command, now: float) -> None:
 
 
 def _cwlapopt(dev: EspAtDevice, cmd: Command, now: float) -> None:
-    if cmd.form is not Form.SET or not 2 <= len(cmd.params) <= (2 if dev.profile.is_nonos else 4):
+    if cmd.form is not Form.SET or not 2 <= len(cmd.params) <= dev.profile.cwlapopt_max_params:
         dev.error(now)
         return
     sort = cmd.int_at(0)
@@ -210,7 +210,7 @@ def _cwlapopt(dev: EspAtDevice, cmd: Command, now: float) -> None:
         dev.error(now)
         return
     # ESP-AT calls the first parameter "reserved": only NonOS sorts by RSSI (reference §3.9).
-    dev.cwlapopt = (sort if dev.profile.is_nonos else 0, mask, rssi_min, auth_mask)
+    dev.cwlapopt = (sort if dev.profile.cwlapopt_sorts else 0, mask, rssi_min, auth_mask)
     dev.ok(now)
 
 

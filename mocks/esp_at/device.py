@@ -426,9 +426,7 @@ class EspAtDevice:
         self.input_mode = InputMode.BOOTING
         if garbage:
             self.emit(bytes(self.rng.randrange(256) for _ in range(self.rng.randint(6, 24))))
-            if self.profile.is_nonos:
-                # A NonOS crash names itself before the boot text (checklist item 33).
-                self.emit(b"\r\nSoft WDT reset\r\n")
+            self.emit(self.profile.crash_text)
         if self.profile.boot_text:
             self.emit(self.profile.boot_text)
             # The last stretch before `ready` is sent at the AT task's new baud: a short garbled burst.
@@ -481,9 +479,11 @@ class EspAtDevice:
         self.emit(b"WIFI DISCONNECT\r\n")
         self.close_links_on_wifi_loss()
         self.wifi = (
-            WifiState.CONNECTING if (reconnect and not self.profile.is_nonos) else WifiState.DISCONNECTED
+            WifiState.CONNECTING
+            if (reconnect and self.profile.reconnects_after_loss)
+            else WifiState.DISCONNECTED
         )
-        if reconnect and not self.profile.is_nonos and self.ap is not None:
+        if reconnect and self.profile.reconnects_after_loss and self.ap is not None:
             # ESP-AT keeps reconnecting on its own (reference §2.3).
             self.schedule(self.delay("reconnect_interval"), self._reconnect, now)
 
@@ -811,7 +811,7 @@ class EspAtDevice:
             link.last_activity = now
         then_ok = False
         if self._send_fail_next:
-            failed, then_ok = True, self._send_fail_next == 2 and self.profile.is_nonos
+            failed, then_ok = True, self._send_fail_next == 2 and self.profile.send_fail_then_ok
             self._send_fail_next = 0
         elif self.faults.send_fail > 0 and self.rng.random() < self.faults.send_fail:
             failed = True
