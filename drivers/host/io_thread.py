@@ -95,7 +95,7 @@ class IoThread:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-        self._dirty.update(self._watches)  # the new loop registers every watch, whatever an old loop took
+        self._dirty = set(self._watches)  # the new loop registers every watch; stale fds belong to the old one
         self._thread = threading.Thread(
             target=self._run, args=(self._selector, self._wake_r, self._wake_w), name=self._name, daemon=True
         )
@@ -128,6 +128,9 @@ class IoThread:
                 key = selector.get_key(fd)
             except (KeyError, ValueError):
                 key = None
+            if key is not None and key.data is None:
+                # A closed socket's fd number now used by this loop's own wake socket: never unregister that.
+                continue
             if key is not None and (not mask or key.data is not watch):
                 selector.unregister(fd)
                 key = None
