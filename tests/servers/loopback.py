@@ -23,6 +23,8 @@ class Service(Protocol):
     @property
     def address(self) -> tuple[str, int]: ...
 
+    def start(self) -> object: ...
+
     def stop(self) -> None: ...
 
 
@@ -77,7 +79,7 @@ class LoopbackServers:
 
     def start(self) -> LoopbackServers:
         for service in self._all:
-            service.start()  # type: ignore[attr-defined]
+            service.start()
         return self
 
     def stop(self) -> None:
