@@ -476,6 +476,9 @@ class W5500Chip:
         dst = bytes(s.regs[r.Sn_DIPR : r.Sn_DIPR + 4])
         port = s.reg16(r.Sn_DPORT)
         s.tx_wr = new_wr
+        if new_wr == s.tx_rd:
+            self._raise(n, SocketIrq.SEND_OK)
+            return
         if self._is_broadcast(dst):
             reachable = True
         elif use_dhar:
