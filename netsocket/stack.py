@@ -80,6 +80,14 @@ class NetworkStack(abc.ABC):
     def add_dns_server(self, address: SocketAddress) -> NsapiError:
         return self.dns.add_server(address)
 
+    def call_in(self, delay_ms: int, fn: Callable[[], None]) -> NsapiError:
+        """Run ``fn`` in ``delay_ms`` ms on an event thread (Mbed's private ``call_in``): netsocket's shared event
+        queue unless the driver has a thread of its own. The resolver delivers asynchronous results this way."""
+        from netsocket.event_queue import call_in
+
+        call_in(delay_ms, fn)
+        return NsapiError.OK
+
     def get_dns_server(self, index: int, address: SocketAddress) -> NsapiError:
         return self.dns.get_server(index, address)
 
