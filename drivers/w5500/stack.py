@@ -50,6 +50,7 @@ _log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.005
 BUSY_INTERVAL_S = 0.0005
 LINK_CHECK_INTERVAL_S = 0.25
+INTERRUPT_SLICE_S = 0.02
 SEND_SPIN_S = 0.002
 """How long a primitive re-reads Sn_IR for the previous SEND_OK before answering WOULD_BLOCK (chip-internal, fast)."""
 CLOSE_LINGER_S = 2.0
@@ -127,6 +128,7 @@ class W5500Stack(NetworkStack):
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._failed = False
+        self._deferred: set[int] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -152,6 +154,12 @@ class W5500Stack(NetworkStack):
         for handle in handles:
             handle.closed = True
             self._notify(handle)
+
+    @property
+    def open_sockets(self) -> int:
+        """Handles open on the stack (a listener with several hardware sockets counts once)."""
+        with self._lock:
+            return len({hw.owner for hw in self._hw if hw.owner is not None})
 
     @property
     def link_up(self) -> bool:
@@ -228,6 +236,11 @@ class W5500Stack(NetworkStack):
         hw = self._hw[n]
         hw.ir |= bits
         hw.sr = sr
+        if bits and threading.current_thread() is not self._thread:
+            # A primitive cleared bits the service thread will not see: it notifies the owner on its next round
+            # (another thread may be waiting for exactly this RECV or SEND_OK).
+            self._deferred.add(n)
+            self._wake.set()
         return hw.ir, sr
 
     def _open_hw(self, n: int, mode: SocketMode, port: int) -> NsapiError:
@@ -549,12 +562,13 @@ class W5500Stack(NetworkStack):
                 size, rx_rd = self.chip.rx_state(n)
                 if size == 0:
                     # Sn_SR before a second look at RSR: once the peer's FIN is in, no more data can arrive.
-                    bits, sr = self._poll_hw(n)
+                    _, sr = self._poll_hw(n)
                     if sr in _CONNECTED and sr != Status.CLOSE_WAIT:
                         return NsapiError.WOULD_BLOCK
                     size, rx_rd = self.chip.rx_state(n)
                     if size == 0:
-                        if sr == Status.CLOSE_WAIT or (bits & SocketInterrupt.DISCON and sr == Status.CLOSED):
+                        # CLOSED without an earlier CLOSE_WAIT is a reset (or a chip timeout), not an orderly end.
+                        if sr == Status.CLOSE_WAIT or (sr == Status.CLOSED and handle.peer_closed):
                             handle.peer_closed = True
                             return 0
                         if sr == Status.CLOSED:
@@ -694,15 +708,26 @@ class W5500Stack(NetworkStack):
 
     # -- the service thread ---------------------------------------------------------------------------------------
     def _busy(self) -> bool:
-        return any(hw.sending or hw.want_write or hw.closing_until is not None for hw in self._hw) or any(
-            hw.owner is not None and hw.owner.state == "connecting" for hw in self._hw
+        return (
+            bool(self._deferred)
+            or any(hw.sending or hw.want_write or hw.closing_until is not None for hw in self._hw)
+            or any(hw.owner is not None and hw.owner.state == "connecting" for hw in self._hw)
         )
 
     def _service(self) -> None:
+        idle_for = 0.0
         while not self._stop.is_set():
             busy = self._busy()
             if self._interrupt is not None and not busy:
-                self._interrupt.wait(LINK_CHECK_INTERVAL_S)
+                # Wait for INTn in short slices so a wake-up from a primitive (deferred notification) is not
+                # delayed; a slice that ends with neither costs no SPI traffic until the link check is due.
+                asserted = self._interrupt.wait(INTERRUPT_SLICE_S)
+                if not asserted and not self._wake.is_set():
+                    idle_for += INTERRUPT_SLICE_S
+                    if idle_for < LINK_CHECK_INTERVAL_S:
+                        continue
+                idle_for = 0.0
+                self._wake.clear()
             else:
                 self._wake.wait(self.busy_interval if busy else self.poll_interval)
                 self._wake.clear()
@@ -730,11 +755,17 @@ class W5500Stack(NetworkStack):
             sir = common[0]
             link = bool(common[-1] & Phy.LNK)
             now = time.monotonic()
+            deferred, self._deferred = self._deferred, set()
             for hw in self._hw:
                 owner = hw.owner
-                if sir & (1 << hw.n):
+                if hw.n in deferred and owner is not None:
+                    notify.append(owner)
+                # A refused CONNECT closes the socket without raising any Sn_IR bit: watch Sn_SR meanwhile.
+                connecting = owner is not None and owner.state == "connecting"
+                if sir & (1 << hw.n) or connecting:
+                    before = hw.sr
                     self._poll_hw(hw.n)
-                    if owner is not None:
+                    if owner is not None and (sir & (1 << hw.n) or hw.sr != before):
                         notify.append(owner)
                 if hw.closing_until is not None:
                     if hw.sr == Status.CLOSED or now >= hw.closing_until:
