@@ -119,6 +119,11 @@ class W5500Interface(EthernetInterface):
     def chip(self) -> W5500Chip:
         return self._chip
 
+    @property
+    def dhcp(self) -> DhcpClient | None:
+        """The DHCP client keeping the lease (None with a static address or before ``connect``)."""
+        return self._dhcp
+
     # -- configuration --------------------------------------------------------------------------------------------
     def set_network(self, ip: SocketAddress, netmask: SocketAddress, gateway: SocketAddress) -> NsapiError:
         """Use a static IPv4 configuration (turns DHCP off); applied at once if connected."""
