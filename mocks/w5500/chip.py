@@ -325,9 +325,14 @@ class W5500Chip:
         s.pending_ir = 0
 
     def _raise(self, n: int, bits: int) -> None:
-        """Set Sn_IR bits now, or with the next publication in torn-read mode (along with the pointers)."""
-        self.sockets[n].pending_ir |= bits
-        if not self.faults.torn_reads:
+        """Set Sn_IR bits now; in torn-read mode RECV and SEND_OK wait for the pointers they belong to."""
+        s = self.sockets[n]
+        if self.faults.torn_reads:
+            staged = bits & (SocketIrq.RECV | SocketIrq.SEND_OK)
+            s.ir |= bits & ~staged
+            s.pending_ir |= staged
+        else:
+            s.pending_ir |= bits
             self._publish(n)
 
     # ----------------------------------------------------------------- commands
@@ -646,6 +651,10 @@ class W5500Chip:
     # ----------------------------------------------------------------- interrupts
     def _sir(self) -> int:
         return sum(1 << n for n, s in enumerate(self.sockets) if s.ir & s.regs[r.Sn_IMR])
+
+    def update_intn(self) -> None:
+        """Re-evaluate INTn after network events changed Sn_IR (SPI frames and tick do this themselves)."""
+        self._update_int()
 
     def _update_int(self) -> None:
         asserted = bool(

@@ -108,6 +108,7 @@ class W5500Emulator:
             miso = self.chip.transfer(frame)
             self._count(frame)
             self.bridge.poll()
+            self.chip.update_intn()
             edges = self._take_edges()
         self._dispatch(edges)
         self._model_bus_time(len(frame))
@@ -133,6 +134,7 @@ class W5500Emulator:
             self.chip.deselect()
             self._count(bytes(self._partial))
             self.bridge.poll()
+            self.chip.update_intn()
             edges = self._take_edges()
         self._dispatch(edges)
 
@@ -164,6 +166,7 @@ class W5500Emulator:
         with self._lock:
             self.chip.tick(self._clock())
             self.bridge.poll()
+            self.chip.update_intn()
             edges = self._take_edges()
         self._dispatch(edges)
 

@@ -6,6 +6,7 @@ emulator's internals; it only clocks bytes and decodes what comes back, like a d
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 
@@ -45,6 +46,14 @@ def rxbuf(n: int) -> int:
 
 def ip(text: str) -> bytes:
     return bytes(int(part) for part in text.split("."))
+
+
+def free_port(udp: bool = False) -> int:
+    """A loopback port nobody uses right now, for chip sockets the host must reach at the same number."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -145,11 +154,11 @@ class Wire:
         self.command(n, RECV)
         return data
 
-    def recv_exactly(self, n: int, count: int, timeout: float = 5.0) -> bytes:
+    def recv_exactly(self, n: int, count: int, timeout: float = 5.0, chunk: int = 4093) -> bytes:
         out = bytearray()
 
         def more() -> bool:
-            out.extend(self.recv(n, count - len(out)))
+            out.extend(self.recv(n, min(chunk, count - len(out))))
             return len(out) >= count
 
         wait_until(more, timeout)
