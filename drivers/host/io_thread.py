@@ -40,7 +40,6 @@ class IoThread:
         self._watches: dict[int, Watch] = {}
         self._dirty: set[int] = set()
         self._thread: threading.Thread | None = None
-        self._stop = False
         self._selector: selectors.BaseSelector | None = None
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
@@ -63,10 +62,14 @@ class IoThread:
                 return
             del self._watches[fd]
             self._dirty.add(fd)
+            wake_w = self._wake_w
             if not self._watches and self._thread is not None:
-                self._stop = True
+                # The loop ends once it is no longer ``self._thread``; a new one may start before it has ended.
                 thread, self._thread = self._thread, None
-        self._wake()
+                self._selector = self._wake_r = self._wake_w = None
+        if wake_w is not None:
+            with contextlib.suppress(OSError):
+                wake_w.send(b"\0")
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
@@ -87,13 +90,15 @@ class IoThread:
 
     # -- the loop -------------------------------------------------------------------------------------------------
     def _start_locked(self) -> None:
-        self._stop = False
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._dirty.update(self._watches)  # the new loop registers every watch, whatever an old loop took
+        self._thread = threading.Thread(
+            target=self._run, args=(self._selector, self._wake_r, self._wake_w), name=self._name, daemon=True
+        )
         self._thread.start()
 
     def _wake(self) -> None:
@@ -106,6 +111,8 @@ class IoThread:
 
     def _apply_changes(self, selector: selectors.BaseSelector) -> None:
         with self._lock:
+            if self._thread is not threading.current_thread():
+                return  # an ending loop must not take changes meant for its successor
             dirty, self._dirty = self._dirty, set()
             wanted: dict[int, tuple[int, Watch | None]] = {}
             for fd in dirty:
@@ -134,13 +141,12 @@ class IoThread:
             except (OSError, ValueError):
                 _log.debug("socket %d closed before it could be watched", fd)
 
-    def _run(self) -> None:
-        selector, wake_r = self._selector, self._wake_r
-        assert selector is not None and wake_r is not None
+    def _run(self, selector: selectors.BaseSelector, wake_r: socket.socket, wake_w: socket.socket) -> None:
+        me = threading.current_thread()
         try:
             while True:
                 with self._lock:
-                    if self._stop:
+                    if self._thread is not me:
                         return
                 self._apply_changes(selector)
                 for key, events in selector.select():
@@ -155,11 +161,7 @@ class IoThread:
         finally:
             selector.close()
             wake_r.close()
-            with self._lock:
-                if self._wake_w is not None:
-                    self._wake_w.close()
-                self._wake_w = self._wake_r = None
-                self._selector = None
+            wake_w.close()
 
     def _fire(self, watch: Watch, events: int) -> None:
         with self._lock:

@@ -41,6 +41,10 @@ class Capabilities:
     tell a reset from an orderly close, like ESP-AT's ``<id>,CLOSED``, adds 0)."""
     max_udp_payload: int = 1472
     """The largest datagram ``sendto`` must carry."""
+    dns_cache: bool = True
+    """Resolved names are cached (netsocket's resolver: yes), so asking again sends no query."""
+    dns_async_limit: int | None = 5
+    """Asynchronous lookups in flight at once (the next gets NO_MEMORY); None: no limit the suite can reach."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,10 @@ def _connect(interface: NetworkInterface) -> NsapiError:
     return interface.connect()
 
 
+def _use_dns_server(interface: NetworkInterface, server: SocketAddress) -> NsapiError:
+    return interface.add_dns_server(server)
+
+
 def _release(interface: NetworkInterface) -> None:
     """Default cleanup of an interface the suite built: disconnect it if it is up."""
     from netsocket import NsapiConnectionStatus
@@ -87,6 +95,8 @@ class StackEntry:
     """A new, disconnected interface; it may use the servers (e.g. to point its DNS at the loopback one)."""
     connect: Callable[[NetworkInterface], NsapiError] = _connect
     """Bring the interface up (a Wi-Fi entry joins its world's secure AP here)."""
+    use_dns_server: Callable[[NetworkInterface, SocketAddress], NsapiError] = _use_dns_server
+    """Make a connected interface resolve names with the DNS server at this address (already routed)."""
     release: Callable[[NetworkInterface], None] = _release
     """Free an interface the suite built (disconnect; stop an emulator)."""
     route: Callable[[str, int], SocketAddress] = _loopback_route
