@@ -143,17 +143,19 @@ def _w5500_release(interface: NetworkInterface) -> None:
 
 
 STACKS: list[StackEntry] = [
-    StackEntry(
-        name="host",
-        make_interface=_host_interface,
-        caps=Capabilities(max_sockets=None, ipv6=True, max_udp_payload=65507),
-        open_sockets=_host_open_sockets,
-    ),
+    # Before "host": pytest finalises a session fixture's instance when the next param starts, so the W5500
+    # emulator is closed before the emulator suites run (their leak check counts every open emulator).
     StackEntry(
         name="w5500",
         make_interface=_w5500_interface,
         release=_w5500_release,
         caps=Capabilities(max_sockets=8, ipv6=False, interface_nonblocking=False),
+        open_sockets=_host_open_sockets,
+    ),
+    StackEntry(
+        name="host",
+        make_interface=_host_interface,
+        caps=Capabilities(max_sockets=None, ipv6=True, max_udp_payload=65507),
         open_sockets=_host_open_sockets,
     ),
 ]
