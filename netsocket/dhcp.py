@@ -410,6 +410,7 @@ class DhcpClient:
         self._thread: threading.Thread | None = None
         self._socket: object | None = None
         self.bound_count = 0
+        self._applied = False  # the current lease went through on_bound (what wait_bound waits for)
         """How many ACKs granted or extended a lease (the first one plus every renewal/rebinding)."""
 
     @property
@@ -448,7 +449,7 @@ class DhcpClient:
         """Block until a lease is held (True) or ``timeout`` seconds pass (False)."""
         end = time.monotonic() + timeout
         with self._cond:
-            while self._machine.state != State.BOUND:
+            while not self._applied:
                 remaining = end - time.monotonic()
                 if remaining <= 0 or self._stop:
                     return False
@@ -490,9 +491,12 @@ class DhcpClient:
                 if self._on_bound is not None:
                     self._on_bound(event.lease)
                 with self._cond:
+                    self._applied = True
                     self._cond.notify_all()
             elif isinstance(event, Lost):
                 _log.warning("DHCP: lease on %s lost", SocketAddress(event.lease.ip))
+                with self._cond:
+                    self._applied = False
                 if self._on_lost is not None:
                     self._on_lost()
 
@@ -511,6 +515,8 @@ class DhcpClient:
             now = time.monotonic()
             if first or restart:
                 first = False
+                with self._cond:
+                    self._applied = False
                 pending = machine.start(now)
             wants_socket = machine.needs_socket or any(isinstance(e, Send) for e in pending)
             if wants_socket and self._socket is None and self._open_socket() is None:

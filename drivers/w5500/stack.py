@@ -59,6 +59,17 @@ EPHEMERAL_PORTS = (49152, 65535)
 MAX_LISTENERS = 4
 
 _CONNECTED = frozenset({Status.ESTABLISHED, Status.CLOSE_WAIT})
+_GONE = frozenset({Status.CLOSED, Status.FIN_WAIT, Status.CLOSING, Status.TIME_WAIT, Status.LAST_ACK})
+"""States that end a connection. Sn_SR values outside the documented set are transient (a W5100 shows 0x01 on
+a failed connect), so only these are taken as "the connection is gone"."""
+_KNOWN_STATUS = frozenset(int(status) for status in Status)
+STATUS_SETTLE_READS = 5
+SEND_OK_GRACE_S = 0.5
+"""After this long without SEND_OK the driver looks at the TX pointers: if the chip sent everything, SEND_OK was
+lost (reference §6.1 item 19) and the socket goes on."""
+SEND_LIMIT_S = {NsapiProtocol.TCP: 35.0, NsapiProtocol.UDP: 3.0}
+"""The chip gives up by itself after TCPTO (31.8 s by default) or ARPTO (1.8 s): past these a SEND that shows
+neither SEND_OK nor TIMEOUT is a chip fault (DEVICE_ERROR), never an endless wait."""
 _COMMON_POLL_START = Common.SIR
 _COMMON_POLL_LENGTH = Common.PHYCFGR - Common.SIR + 1
 
@@ -79,6 +90,7 @@ class _Hw:
     sr: int = Status.CLOSED
     sending: bool = False
     send_started: float = 0.0
+    stall_notified: float = 0.0  # seconds after send_started up to which a missing SEND_OK was reported
     want_write: bool = False
     closing_until: float | None = None  # a TCP socket finishing a graceful close after its handle was closed
 
@@ -251,8 +263,7 @@ class W5500Stack(NetworkStack):
         self.chip.write_socket(n, Sn.IR, bytes((SocketInterrupt.ALL,)))
         self.chip.write_socket(n, Sn.PORT, frame.u16_bytes(port))
         self.chip.command(n, Command.OPEN)
-        sr = self.chip.read_socket(n, Sn.SR)[0]
-        hw.sr = sr
+        sr = self._settled_status(n)
         expected = Status.UDP if mode & 0x0F == SocketMode.UDP else Status.INIT
         if sr != expected:
             _log.warning("W5500 socket %d: OPEN left Sn_SR=%#04x", n, sr)
@@ -264,9 +275,17 @@ class W5500Stack(NetworkStack):
         if err != NsapiError.OK:
             return err
         self.chip.command(n, Command.LISTEN)
-        sr = self.chip.read_socket(n, Sn.SR)[0]
-        self._hw[n].sr = sr
+        sr = self._settled_status(n)
         return NsapiError.OK if sr == Status.LISTEN else NsapiError.DEVICE_ERROR
+
+    def _settled_status(self, n: int) -> int:
+        """Sn_SR, re-read (a bounded number of times) while it shows an undocumented transient value."""
+        for _ in range(STATUS_SETTLE_READS):
+            sr = self.chip.read_socket(n, Sn.SR)[0]
+            if sr in _KNOWN_STATUS:
+                break
+        self._hw[n].sr = sr
+        return sr
 
     def _guard(self, handle: W5500Socket) -> NsapiError | None:
         if not isinstance(handle, W5500Socket) or handle.closed:
@@ -299,10 +318,21 @@ class W5500Stack(NetworkStack):
                     return None
                 handle.lost = NsapiError.CONNECTION_LOST
                 return NsapiError.CONNECTION_LOST
-            if handle.proto == NsapiProtocol.TCP and sr not in _CONNECTED:
+            if handle.proto == NsapiProtocol.TCP and sr in _GONE:
                 hw.sending = False
                 handle.lost = NsapiError.CONNECTION_LOST
                 return NsapiError.CONNECTION_LOST
+            elapsed = time.monotonic() - hw.send_started
+            if elapsed >= SEND_OK_GRACE_S:
+                pointers = self.chip.read_socket(n, Sn.TX_RD, 4)
+                if frame.u16(pointers, 0) == frame.u16(pointers, 2):
+                    _log.warning("W5500 socket %d: SEND completed without SEND_OK", n)
+                    hw.sending = False
+                    return None
+                if elapsed >= SEND_LIMIT_S[handle.proto]:
+                    _log.error("W5500 socket %d: SEND neither completed nor timed out in %.0f s", n, elapsed)
+                    hw.sending = False
+                    return NsapiError.DEVICE_ERROR
             if time.monotonic() >= end:
                 self._wake.set()
                 return NsapiError.WOULD_BLOCK
@@ -313,7 +343,7 @@ class W5500Stack(NetworkStack):
         self.chip.write_socket(n, Sn.TX_WR, frame.u16_bytes(tx_wr + len(data)))
         self.chip.command(n, Command.SEND)
         hw = self._hw[n]
-        hw.sending, hw.send_started, hw.want_write = True, time.monotonic(), False
+        hw.sending, hw.send_started, hw.want_write, hw.stall_notified = True, time.monotonic(), False, 0.0
         self._wake.set()
 
     # -- primitives -----------------------------------------------------------------------------------------------
@@ -534,7 +564,7 @@ class W5500Stack(NetworkStack):
                 pending = self._wait_previous_send(handle, n)
                 if pending is not None:
                     return pending
-                if self._hw[n].sr not in _CONNECTED:
+                if self._hw[n].sr in _GONE:
                     handle.lost = NsapiError.CONNECTION_LOST
                     return handle.lost
                 free, tx_wr = self.chip.tx_state(n)
@@ -563,7 +593,7 @@ class W5500Stack(NetworkStack):
                 if size == 0:
                     # Sn_SR before a second look at RSR: once the peer's FIN is in, no more data can arrive.
                     _, sr = self._poll_hw(n)
-                    if sr in _CONNECTED and sr != Status.CLOSE_WAIT:
+                    if sr not in _GONE and sr != Status.CLOSE_WAIT:
                         return NsapiError.WOULD_BLOCK
                     size, rx_rd = self.chip.rx_state(n)
                     if size == 0:
@@ -772,6 +802,9 @@ class W5500Stack(NetworkStack):
                         self._abort_hw(hw.n)
                         self._rearm_listeners()
                     continue
+                if hw.sending and owner is not None and now - hw.send_started >= hw.stall_notified + SEND_OK_GRACE_S:
+                    hw.stall_notified += SEND_OK_GRACE_S  # let the primitive look at the TX pointers
+                    notify.append(owner)
                 if hw.want_write and owner is not None:
                     free, _ = self.chip.tx_state(hw.n)
                     if free > 0:

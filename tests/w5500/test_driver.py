@@ -345,3 +345,35 @@ def test_sockets_run_out_at_eight(make_interface: MakeInterface) -> None:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def test_lost_send_ok_does_not_stall_sending(make_interface: MakeInterface, tcp_echo: TcpServer) -> None:
+    interface, fake = make_interface()
+    fake.faults.drop_send_ok.update(range(8))
+    with _tcp(interface, tcp_echo) as sock:
+        started = time.monotonic()
+        for round_ in range(3):
+            data = b"round %d" % round_
+            assert sock.send(data) == len(data)
+            assert _recv_exactly(sock, len(data)) == data
+        assert time.monotonic() - started < 5  # one grace period per SEND, not a hang
+
+
+def test_spurious_status_values_are_transient(make_interface: MakeInterface, tcp_echo: TcpServer) -> None:
+    interface, fake = make_interface()
+    with _tcp(interface, tcp_echo) as sock:
+        for n in range(8):
+            fake.faults.inject_spurious_sr(n, 0x01, reads=3)
+        for size in (10, 3000):
+            data = os.urandom(size)
+            assert sock.send(data) == size
+            assert _recv_exactly(sock, size) == data
+    udp = UDPSocket()
+    fake.faults.spurious_sr.clear()
+    for n in range(8):
+        fake.faults.inject_spurious_sr(n, 0x01, reads=2)
+    assert udp.open(interface) == NsapiError.OK
+    try:
+        assert udp.bind(0) == NsapiError.OK
+    finally:
+        udp.close()
