@@ -74,6 +74,7 @@ class W5500Interface(EthernetInterface):
         tx_buffer_kb: list[int] | None = None,
         rx_buffer_kb: list[int] | None = None,
         hostname: str | None = None,
+        dhcp_initial_backoff: float = 4.0,
     ) -> None:
         super().__init__()
         self._bus = open_bus(spi, speed_hz)
@@ -94,6 +95,9 @@ class W5500Interface(EthernetInterface):
         self._link_event = threading.Condition()
         self._up = False
         self._dns_added: set[bytes] = set()
+        self._dhcp_backoff = dhcp_initial_backoff
+        self._cancel = threading.Event()
+        self._connector: threading.Thread | None = None
 
     @classmethod
     def from_url(cls, url: str) -> W5500Interface:
@@ -180,6 +184,21 @@ class W5500Interface(EthernetInterface):
         if status == NsapiConnectionStatus.CONNECTING:
             return NsapiError.BUSY
         self._set_status(NsapiConnectionStatus.CONNECTING)
+        self._cancel.clear()
+        if self._blocking:
+            return self._bring_up()
+        self._connector = threading.Thread(target=self._bring_up, name="w5500-connect", daemon=True)
+        self._connector.start()
+        return NsapiError.OK
+
+    def set_blocking(self, blocking: bool) -> NsapiError:
+        """Supported: with False, ``connect`` returns OK at once and the status callback reports the progress
+        (CONNECTING, then GLOBAL_UP or DISCONNECTED)."""
+        self._blocking = bool(blocking)
+        return NsapiError.OK
+
+    def _bring_up(self) -> NsapiError:
+        """Reset and configure the chip, wait for the link, get an address (runs on a thread when non-blocking)."""
         try:
             self._init_chip()
         except ChipError as exc:
@@ -188,7 +207,7 @@ class W5500Interface(EthernetInterface):
             return NsapiError.DEVICE_ERROR
         self._up = True
         self._stack.start()
-        if not self._wait_link(Deadline.from_seconds(self._link_timeout)):
+        if not self._wait_link(Deadline.from_seconds(self._link_timeout)) or self._cancel.is_set():
             self._shutdown()
             return NsapiError.NO_CONNECTION
         if not self._use_dhcp:
@@ -196,13 +215,21 @@ class W5500Interface(EthernetInterface):
             self._set_status(NsapiConnectionStatus.GLOBAL_UP)
             return NsapiError.OK
         dhcp = DhcpClient(
-            self._stack, self._mac, on_bound=self._on_lease, on_lost=self._on_lease_lost, hostname=self._hostname
+            self._stack,
+            self._mac,
+            on_bound=self._on_lease,
+            on_lost=self._on_lease_lost,
+            hostname=self._hostname,
+            initial_backoff=self._dhcp_backoff,
         )
         self._dhcp = dhcp
+        if self._cancel.is_set():
+            self._shutdown()
+            return NsapiError.NO_CONNECTION
         dhcp.start()
         if not dhcp.wait_bound(self._dhcp_timeout):
             self._shutdown()
-            return NsapiError.DHCP_FAILURE
+            return NsapiError.NO_CONNECTION if self._cancel.is_set() else NsapiError.DHCP_FAILURE
         return NsapiError.OK
 
     def _init_chip(self) -> None:
@@ -215,7 +242,7 @@ class W5500Interface(EthernetInterface):
 
     def _wait_link(self, deadline: Deadline) -> bool:
         with self._link_event:
-            while not self._stack.link_up:
+            while not self._stack.link_up and not self._cancel.is_set():
                 remaining = deadline.remaining()
                 if remaining == 0.0:
                     return False
@@ -225,6 +252,13 @@ class W5500Interface(EthernetInterface):
     def disconnect(self) -> NsapiError:
         if self.get_connection_status() == NsapiConnectionStatus.DISCONNECTED and not self._up:
             return NsapiError.NO_CONNECTION
+        self._cancel.set()
+        with self._link_event:
+            self._link_event.notify_all()
+        self._stop_dhcp()
+        connector, self._connector = self._connector, None
+        if connector is not None and connector is not threading.current_thread():
+            connector.join(timeout=10.0)
         self._shutdown()
         return NsapiError.OK
 
@@ -236,8 +270,8 @@ class W5500Interface(EthernetInterface):
 
     def close(self) -> None:
         """Disconnect and release the SPI device (when this interface opened it)."""
-        if self._up:
-            self._shutdown()
+        if self._up or self._connector is not None:
+            self.disconnect()
         close: Callable[[], object] | None = getattr(self._bus, "close", None)
         if self._owns_bus and close is not None:
             close()

@@ -149,7 +149,7 @@ STACKS: list[StackEntry] = [
         name="w5500",
         make_interface=_w5500_interface,
         release=_w5500_release,
-        caps=Capabilities(max_sockets=8, ipv6=False, interface_nonblocking=False),
+        caps=Capabilities(max_sockets=8, ipv6=False),
         open_sockets=_host_open_sockets,
     ),
     StackEntry(

@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import sys
 import threading
 import time
+
+import pytest
 
 from drivers.w5500 import W5500Interface
 from drivers.w5500.registers import Sn
@@ -124,13 +127,14 @@ def test_corrupt_udp_header_is_dropped_not_delivered(make_interface: MakeInterfa
     fake.faults.corrupt_rx_headers = 1
     sock = UDPSocket()
     assert sock.open(interface) == NsapiError.OK
-    sock.set_timeout(3000)
+    sock.set_timeout(500)
     try:
         server = SocketAddress(*udp_echo.address)
         assert sock.sendto(server, b"mangled") == 7
         assert udp_echo.wait_received(1, 5)
         buffer = bytearray(100)
         assert sock.recvfrom(None, buffer) == NsapiError.CONNECTION_TIMEOUT
+        sock.set_timeout(5000)
         assert sock.sendto(server, b"clean") == 5
         assert sock.recvfrom(None, buffer) == 5 and buffer[:5] == b"clean"
     finally:
@@ -233,7 +237,7 @@ def test_lease_loss_is_a_status_change(make_interface: MakeInterface) -> None:
     from mocks.w5500 import LanConfig
 
     log = StatusLog()
-    interface, fake = make_interface(static=False, connect=False, lan=LanConfig(lease_time=2))
+    interface, fake = make_interface(static=False, connect=False, lan=LanConfig(lease_time=2), dhcp_initial_backoff=0.5)
     interface.attach(log)
     assert interface.connect() == NsapiError.OK
     fake.emulator.dhcp.fail_next(-1)  # renewals and rebinding go unanswered
@@ -377,3 +381,29 @@ def test_spurious_status_values_are_transient(make_interface: MakeInterface, tcp
         assert udp.bind(0) == NsapiError.OK
     finally:
         udp.close()
+
+
+def test_non_blocking_connect_reports_progress_by_callback(make_interface: MakeInterface) -> None:
+    interface, _ = make_interface(static=False, connect=False)
+    log = StatusLog()
+    interface.attach(log)
+    assert interface.set_blocking(False) == NsapiError.OK
+    assert interface.connect() == NsapiError.OK
+    assert interface.connect() == NsapiError.BUSY
+    assert log.wait_for(NsapiConnectionStatus.GLOBAL_UP)
+    assert log.statuses == [NsapiConnectionStatus.CONNECTING, NsapiConnectionStatus.GLOBAL_UP]
+    assert interface.disconnect() == NsapiError.OK
+    assert interface.connect() == NsapiError.OK
+    assert interface.disconnect() == NsapiError.OK  # while the connect is still under way: cancelled
+    assert interface.get_connection_status() == NsapiConnectionStatus.DISCONNECTED
+
+
+def test_from_url_names_the_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "spidev", None)  # as on a PC without the w5500 extra
+    with pytest.raises(ImportError, match=r"netsocket\[w5500\]"):
+        W5500Interface.from_url("w5500:///dev/spidev0.0?speed_hz=20000000")
+    monkeypatch.setitem(sys.modules, "pyftdi.spi", None)
+    with pytest.raises(ImportError, match=r"netsocket\[ftdi\]"):
+        W5500Interface.from_url("w5500://ftdi:232h/1")
+    with pytest.raises(ValueError):
+        W5500Interface.from_url("esp:///dev/ttyUSB0")
