@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from drivers.w5500.chip import ChipError, NetworkConfig, ResetPin, W5500Chip
-from drivers.w5500.interrupt import as_interrupt_line
+from drivers.w5500.interrupt import as_interrupt_line, as_reset_pin
 from drivers.w5500.registers import SOCKET_COUNT
 from drivers.w5500.spi import DEFAULT_SPEED_HZ, SpiBus, open_bus
 from drivers.w5500.stack import POLL_INTERVAL_S, W5500Stack
@@ -55,15 +55,17 @@ def parse_mac(mac: str | bytes) -> bytes:
 class W5500Interface(EthernetInterface):
     """A W5500 on SPI: ``W5500Interface("/dev/spidev0.0")``, ``W5500Interface(FakeSpiDev())``.
 
-    ``reset`` drives RSTn (called with False to pull it low, True to release it); without it the chip is reset
-    with MR.RST. ``interrupt`` is INTn: an object with ``wait(timeout)``, the emulator's ``FakeSpiDev``, a
-    ``"/dev/gpiochipN:LINE"`` string (gpiod), or None to poll every ``poll_interval`` seconds.
+    ``reset`` drives RSTn: a callable (called with False to pull it low, True to release it) or a
+    ``"/dev/gpiochipN:LINE"`` string (gpiod); without it the chip is reset with MR.RST only.
+    ``interrupt`` is INTn: an object with ``wait(timeout)``, the emulator's ``FakeSpiDev``, a
+    ``"/dev/gpiochipN:LINE"`` string (gpiod), or None to poll every ``poll_interval`` seconds (default 5 ms; each
+    poll is one SPI transaction).
     """
 
     def __init__(
         self,
         spi: str | SpiBus = "/dev/spidev0.0",
-        reset: ResetPin | None = None,
+        reset: ResetPin | str | None = None,
         interrupt: Any = None,
         mac: str | bytes | None = None,
         *,
@@ -79,7 +81,7 @@ class W5500Interface(EthernetInterface):
         super().__init__()
         self._bus = open_bus(spi, speed_hz)
         self._owns_bus = isinstance(spi, str)
-        self._chip = W5500Chip(self._bus, reset_pin=reset)
+        self._chip = W5500Chip(self._bus, reset_pin=as_reset_pin(reset))
         self._stack = W5500Stack(self._chip, interrupt=as_interrupt_line(interrupt), poll_interval=poll_interval)
         self._stack.link_callback = self._on_link
         self._stack.device_error_callback = self._on_device_error

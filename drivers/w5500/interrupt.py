@@ -1,4 +1,5 @@
-"""The W5500's INTn line for the stack's service thread: ``wait(timeout) -> bool`` (True once INTn is low).
+"""The W5500's GPIO lines: INTn for the stack's service thread (``wait(timeout) -> bool``, True once INTn is low)
+and RSTn for the chip layer (``pin(level)``).
 
 Layer: I/O adapters. Accepted sources: an object that already has ``wait(timeout)``; the emulator's
 ``FakeSpiDev`` (``intn`` level plus ``on_int_edge`` callbacks); a ``"/dev/gpiochipN:LINE"`` string read through
@@ -103,3 +104,32 @@ def as_interrupt_line(source: Any) -> Any:
     if callable(source):
         return LevelInterrupt(source)
     raise TypeError(f"cannot use {type(source).__name__} as the W5500 interrupt line")
+
+
+class GpiodResetPin:
+    """RSTn on a GPIO line through libgpiod v2: ``pin(False)`` pulls it low (reset), ``pin(True)`` releases it."""
+
+    def __init__(self, spec: str) -> None:
+        try:
+            import gpiod  # type: ignore[import-not-found, unused-ignore]
+        except ImportError as exc:
+            raise ImportError("a W5500 reset line on GPIO needs libgpiod: pip install 'netsocket[rpi]'") from exc
+        chip, sep, line = spec.rpartition(":")
+        if not sep or not line.isdigit():
+            raise ValueError(f"a reset line is '/dev/gpiochipN:LINE', not {spec!r}")
+        self._offset = int(line)
+        self._value = gpiod.line.Value
+        settings = gpiod.LineSettings(direction=gpiod.line.Direction.OUTPUT, output_value=gpiod.line.Value.ACTIVE)
+        self._request: Any = gpiod.request_lines(chip, consumer="netsocket-w5500", config={self._offset: settings})
+
+    def __call__(self, level: bool) -> None:
+        self._request.set_value(self._offset, self._value.ACTIVE if level else self._value.INACTIVE)
+
+
+def as_reset_pin(source: Any) -> Any:
+    """A ``pin(level)`` callable for ``source``: a callable as it is, or a ``"/dev/gpiochipN:LINE"`` string."""
+    if source is None or callable(source):
+        return source
+    if isinstance(source, str):
+        return GpiodResetPin(source)
+    raise TypeError(f"cannot use {type(source).__name__} as the W5500 reset line")
