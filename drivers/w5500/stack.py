@@ -738,9 +738,11 @@ class W5500Stack(NetworkStack):
 
     # -- the service thread ---------------------------------------------------------------------------------------
     def _busy(self) -> bool:
+        """Something the chip will not announce through Sn_IR is awaited (TX space, a refused CONNECT), or a
+        notification is owed: poll at ``busy_interval``. (A closing socket's end raises DISCON or TIMEOUT.)"""
         return (
             bool(self._deferred)
-            or any(hw.sending or hw.want_write or hw.closing_until is not None for hw in self._hw)
+            or any(hw.sending or hw.want_write for hw in self._hw)
             or any(hw.owner is not None and hw.owner.state == "connecting" for hw in self._hw)
         )
 
