@@ -266,11 +266,12 @@ class HostBridge:
 
     def _acceptor(self, chip: W5500Chip, port: int, listener: _Listener) -> Callable[[], None]:
         def accept() -> None:
-            assert listener.sock is not None
+            if self._listeners.get(port) is not listener or listener.sock is None:
+                return  # closed by an earlier event of this poll
             while True:
                 try:
                     conn, (peer_host, peer_port) = listener.sock.accept()
-                except (BlockingIOError, InterruptedError):
+                except OSError:
                     break
                 waiting = [m for m in listener.members if chip.sockets[m].status == Status.LISTEN]
                 if not waiting:
@@ -289,6 +290,8 @@ class HostBridge:
 
     def _writer(self, chip: W5500Chip, n: int, link: _TcpLink) -> Callable[[], None]:
         def write() -> None:
+            if self._tcp.get(n) is not link:
+                return
             if link.connecting:
                 err = link.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if err:
@@ -356,6 +359,8 @@ class HostBridge:
     def _udp_reader(self, chip: W5500Chip, n: int, link: _UdpLink) -> Callable[[], None]:
         def read() -> None:
             for _ in range(_UDP_BURST):
+                if self._udp.get(n) is not link:
+                    return
                 try:
                     data, (host, port) = link.sock.recvfrom(_RECV_CHUNK)
                 except (BlockingIOError, InterruptedError):

@@ -56,6 +56,7 @@ class W5500Emulator:
         lan: LanConfig | None = None,
         faults: ChipFaults | None = None,
         spi_hz: float | None = None,
+        frame_cost: float = 0.0,
         link_up_delay: float = 0.0,
         initial_pointer: int = 0,
         timeout_scale: float = 1.0,
@@ -79,6 +80,7 @@ class W5500Emulator:
         )
         self.bridge.chip = self.chip
         self.spi_hz = spi_hz
+        self.frame_cost = frame_cost
         self.stats = SpiStats()
         self.closed = False
         self._lock = threading.RLock()
@@ -111,7 +113,7 @@ class W5500Emulator:
             self.chip.update_intn()
             edges = self._take_edges()
         self._dispatch(edges)
-        self._model_bus_time(len(frame))
+        self._model_bus_time(len(frame), frames=1)
         return miso
 
     def select(self) -> None:
@@ -126,7 +128,7 @@ class W5500Emulator:
         with self._lock:
             miso = self.chip.exchange(mosi)
             self._partial += mosi
-        self._model_bus_time(len(mosi))
+        self._model_bus_time(len(mosi), frames=0)
         return miso
 
     def deselect(self) -> None:
@@ -137,6 +139,7 @@ class W5500Emulator:
             self.chip.update_intn()
             edges = self._take_edges()
         self._dispatch(edges)
+        self._model_bus_time(0, frames=1)
 
     def _count(self, frame: bytes) -> None:
         self.stats.frames += 1
@@ -147,10 +150,12 @@ class W5500Emulator:
             else:
                 self.stats.read_frames += 1
 
-    def _model_bus_time(self, count: int) -> None:
-        if not self.spi_hz:
+    def _model_bus_time(self, count: int, frames: int) -> None:
+        """Bytes x 8 / spi_hz plus `frame_cost` seconds per chip-select frame (the host's per-transaction
+        overhead: an ioctl on a Pi, a USB round trip on a USB-SPI bridge)."""
+        duration = (count * 8 / self.spi_hz if self.spi_hz else 0.0) + frames * self.frame_cost
+        if duration <= 0:
             return
-        duration = count * 8 / self.spi_hz
         self.stats.bus_seconds += duration
         now = self._clock()
         self._bus_free_at = max(self._bus_free_at, now) + duration

@@ -5,8 +5,8 @@ Layer: adapter. Each call is what it is on Linux spidev, in chip-select terms:
   OverflowError like spidev does.
 - `xfer3`, `writebytes2`: split into `bufsiz`-byte chunks, each its own frame (spidev issues separate
   operations, so CS rises between them: a W5500 frame longer than bufsiz is cut).
-- `xfer`: CS is released between bytes, so every byte is a frame of its own (useless for a W5500, as on
-  hardware).
+- `xfer`: documented as releasing CS "between blocks", but py-spidev's usual build sends the list as one
+  transfer, so it is one frame here too.
 `mode` must be 0 or 3, `bits_per_word` 8 and `lsbfirst`/`cshigh` False, otherwise the chip sees garbage: MISO
 reads 0xFF and nothing is decoded.
 
@@ -60,7 +60,7 @@ class FakeSpiDev:
         return list(self._frame(self._bytes(values, limit=True)))
 
     def xfer(self, values: Sequence[int] | bytes, *_args: int) -> list[int]:
-        return [self._frame(bytes([value]))[0] for value in self._bytes(values, limit=True)]
+        return self.xfer2(values)
 
     def xfer3(self, values: Sequence[int] | bytes, *_args: int) -> tuple[int, ...]:
         data = self._bytes(values, limit=False)
@@ -105,6 +105,14 @@ class FakeSpiDev:
 
     def on_int_edge(self, callback: Callable[[bool], None]) -> Callable[[], None]:
         return self.emulator.on_int_edge(callback)
+
+    def wait_for_interrupt(self, timeout: float) -> bool:
+        """Block until INTn is low or `timeout` seconds pass; returns whether it is low."""
+        return self.emulator.wait_for_interrupt(timeout)
+
+    def host_listen_address(self, port: int) -> tuple[str, int] | None:
+        """Where the host reaches a chip socket listening on `port` (None while none listens)."""
+        return self.emulator.host_listen_address(port)
 
     def set_link(self, up: bool) -> None:
         self.emulator.set_link(up)

@@ -114,19 +114,23 @@ def test_sn_ir_is_set_regardless_of_mask_and_intn_follows_the_masks(spi: FakeSpi
 
 
 def test_intlevel_delays_reassertion() -> None:
-    with FakeSpiDev(threaded=False) as spi:
-        wire = Wire(spi)
-        wire.w16(0, INTLEVEL, 0xFFFF)  # (65535 + 1) x 4 / 150 MHz = 1.75 ms
-        wire.w8(0, SIMR, 0x01)
-        assert wire.open(0, UDP_MODE, 7001) == UDP
-        wire.command(0, SEND)
-        assert not spi.intn
-        wire.w8(sreg(0), Sn_IR, 0xFF)
-        assert spi.intn
-        wire.command(0, SEND)
-        assert wire.ir(0) == IR_SEND_OK
-        assert spi.intn  # held high for the assert wait time
-        wait_until(lambda: wire.ir(0) == IR_SEND_OK and not spi.intn, timeout=1)  # SPI frames advance time
+    chip = W5500Chip(now=0.0)  # explicit time: the hold is only 1.75 ms
+    _frame(chip, 0, INTLEVEL, b"\xff\xff")  # (65535 + 1) x 4 / 150 MHz = 1.75 ms
+    _frame(chip, 0, SIMR, b"\x01")
+    _frame(chip, 1, Sn_MR, bytes([UDP_MODE]))
+    _frame(chip, 1, Sn_CR, bytes([OPEN]))
+    _frame(chip, 1, Sn_CR, bytes([SEND]))  # zero-length SEND: SEND_OK
+    assert not chip.intn_high
+    chip.tick(1.0)
+    _frame(chip, 1, Sn_IR, b"\xff")
+    assert chip.intn_high
+    _frame(chip, 1, Sn_CR, bytes([SEND]))
+    assert _frame(chip, 1, Sn_IR, read=1) == bytes([IR_SEND_OK])
+    chip.tick(1.0017)
+    assert chip.intn_high  # held high for the assert wait time
+    chip.tick(1.0018)
+    assert not chip.intn_high
+    assert chip.int_edges == [False, True, False]
 
 
 def test_pump_thread_drives_intn_while_nobody_clocks_the_bus(lan_wire: Wire) -> None:
@@ -136,7 +140,7 @@ def test_pump_thread_drives_intn_while_nobody_clocks_the_bus(lan_wire: Wire) -> 
     assert wire.open(0, UDP_MODE, port) == UDP
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
         peer.sendto(b"wake up", ("127.0.0.1", port))
-        assert wire.spi.emulator.wait_for_interrupt(timeout=5)
+        assert wire.spi.wait_for_interrupt(timeout=5)
     assert wire.ir(0) & IR_RECV
 
 
@@ -195,3 +199,15 @@ def test_tcp_connect_with_the_link_down_is_an_arp_timeout(lan_wire: Wire, tcp_se
     wire.connect(0, ("127.0.0.1", tcp_server.getsockname()[1]))
     wait_until(lambda: wire.status(0) == ESTABLISHED)
     tcp_server.accept()[0].close()
+
+
+def test_timeout_scale_shortens_the_chips_own_timeouts() -> None:
+    chip = W5500Chip(timeout_scale=0.01, now=0.0)
+    _frame(chip, 1, Sn_MR, bytes([TCP_MODE]))
+    _frame(chip, 1, Sn_CR, bytes([OPEN]))
+    _frame(chip, 1, Sn_DIPR, bytes([127, 0, 0, 1, 0, 80]))
+    _frame(chip, 1, Sn_CR, bytes([CONNECT]))  # nobody answers ARP: ARPTO = 1.8 s x 0.01
+    chip.tick(0.017)
+    assert _frame(chip, 1, 0x03, read=1) == bytes([SYNSENT])
+    chip.tick(0.019)
+    assert _frame(chip, 1, 0x03, read=1) == bytes([CLOSED])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mocks.w5500 import FakeSpiDev
@@ -165,10 +167,22 @@ def test_phy_link_status_follows_cable_phy_reset_and_power_down(spi: FakeSpiDev)
 
 
 def test_link_comes_up_after_the_configured_autonegotiation_delay() -> None:
-    with FakeSpiDev(link_up_delay=0.2) as spi:
+    now = [10.0]
+    with FakeSpiDev(link_up_delay=1.5, threaded=False, clock=lambda: now[0]) as spi:
         wire = Wire(spi)
         assert wire.r8(COMMON, PHYCFGR) & 0x01 == 0
-        wait_until(lambda: bool(wire.r8(COMMON, PHYCFGR) & 0x01), timeout=2)
+        now[0] = 11.49
+        assert wire.r8(COMMON, PHYCFGR) & 0x01 == 0
+        now[0] = 11.5
+        assert wire.r8(COMMON, PHYCFGR) & 0x01 == 1
+        wire.w8(COMMON, MR, 0x80)  # a reset restarts auto-negotiation
+        assert wire.r8(COMMON, PHYCFGR) & 0x01 == 0
+        spi.set_link(False)
+        now[0] = 20.0
+        spi.set_link(True)
+        assert wire.r8(COMMON, PHYCFGR) & 0x01 == 0
+        now[0] = 21.5
+        assert wire.r8(COMMON, PHYCFGR) & 0x01 == 1
 
 
 def test_xfer2_is_one_frame_and_rejects_more_than_bufsiz(spi: FakeSpiDev) -> None:
@@ -191,8 +205,10 @@ def test_xfer3_and_writebytes2_cut_long_lists_into_separate_frames(spi: FakeSpiD
     assert spi.stats.frames >= 2
 
 
-def test_xfer_releases_chip_select_between_bytes(spi: FakeSpiDev) -> None:
-    assert spi.xfer([0x00, 0x39, 0x00, 0x00]) == [1, 1, 1, 1]
+def test_xfer_is_one_frame_like_py_spidevs_default_build(spi: FakeSpiDev) -> None:
+    before = spi.stats.frames
+    assert spi.xfer([0x00, 0x39, 0x00, 0x00]) == [1, 2, 3, 4]
+    assert spi.stats.frames == before + 1
 
 
 def test_wrong_spi_mode_gives_garbage(spi: FakeSpiDev) -> None:
@@ -220,6 +236,12 @@ def test_counters_and_bus_speed_model() -> None:
         assert (spi.stats.frames, spi.stats.bytes) == (2, 5 + 9)
         assert (spi.stats.read_frames, spi.stats.write_frames) == (1, 1)
         assert spi.stats.bus_seconds == pytest.approx(14 * 8 / 1_000_000)
+    with FakeSpiDev(spi_hz=1_000_000, frame_cost=0.001) as spi:
+        started = time.monotonic()
+        for _ in range(20):
+            Wire(spi).r8(COMMON, VERSIONR)
+        assert spi.stats.bus_seconds == pytest.approx(20 * (4 * 8 / 1_000_000 + 0.001))
+        assert time.monotonic() - started >= 0.02  # the modelled bus time really passes
 
 
 def test_tcp_mode_register_reads_back_exactly(wire: Wire) -> None:
