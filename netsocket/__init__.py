@@ -38,6 +38,7 @@ from netsocket.interface import (
 from netsocket.registry import available_drivers, open_interface
 from netsocket.socket import InternetSocket, Socket, TCPSocket, UDPSocket
 from netsocket.stack import NetworkStack
+from netsocket.tls import ControlTransport, TLSSocket, TLSSocketWrapper
 from netsocket.types import (
     NsapiConnectionStatus,
     NsapiEvent,
@@ -70,6 +71,7 @@ __all__ = [
     "NSAPI_ERROR_TIMEOUT",
     "NSAPI_ERROR_UNSUPPORTED",
     "NSAPI_ERROR_WOULD_BLOCK",
+    "ControlTransport",
     "EthernetInterface",
     "InternetSocket",
     "NetworkInterface",
@@ -85,6 +87,8 @@ __all__ = [
     "Socket",
     "SocketAddress",
     "TCPSocket",
+    "TLSSocket",
+    "TLSSocketWrapper",
     "UDPSocket",
     "WiFiAccessPoint",
     "WiFiInterface",

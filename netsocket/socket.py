@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,17 @@ def _check_address(address: object) -> SocketAddress:
     if not isinstance(address, SocketAddress):
         raise TypeError(f"expected a SocketAddress, not {type(address).__name__}")
     return address
+
+
+def _weak_callback(method: Callable[[], None]) -> Callable[[], None]:
+    ref = weakref.WeakMethod(method)
+
+    def thunk() -> None:
+        target = ref()
+        if target is not None:
+            target()
+
+    return thunk
 
 
 class Socket(abc.ABC):
@@ -169,7 +181,9 @@ class InternetSocket(Socket):
             self._stack, self._handle = stack, handle
             self._pending = False
             self._remote = SocketAddress()
-        stack.socket_attach(handle, self._event)
+        # The stack holds only a weak reference: a socket the application drops is collected, and __del__ closes
+        # it (Mbed's delete), instead of the stack's callback keeping it, and its handle, alive for ever.
+        stack.socket_attach(handle, _weak_callback(self._event))
 
     def close(self) -> NsapiError:
         """Close the socket: OK, or NO_SOCKET if it is not open. Wakes calls blocked in other threads; the object

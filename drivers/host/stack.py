@@ -73,6 +73,7 @@ class HostSocket:
         self.lock = threading.Lock()
         self.callback: Callable[[], None] | None = None
         self.connecting = False
+        self.connected = False
         self.closed = False
         self.options: dict[int, OptionValue] = {}
 
@@ -263,9 +264,14 @@ class HostStack(NetworkStack):
                 self._io.arm(handle.watch, write=True)
                 return NsapiError.ALREADY
             handle.connecting = False
+            handle.connected = True
+            return NsapiError.IS_CONNECTED
+        if handle.connected:
+            # Linux answers the first connect() after a non-blocking connect finished with 0, not EISCONN.
             return NsapiError.IS_CONNECTED
         code = sock.connect_ex(address.to_tuple())
         if code == 0:
+            handle.connected = True
             return NsapiError.OK
         if code in (errno.EINPROGRESS, errno.EWOULDBLOCK):
             handle.connecting = True
@@ -287,6 +293,7 @@ class HostStack(NetworkStack):
         conn.setblocking(False)
         accepted = HostSocket(NsapiProtocol.TCP)
         accepted.sock = conn
+        accepted.connected = True
         accepted.watch = Watch(conn)
         with self._lock:
             self._sockets.add(accepted)

@@ -1,0 +1,171 @@
+"""The asyncio face: ``open_connection`` streams and ``AsyncTCPSocket``/``AsyncUDPSocket`` over any stack.
+
+Drivers run their own threads; their ``sigio`` callbacks reach the event loop through
+``loop.call_soon_threadsafe`` (python-can's Notifier pattern), and each awaitable call retries the non-blocking
+primitive when woken. ``open_connection`` connects through ``netsocket.compat`` (in a worker thread, since
+connecting is a blocking call) and hands the real socket it gives to ``asyncio.open_connection``, so asyncio's own
+streams and TLS work unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as _ssl
+from collections.abc import Callable
+from typing import Any
+
+from netsocket import compat
+from netsocket.address import SocketAddress
+from netsocket.errors import NsapiError
+from netsocket.interface import NetworkInterface
+from netsocket.socket import InternetSocket, ReadableBuffer, TCPSocket, UDPSocket, WritableBuffer
+from netsocket.stack import NetworkStack
+
+Stack = NetworkInterface | NetworkStack
+
+__all__ = ["AsyncTCPSocket", "AsyncUDPSocket", "open_connection"]
+
+
+async def open_connection(
+    host: str,
+    port: int,
+    *,
+    stack: Stack,
+    ssl: _ssl.SSLContext | bool | None = None,
+    server_hostname: str | None = None,
+    timeout: float | None = None,
+    limit: int = 2**16,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Like ``asyncio.open_connection``, over ``stack``. Raises the ``OSError`` subclasses of ``netsocket.compat``."""
+    sock = await asyncio.to_thread(compat.create_connection, (host, port), timeout, stack=stack)
+    if ssl is not None and ssl is not False and server_hostname is None:
+        server_hostname = host
+    try:
+        return await asyncio.open_connection(
+            sock=sock, ssl=ssl or None, server_hostname=server_hostname if ssl else None, limit=limit
+        )
+    except BaseException:
+        sock.close()
+        raise
+
+
+class _AsyncSocket:
+    _sock: InternetSocket
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = asyncio.Event()
+
+    def open(self, stack: Stack) -> NsapiError:
+        """Open on ``stack`` (non-blocking underneath; the awaitables do the waiting)."""
+        self._loop = asyncio.get_running_loop()
+        err = self._sock.open(stack)
+        if err == NsapiError.OK:
+            self._sock.set_blocking(False)
+            self._sock.sigio(self._wake)
+        return err
+
+    def _wake(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._ready.set)
+
+    async def _retry(self, attempt: Callable[[], Any], timeout: float | None, retry_on: frozenset[int]) -> Any:
+        async def loop() -> Any:
+            while True:
+                self._ready.clear()
+                result = attempt()
+                status = result[0] if isinstance(result, tuple) else result
+                if status not in retry_on:
+                    return result
+                await self._ready.wait()
+
+        try:
+            return await asyncio.wait_for(loop(), timeout)
+        except asyncio.TimeoutError:
+            return NsapiError.CONNECTION_TIMEOUT
+
+    def close(self) -> NsapiError:
+        return self._sock.close()
+
+    async def __aenter__(self) -> _AsyncSocket:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+_WAIT = frozenset({NsapiError.WOULD_BLOCK})
+
+
+class AsyncTCPSocket(_AsyncSocket):
+    """A ``TCPSocket`` whose calls are awaitable; ``timeout`` (seconds, None: forever) gives CONNECTION_TIMEOUT."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sock = self._tcp = TCPSocket()
+
+    async def connect(self, address: SocketAddress, timeout: float | None = None) -> NsapiError:
+        result = await self._retry(
+            lambda: self._tcp.connect(address), timeout, frozenset({NsapiError.IN_PROGRESS, NsapiError.ALREADY})
+        )
+        return NsapiError.OK if result == NsapiError.IS_CONNECTED else NsapiError(result)
+
+    async def send(self, data: ReadableBuffer, timeout: float | None = None) -> int:
+        """Send everything: the full size, or an error (CONNECTION_TIMEOUT if the timeout passed first)."""
+        view = memoryview(data).cast("B")
+        sent = 0
+
+        def attempt() -> int:
+            return self._tcp.send(view[sent:])
+
+        while sent < len(view):
+            result = await self._retry(attempt, timeout, _WAIT)
+            if result < 0:
+                return sent if sent else int(result)
+            sent += result
+        return sent
+
+    async def recv(self, buffer: WritableBuffer, timeout: float | None = None) -> int:
+        return int(await self._retry(lambda: self._tcp.recv(buffer), timeout, _WAIT))
+
+    def bind(self, address: SocketAddress | int) -> NsapiError:
+        return self._tcp.bind(address)
+
+    def listen(self, backlog: int = 1) -> NsapiError:
+        return self._tcp.listen(backlog)
+
+    async def accept(self, timeout: float | None = None) -> tuple[TCPSocket | None, NsapiError]:
+        """Wait for a connection: ``(socket, OK)`` or ``(None, error)``; the new socket is an ordinary blocking one."""
+
+        def attempt() -> tuple[NsapiError, TCPSocket | None]:
+            sock, err = self._tcp.accept()
+            return err, sock
+
+        result = await self._retry(attempt, timeout, _WAIT)
+        if not isinstance(result, tuple):
+            return None, NsapiError(result)
+        err, sock = result
+        return sock, err
+
+
+class AsyncUDPSocket(_AsyncSocket):
+    """A ``UDPSocket`` whose receive calls are awaitable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sock = self._udp = UDPSocket()
+
+    def bind(self, address: SocketAddress | int) -> NsapiError:
+        return self._udp.bind(address)
+
+    def connect(self, address: SocketAddress) -> NsapiError:
+        return self._udp.connect(address)
+
+    async def sendto(self, address: SocketAddress, data: ReadableBuffer, timeout: float | None = None) -> int:
+        return int(await self._retry(lambda: self._udp.sendto(address, data), timeout, _WAIT))
+
+    async def recvfrom(
+        self, address: SocketAddress | None, buffer: WritableBuffer, timeout: float | None = None
+    ) -> int:
+        return int(await self._retry(lambda: self._udp.recvfrom(address, buffer), timeout, _WAIT))

@@ -1,0 +1,136 @@
+"""The stack factories the conformance suite runs against: one ``StackEntry`` per stack, in ``STACKS``.
+
+The suite is written once; each entry says how to build that stack's interface, how it reaches the loopback
+servers, how the host reaches a server socket opened on it, and what it can do (``Capabilities``). A stack that
+lacks a feature is not skipped: the suite asserts the documented error code instead. Adding a stack is adding an
+entry to ``STACKS`` (see README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from netsocket import NetworkInterface, NetworkStack, NsapiError, NsapiProtocol, NsapiSecurity, SocketAddress
+from tests.servers import LoopbackServers
+
+BOTH = frozenset({NsapiProtocol.TCP, NsapiProtocol.UDP})
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a stack supports; each ``False`` turns a case into a check of the documented error code."""
+
+    max_sockets: int | None = None
+    """Sockets ``open`` can hand out at once (then the next gives NO_SOCKET/NO_MEMORY); None: more than the suite
+    probes (``OPEN_LIMIT_PROBE``)."""
+    bind: frozenset[NsapiProtocol] = BOTH
+    """Protocols whose sockets can ``bind``; others return UNSUPPORTED."""
+    bind_address: bool = True
+    """``bind`` accepts a specific local IP (not only a port); else UNSUPPORTED."""
+    listen: bool = True
+    """TCP ``listen``/``accept`` (a server socket on the stack); else ``listen`` returns UNSUPPORTED."""
+    keepalive: bool = True
+    """``setsockopt(SOCKET, KEEPALIVE, ...)``; else UNSUPPORTED."""
+    ipv6: bool = False
+    """The stack can carry IPv6 (the suite's servers are IPv4; this only changes which family is "wrong")."""
+    interface_nonblocking: bool = True
+    """``NetworkInterface.set_blocking(False)``; else it returns UNSUPPORTED."""
+    peer_reset: frozenset[int] = frozenset({NsapiError.CONNECTION_LOST})
+    """What ``recv`` returns after the peer reset the connection (DESIGN: CONNECTION_LOST; a stack that cannot
+    tell a reset from an orderly close, like ESP-AT's ``<id>,CLOSED``, adds 0)."""
+    max_udp_payload: int = 1472
+    """The largest datagram ``sendto`` must carry."""
+    dns_cache: bool = True
+    """Resolved names are cached (netsocket's resolver: yes), so asking again sends no query."""
+    dns_async_limit: int | None = 5
+    """Asynchronous lookups in flight at once (the next gets NO_MEMORY); None: no limit the suite can reach."""
+
+
+@dataclass(frozen=True)
+class WifiWorld:
+    """The access points a Wi-Fi stack's world has (defaults: DESIGN §5's default emulated world)."""
+
+    secure_ssid: str = "netsocket-wpa2"
+    secure_pass: str = "netsocket123"
+    secure_security: NsapiSecurity = NsapiSecurity.WPA2
+    secure_channel: int = 6
+    open_ssid: str = "netsocket-open"
+    open_channel: int = 1
+    set_channel_supported: bool = True
+    """``set_channel`` works (else every channel > 0 gives UNSUPPORTED, as Mbed's ESP8266 driver)."""
+
+
+def _loopback_route(host: str, port: int) -> SocketAddress:
+    return SocketAddress(host, port)
+
+
+def _loopback_reach(port: int) -> tuple[str, int]:
+    return "127.0.0.1", port
+
+
+def _connect(interface: NetworkInterface) -> NsapiError:
+    return interface.connect()
+
+
+def _use_dns_server(interface: NetworkInterface, server: SocketAddress) -> NsapiError:
+    return interface.add_dns_server(server)
+
+
+def _release(interface: NetworkInterface) -> None:
+    """Default cleanup of an interface the suite built: disconnect it if it is up."""
+    from netsocket import NsapiConnectionStatus
+
+    if interface.get_connection_status() != NsapiConnectionStatus.DISCONNECTED:
+        interface.disconnect()
+
+
+@dataclass(frozen=True)
+class StackEntry:
+    """One stack under test."""
+
+    name: str
+    """The pytest id (``test_x[host]``)."""
+    make_interface: Callable[[LoopbackServers], NetworkInterface]
+    """A new, disconnected interface; it may use the servers (e.g. to point its DNS at the loopback one)."""
+    connect: Callable[[NetworkInterface], NsapiError] = _connect
+    """Bring the interface up (a Wi-Fi entry joins its world's secure AP here)."""
+    use_dns_server: Callable[[NetworkInterface, SocketAddress], NsapiError] = _use_dns_server
+    """Make a connected interface resolve names with the DNS server at this address (already routed)."""
+    release: Callable[[NetworkInterface], None] = _release
+    """Free an interface the suite built (disconnect; stop an emulator)."""
+    route: Callable[[str, int], SocketAddress] = _loopback_route
+    """How the stack reaches a loopback server at host ``(ip, port)``."""
+    reach: Callable[[int], tuple[str, int]] = _loopback_reach
+    """Where the host connects to reach a server socket listening on ``port`` of the stack."""
+    caps: Capabilities = field(default_factory=Capabilities)
+    wifi: WifiWorld | None = None
+    """Set for a ``WiFiInterface`` stack: the Wi-Fi cases run on it against this world."""
+    open_sockets: Callable[[NetworkStack], int] | None = None
+    """Optional probe: how many sockets the stack holds open (lets the suite catch leaked sockets)."""
+
+
+def _host_interface(servers: LoopbackServers) -> NetworkInterface:
+    from drivers.host import HostInterface
+
+    return HostInterface()
+
+
+def _host_open_sockets(stack: NetworkStack) -> int:
+    count = getattr(stack, "open_sockets", None)
+    if not isinstance(count, int):
+        raise TypeError("the host stack reports open_sockets")
+    return count
+
+
+STACKS: list[StackEntry] = [
+    StackEntry(
+        name="host",
+        make_interface=_host_interface,
+        caps=Capabilities(max_sockets=None, ipv6=True, max_udp_payload=65507),
+        open_sockets=_host_open_sockets,
+    ),
+]
+"""Every stack the conformance suite runs on. Append an entry to add one."""
+
+WIFI_STACKS: list[StackEntry] = [entry for entry in STACKS if entry.wifi is not None]
