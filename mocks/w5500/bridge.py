@@ -328,9 +328,7 @@ class HostBridge:
             link.shut_down = True
             self._events.append(self._link_event(n, link, lambda chip: chip.on_tcp_closed(n)))
 
-    def _link_event(
-        self, n: int, link: _TcpLink, event: Callable[[W5500Chip], None]
-    ) -> Callable[[W5500Chip], None]:
+    def _link_event(self, n: int, link: _TcpLink, event: Callable[[W5500Chip], None]) -> Callable[[W5500Chip], None]:
         def guarded(chip: W5500Chip) -> None:
             if self._tcp.get(n) is link:
                 event(chip)

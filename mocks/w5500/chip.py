@@ -504,12 +504,7 @@ class W5500Chip:
 
     def _cmd_send_keep(self, n: int) -> None:
         s = self.sockets[n]
-        if (
-            s.status in _TCP_CONNECTED
-            and s.regs[r.Sn_KPALVTR] == 0
-            and not self.link_up
-            and s.deadline is None
-        ):
+        if s.status in _TCP_CONNECTED and s.regs[r.Sn_KPALVTR] == 0 and not self.link_up and s.deadline is None:
             s.set_timer(self.now + self.tcp_timeout(), TimerAction.CLOSE_WITH_TIMEOUT)
 
     def _cmd_recv(self, n: int) -> None:

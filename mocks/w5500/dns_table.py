@@ -40,9 +40,7 @@ class DnsTable:
             return None
         response = dns.message.make_response(message)
         if question.rdtype == dns.rdatatype.A:
-            response.answer.append(
-                dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, "A", self.hosts[name])
-            )
+            response.answer.append(dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, "A", self.hosts[name]))
         return response.to_wire()
 
     def nxdomain(self, query: bytes) -> bytes | None:

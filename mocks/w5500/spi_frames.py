@@ -80,9 +80,7 @@ class FrameDecoder:
     def _start_frame(self) -> None:
         addr_hi, addr_lo, control = self._header
         self._fixed_len = _FDM_LENGTHS[control & 0x03]
-        self._frame = FrameInfo(
-            block=control >> 3, write=bool(control & 0x04), start=(addr_hi << 8) | addr_lo
-        )
+        self._frame = FrameInfo(block=control >> 3, write=bool(control & 0x04), start=(addr_hi << 8) | addr_lo)
 
     def _finish(self) -> None:
         if self._frame is not None:

@@ -44,9 +44,7 @@ class BusioSpiShim:
     def write(self, buffer: bytes | bytearray, *, start: int = 0, end: int | None = None) -> None:
         self.emulator.exchange(bytes(buffer[start:end]))
 
-    def readinto(
-        self, buffer: bytearray, *, start: int = 0, end: int | None = None, write_value: int = 0
-    ) -> None:
+    def readinto(self, buffer: bytearray, *, start: int = 0, end: int | None = None, write_value: int = 0) -> None:
         stop = len(buffer) if end is None else end
         buffer[start:stop] = self.emulator.exchange(bytes([write_value]) * (stop - start))
 
@@ -156,8 +154,7 @@ def test_adafruit_server_socket_accepts_a_host_connection() -> None:
     with FakeSpiDev() as spi:
         eth = _driver(spi, is_dhcp=False)
         eth.ifconfig = tuple(
-            eth.unpretty_ip(text)
-            for text in ("192.168.77.61", "255.255.255.0", "192.168.77.1", "192.168.77.1")
+            eth.unpretty_ip(text) for text in ("192.168.77.61", "255.255.255.0", "192.168.77.1", "192.168.77.1")
         )
         pool = socketpool.SocketPool(eth)
         server = pool.socket(pool.AF_INET, pool.SOCK_STREAM)

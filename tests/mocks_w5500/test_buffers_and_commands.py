@@ -109,9 +109,7 @@ def test_tx_wr_takes_effect_on_send_and_rx_rd_on_recv(lan_wire: Wire, tcp_server
         assert wire.r16(sreg(0), Sn_RX_WR) == 10
 
 
-def test_torn_reads_change_rsr_between_the_high_and_low_byte(
-    lan_wire: Wire, tcp_server: socket.socket
-) -> None:
+def test_torn_reads_change_rsr_between_the_high_and_low_byte(lan_wire: Wire, tcp_server: socket.socket) -> None:
     wire = lan_wire
     wire.spi.faults.torn_reads = True
     wire.connect(0, ("127.0.0.1", tcp_server.getsockname()[1]))

@@ -27,9 +27,7 @@ MAC = bytes.fromhex("020000aabbcc")
 DISCOVER, OFFER, REQUEST, ACK, NAK = 1, 2, 3, 5, 6
 
 
-def dhcp_message(
-    kind: int, xid: int, *, broadcast: bool = True, ciaddr: bytes = bytes(4), **options: bytes
-) -> bytes:
+def dhcp_message(kind: int, xid: int, *, broadcast: bool = True, ciaddr: bytes = bytes(4), **options: bytes) -> bytes:
     """A BOOTREQUEST built field by field (RFC 2131 layout)."""
     fixed = bytearray(236)
     fixed[0:4] = b"\x01\x01\x06\x00"
@@ -66,9 +64,7 @@ def _send(wire: Wire, destination: str, data: bytes) -> None:
     wire.w8(sreg(0), Sn_IR, 0xFF)
 
 
-def _exchange(
-    wire: Wire, destination: str, data: bytes
-) -> tuple[str, int, tuple[int, bytes, dict[int, bytes]]]:
+def _exchange(wire: Wire, destination: str, data: bytes) -> tuple[str, int, tuple[int, bytes, dict[int, bytes]]]:
     _send(wire, destination, data)
     source, port, payload = wire.recv_datagram(0)
     return source, port, parse_reply(payload)
@@ -84,11 +80,7 @@ def test_discover_offer_request_ack_over_the_chips_udp_socket(wire: Wire, broadc
     assert (source, port, xid) == ("192.168.77.1", 67, 0xABCD)
     assert options[53] == bytes([OFFER])
     assert offered[:3] == bytes([192, 168, 77]) and 100 <= offered[3] <= 199
-    assert (
-        options[1] == ip("255.255.255.0")
-        and options[3] == ip("192.168.77.1")
-        and options[6] == ip("192.168.77.1")
-    )
+    assert options[1] == ip("255.255.255.0") and options[3] == ip("192.168.77.1") and options[6] == ip("192.168.77.1")
     assert options[54] == ip("192.168.77.1")
     request = dhcp_message(REQUEST, 0xABCE, broadcast=broadcast, requested=offered, server=options[54])
     _, _, (xid, acked, options) = _exchange(wire, "255.255.255.255", request)
@@ -158,9 +150,7 @@ def test_lease_expiry_frees_the_address_for_someone_else() -> None:
     server = DhcpServer(DhcpConfig(pool_first="192.168.77.100", pool_last="192.168.77.100", lease_time=5))
     offer = server.handle(dhcp_message(DISCOVER, 1), now=0.0)
     assert offer is not None
-    ack = server.handle(
-        dhcp_message(REQUEST, 2, requested=ip("192.168.77.100"), server=ip("192.168.77.1")), 0.0
-    )
+    ack = server.handle(dhcp_message(REQUEST, 2, requested=ip("192.168.77.100"), server=ip("192.168.77.1")), 0.0)
     assert ack is not None and parse_reply(ack.payload)[2][53] == bytes([ACK])
     other = dhcp_message(DISCOVER, 3).replace(MAC, bytes.fromhex("020000000001"), 1)
     assert server.handle(other, now=1.0) is None  # pool exhausted

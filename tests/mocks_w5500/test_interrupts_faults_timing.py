@@ -61,9 +61,7 @@ class _SilentPeer(NullNetwork):
         return b"\x02\x00\x00\x00\x00\x01"
 
 
-@pytest.mark.parametrize(
-    ("network", "timeout"), [(NullNetwork(), 1.8), (_SilentPeer(), 31.8)], ids=["ARPTO", "TCPTO"]
-)
+@pytest.mark.parametrize(("network", "timeout"), [(NullNetwork(), 1.8), (_SilentPeer(), 31.8)], ids=["ARPTO", "TCPTO"])
 def test_default_arp_and_tcp_timeouts_on_the_sans_io_chip(network: NullNetwork, timeout: float) -> None:
     chip = W5500Chip(network, now=100.0)
     assert _frame(chip, 0, 0x39, read=1) == b"\x04"

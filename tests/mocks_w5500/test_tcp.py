@@ -198,9 +198,7 @@ def test_echo_larger_than_the_buffers_wraps_the_rings(lan_wire: Wire, tcp_server
         assert wire.recv_exactly(0, len(data)) == data
 
 
-def test_peer_fin_gives_close_wait_with_data_still_readable(
-    lan_wire: Wire, tcp_server: socket.socket
-) -> None:
+def test_peer_fin_gives_close_wait_with_data_still_readable(lan_wire: Wire, tcp_server: socket.socket) -> None:
     wire = lan_wire
     peer = _connected(wire, tcp_server)
     with peer:
