@@ -343,8 +343,8 @@ class DhcpMachine:
             self._new_xid()
             return self._request_extend(now)
         if self.state == State.RENEWING and now >= self.lease.obtained + self.lease.t2:
+            # Same xid: an ACK to the last unicast renewal that arrives late is still taken.
             self.state = State.REBINDING
-            self._new_xid()
         return self._request_extend(now)
 
     def _expire(self, now: float) -> list[Event]:
@@ -520,6 +520,7 @@ class DhcpClient:
                 pending = machine.start(now)
             wants_socket = machine.needs_socket or any(isinstance(e, Send) for e in pending)
             if wants_socket and self._socket is None and self._open_socket() is None:
+                _log.info("DHCP: no free socket on the stack; trying again")
                 with self._cond:
                     self._cond.wait(0.5)  # no free socket right now: try again shortly
                 continue
