@@ -422,12 +422,12 @@ class DhcpClient:
         return self._machine.state
 
     def start(self) -> None:
+        """Start the client thread. A client runs once: after ``stop()`` it does not start again."""
         with self._cond:
-            if self._thread is not None:
+            if self._thread is not None or self._stop:
                 return
-            self._stop = False
             self._thread = threading.Thread(target=self._run, name="dhcp-client", daemon=True)
-        self._thread.start()
+            self._thread.start()  # under the lock, so a concurrent stop() never joins an unstarted thread
 
     def restart(self) -> None:
         """Start over from INIT (the link came back); does not block."""
