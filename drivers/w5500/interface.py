@@ -201,6 +201,10 @@ class W5500Interface(EthernetInterface):
 
     def _bring_up(self) -> NsapiError:
         """Reset and configure the chip, wait for the link, get an address (runs on a thread when non-blocking)."""
+        if self._up:  # connect again after the link or the chip dropped: the reset ends every socket
+            self._stop_dhcp()
+            self._stack.stop()
+            self._up = False
         try:
             self._init_chip()
         except ChipError as exc:

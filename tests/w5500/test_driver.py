@@ -407,3 +407,22 @@ def test_from_url_names_the_missing_extra(monkeypatch: pytest.MonkeyPatch) -> No
         W5500Interface.from_url("w5500://ftdi:232h/1")
     with pytest.raises(ValueError):
         W5500Interface.from_url("esp:///dev/ttyUSB0")
+
+
+def test_connect_again_after_link_loss_starts_clean(make_interface: MakeInterface, tcp_echo: TcpServer) -> None:
+    interface, fake = make_interface(link_timeout=0.3)
+    log = StatusLog()
+    interface.attach(log)
+    old = _tcp(interface, tcp_echo)
+    try:
+        fake.set_link(False)
+        assert log.wait_for(NsapiConnectionStatus.DISCONNECTED)
+        assert interface.connect() == NsapiError.NO_CONNECTION  # still no cable
+        assert old.send(b"x") == NsapiError.NO_SOCKET  # connect reset the chip: old sockets are gone
+        fake.set_link(True)
+        assert interface.connect() == NsapiError.OK
+        with _tcp(interface, tcp_echo) as fresh:
+            assert fresh.send(b"again") == 5
+            assert _recv_exactly(fresh, 5) == b"again"
+    finally:
+        old.close()
