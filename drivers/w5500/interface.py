@@ -185,6 +185,8 @@ class W5500Interface(EthernetInterface):
             return NsapiError.IS_CONNECTED
         if status == NsapiConnectionStatus.CONNECTING:
             return NsapiError.BUSY
+        if not self._use_dhcp and self._static.ip == bytes(4):
+            return NsapiError.PARAMETER  # DHCP off and no address given with set_network (as Mbed's lwIP)
         self._set_status(NsapiConnectionStatus.CONNECTING)
         self._cancel.clear()
         if self._blocking:

@@ -426,3 +426,12 @@ def test_connect_again_after_link_loss_starts_clean(make_interface: MakeInterfac
             assert _recv_exactly(fresh, 5) == b"again"
     finally:
         old.close()
+
+
+def test_static_without_an_address_is_a_parameter_error(make_interface: MakeInterface) -> None:
+    interface, _ = make_interface(static=False, connect=False)
+    assert interface.set_dhcp(False) == NsapiError.OK
+    assert interface.connect() == NsapiError.PARAMETER
+    assert interface.get_connection_status() == NsapiConnectionStatus.DISCONNECTED
+    assert interface.set_dhcp(True) == NsapiError.OK
+    assert interface.connect() == NsapiError.OK
