@@ -265,8 +265,16 @@ class DhcpMachine:
         self.lease = None
         return self._discover(now)
 
-    def stop(self) -> None:
+    def stop(self) -> list[Event]:
+        """Stop; a held lease is given back with a DHCPRELEASE (unicast to its server)."""
+        lease, bound = self.lease, self.state in (State.BOUND, State.RENEWING, State.REBINDING)
         self.state = State.STOPPED
+        self.lease = None
+        if lease is None or not bound:
+            return []
+        self._new_xid()
+        message = build_message(RELEASE, self.xid, self.mac, ciaddr=lease.ip, server_id=lease.server, broadcast=False)
+        return [Send(message, lease.server)]
 
     def next_deadline(self) -> float | None:
         return None if self.state == State.STOPPED else self._deadline
@@ -436,7 +444,8 @@ class DhcpClient:
             self._cond.notify_all()
         self._close_socket()
 
-    def stop(self) -> None:
+    def stop(self, release: bool = True) -> None:
+        """Stop the client; with ``release`` a held lease is given back (DHCPRELEASE) first."""
         with self._cond:
             self._stop = True
             self._cond.notify_all()
@@ -444,6 +453,25 @@ class DhcpClient:
         self._close_socket()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5.0)
+        events = self._machine.stop()
+        if release and events:
+            self._send_once(events)
+
+    def _send_once(self, events: list[Event]) -> None:
+        """Send on a socket of its own (the client's thread has ended)."""
+        from netsocket.socket import UDPSocket
+
+        sock = UDPSocket()
+        if sock.open(self._stack) != NsapiError.OK:
+            return
+        try:
+            sock.set_timeout(1000)
+            if sock.bind(CLIENT_PORT) == NsapiError.OK:
+                for event in events:
+                    if isinstance(event, Send):
+                        sock.sendto(SocketAddress(event.destination, SERVER_PORT), event.payload)
+        finally:
+            sock.close()
 
     def wait_bound(self, timeout: float) -> bool:
         """Block until a lease is held (True) or ``timeout`` seconds pass (False)."""
@@ -543,5 +571,4 @@ class DhcpClient:
                 elif size == NsapiError.NO_SOCKET:
                     continue
             pending += machine.poll(time.monotonic())
-        machine.stop()
         self._close_socket()

@@ -134,3 +134,14 @@ def test_a_built_ack_parses(xid: int) -> None:
     message[0] = 2  # make it a reply
     reply = parse_reply(bytes(message), xid, MAC)
     assert reply is not None and reply.message_type == ACK
+
+
+def test_stopping_a_bound_client_releases_the_lease() -> None:
+    machine, server = _machine(), DhcpServer(DhcpConfig(lease_time=100))
+    _bind(machine, server)
+    assert server.leases
+    events = machine.stop()
+    assert len(events) == 1 and isinstance(events[0], Send) and events[0].destination == SERVER
+    assert server.handle(events[0].payload, 1.0) is None
+    assert not server.leases and server.log[-1][0] == "RELEASE"
+    assert machine.stop() == []  # nothing held any more

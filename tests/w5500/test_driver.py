@@ -435,3 +435,16 @@ def test_static_without_an_address_is_a_parameter_error(make_interface: MakeInte
     assert interface.get_connection_status() == NsapiConnectionStatus.DISCONNECTED
     assert interface.set_dhcp(True) == NsapiError.OK
     assert interface.connect() == NsapiError.OK
+
+
+def test_disconnect_releases_the_dhcp_lease(make_interface: MakeInterface) -> None:
+    interface, fake = make_interface(static=False)
+    assert fake.emulator.dhcp.leases
+    assert interface.disconnect() == NsapiError.OK
+    assert not fake.emulator.dhcp.leases
+    assert ("RELEASE", interface_ip_text(fake)) in fake.emulator.dhcp.log
+
+
+def interface_ip_text(fake: FakeSpiDev) -> str:
+    acks = [address for name, address in fake.emulator.dhcp.log if name == "ACK"]
+    return acks[-1]
