@@ -448,3 +448,15 @@ def test_disconnect_releases_the_dhcp_lease(make_interface: MakeInterface) -> No
 def interface_ip_text(fake: FakeSpiDev) -> str:
     acks = [address for name, address in fake.emulator.dhcp.log if name == "ACK"]
     return acks[-1]
+
+
+def test_connect_waits_for_auto_negotiation() -> None:
+    with FakeSpiDev(link_up_delay=0.4) as fake:
+        interface = W5500Interface(fake)
+        try:
+            started = time.monotonic()
+            assert interface.connect() == NsapiError.OK  # DHCP needs the link: connect waited for it
+            assert time.monotonic() - started >= 0.3
+            assert interface.get_ip_address(SocketAddress()) == NsapiError.OK
+        finally:
+            interface.close()
