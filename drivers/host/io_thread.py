@@ -40,8 +40,7 @@ class IoThread:
         self._watches: dict[int, Watch] = {}
         self._dirty: set[int] = set()
         self._thread: threading.Thread | None = None
-        self._selector: selectors.BaseSelector | None = None
-        self._wake_r: socket.socket | None = None
+        self._stop = threading.Event()
         self._wake_w: socket.socket | None = None
 
     # -- called from any thread -----------------------------------------------------------------------------------
@@ -64,12 +63,10 @@ class IoThread:
             self._dirty.add(fd)
             wake_w = self._wake_w
             if not self._watches and self._thread is not None:
-                # The loop ends once it is no longer ``self._thread``; a new one may start before it has ended.
-                thread, self._thread = self._thread, None
-                self._selector = self._wake_r = self._wake_w = None
-        if wake_w is not None:
-            with contextlib.suppress(OSError):
-                wake_w.send(b"\0")
+                # This loop's own stop flag and wake socket: a loop started after this one keeps running.
+                self._stop.set()
+                thread, self._thread, self._wake_w = self._thread, None, None
+        self._wake(wake_w)
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
@@ -90,29 +87,34 @@ class IoThread:
 
     # -- the loop -------------------------------------------------------------------------------------------------
     def _start_locked(self) -> None:
-        self._selector = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        # Each loop owns its selector, wake pair and stop flag, so a loop still finishing while the next one
+        # starts (unwatch of the last socket racing a new watch) can neither close nor stop the new one.
+        self._stop = stop = threading.Event()
+        selector = selectors.DefaultSelector()
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        selector.register(wake_r, selectors.EVENT_READ, None)
+        self._wake_w = wake_w
         self._dirty = set(self._watches)  # the new loop registers every watch; stale fds belong to the old one
         self._thread = threading.Thread(
-            target=self._run, args=(self._selector, self._wake_r, self._wake_w), name=self._name, daemon=True
+            target=self._run, args=(selector, wake_r, wake_w, stop), name=self._name, daemon=True
         )
         self._thread.start()
 
-    def _wake(self) -> None:
-        wake_w = self._wake_w
+    def _wake(self, wake_w: socket.socket | None = None) -> None:
+        if wake_w is None:
+            wake_w = self._wake_w
         if wake_w is None:
             return
         # A full buffer means the loop is already woken; an error means it is shutting down.
         with contextlib.suppress(OSError):
             wake_w.send(b"\0")
 
-    def _apply_changes(self, selector: selectors.BaseSelector) -> None:
+    def _apply_changes(self, selector: selectors.BaseSelector, stop: threading.Event) -> None:
         with self._lock:
-            if self._thread is not threading.current_thread():
-                return  # an ending loop must not take changes meant for its successor
+            if stop.is_set():  # a stopped loop must not take changes meant for the next one
+                return
             dirty, self._dirty = self._dirty, set()
             wanted: dict[int, tuple[int, Watch | None]] = {}
             for fd in dirty:
@@ -144,14 +146,12 @@ class IoThread:
             except (OSError, ValueError):
                 _log.debug("socket %d closed before it could be watched", fd)
 
-    def _run(self, selector: selectors.BaseSelector, wake_r: socket.socket, wake_w: socket.socket) -> None:
-        me = threading.current_thread()
+    def _run(
+        self, selector: selectors.BaseSelector, wake_r: socket.socket, wake_w: socket.socket, stop: threading.Event
+    ) -> None:
         try:
-            while True:
-                with self._lock:
-                    if self._thread is not me:
-                        return
-                self._apply_changes(selector)
+            while not stop.is_set():
+                self._apply_changes(selector, stop)
                 for key, events in selector.select():
                     if key.data is None:
                         try:
@@ -164,7 +164,10 @@ class IoThread:
         finally:
             selector.close()
             wake_r.close()
-            wake_w.close()
+            with self._lock:
+                wake_w.close()
+                if self._wake_w is wake_w:
+                    self._wake_w = None
 
     def _fire(self, watch: Watch, events: int) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ from tests.servers import (
     daytime_text,
 )
 from tests.servers.chargen import LINE_BYTES, PERIOD_BYTES
-from tests.servers.services import chargen_tcp, echo_tcp, echo_udp
+from tests.servers.services import _echo_stream, chargen_tcp, echo_udp
 
 
 def test_chargen_lines_follow_rfc_864() -> None:
@@ -78,7 +78,7 @@ def test_chargen_server_sends_the_pattern() -> None:
 
 
 def test_tcp_server_stops_promptly_with_an_idle_client_connected() -> None:
-    server = echo_tcp().start()
+    server = TcpServer("unit-echo", _echo_stream).start()
     client = socket.create_connection(server.address, timeout=5)
     try:
         client.sendall(b"ping")
@@ -89,7 +89,7 @@ def test_tcp_server_stops_promptly_with_an_idle_client_connected() -> None:
         assert client.recv(4) == b""  # the server shut the connection down
     finally:
         client.close()
-    assert not [t.name for t in threading.enumerate() if t.name.startswith("echo-tcp")]
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("unit-echo")]
     server.stop()  # twice is harmless
 
 
