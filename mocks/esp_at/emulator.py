@@ -1,0 +1,282 @@
+"""A running emulator: the device model, its output pacer and its host-socket bridge, driven by one daemon
+thread.
+
+Layer: I/O adapter. The thread owns the device; every call from outside (fault injection, inspection) goes
+through `Emulator.call`, which takes the lock and wakes the thread. Closing stops the thread, closes the
+transport and every bridged host socket, and removes the emulator from the registry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import random
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import IO, TypeVar
+
+from mocks.esp_at import registry
+from mocks.esp_at.device import EspAtDevice, Faults
+from mocks.esp_at.network import HostNetwork, Network
+from mocks.esp_at.options import EmulatorOptions
+from mocks.esp_at.pacer import OutputPacer
+from mocks.esp_at.profiles import get_profile
+from mocks.esp_at.transport import Transport
+from mocks.esp_at.world import World
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+#: The byte log of both directions (DEBUG, ``%r``), for diagnosing a failing driver test.
+wire_log = logging.getLogger("mocks.esp_at.wire")
+
+_names = itertools.count(1)
+_READ_SIZE = 4096
+
+
+class Emulator:
+    """One emulated module serving one transport. Use `start()`, then `close()` (or a ``with`` block)."""
+
+    def __init__(
+        self,
+        options: EmulatorOptions,
+        transport: Transport,
+        *,
+        world: World | None = None,
+        network: Network | None = None,
+        aliases: tuple[str, ...] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.options = options
+        self.name = options.name or f"espemu-{next(_names)}"
+        self._transport = transport
+        self._clock = clock
+        self.host_network = HostNetwork(allow_non_loopback=options.allow_non_loopback)
+        if world is not None and options.allow_non_loopback:
+            world.allow_non_loopback = True
+        rng = random.Random(options.seed)
+        self.device = EspAtDevice(
+            get_profile(options.profile),
+            network if network is not None else self.host_network,
+            world=world,
+            timing=options.timing,
+            faults=Faults(options.inject, options.inject_points, options.send_fail, options.quirks),
+            rng=rng,
+            now=clock(),
+            boot=options.boot,
+            passive_window=options.passive_window,
+            recvlen_inactive=options.recvlen_inactive,
+        )
+        if options.allow_non_loopback:
+            self.device.world.allow_non_loopback = True
+        self._pacer = OutputPacer(
+            rng,
+            baud=options.baud,
+            chunking=options.chunking,
+            noise=options.noise,
+            gap_max=options.timing.scaled(options.timing.chunk_gap_max),
+        )
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._unsent = b""
+        self._host_rts = True
+        # With a baud rate set, host bytes also arrive no faster than the line carries them (baud/10 B/s).
+        self._in_rate = options.baud / 10.0 if options.baud else None
+        self._in_credit = 0.0
+        self._in_last = clock()
+        self._log_file: IO[str] | None = open(options.log_file, "a") if options.log_file else None  # noqa: SIM115
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"espemu:{self.name}", daemon=True)
+        try:
+            registry.register(self, *aliases)
+        except ValueError:
+            self._wake_r.close()
+            self._wake_w.close()
+            if self._log_file is not None:
+                self._log_file.close()
+            raise
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> Emulator:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the thread and close the transport and every host socket. Idempotent."""
+        self._stop.set()
+        self._wake()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5.0)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self.device.close()
+            self.host_network.close_all()
+            self._transport.close()
+            self._wake_r.close()
+            self._wake_w.close()
+            if self._log_file is not None:
+                self._log_file.close()
+        registry.unregister(self)
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    # ------------------------------------------------------------------ reaching the device from tests
+
+    def call(self, fn: Callable[[EspAtDevice, float], T]) -> T:
+        """Run `fn(device, now)` on the device under the emulator's lock, then let the thread act on it."""
+        with self._lock:
+            result = fn(self.device, self._clock())
+        self._wake()
+        return result
+
+    def inject_reset(self) -> None:
+        """Spontaneous reboot: garbage, then ``ready``; links vanish with no CLOSED."""
+        self.call(lambda dev, now: dev.inject_reset(now))
+
+    def drop_wifi(self, *, reconnect: bool = True) -> None:
+        """``WIFI DISCONNECT`` and ``<id>,CLOSED`` for every TCP link; ESP-AT reconnects by itself later."""
+        self.call(lambda dev, now: dev.drop_wifi(now, reconnect=reconnect))
+
+    def drop_wifi_at_injection_point(self) -> None:
+        self.call(lambda dev, now: dev.drop_wifi_at_injection_point())
+
+    def go_silent(self) -> None:
+        """The module stops answering anything until `inject_reset`."""
+        self.call(lambda dev, now: dev.go_silent())
+
+    def inject_noise(self, count: int = 8) -> None:
+        self.call(lambda dev, now: dev.inject_noise(count))
+
+    def fail_next_send(self, *, then_send_ok: bool = False) -> None:
+        self.call(lambda dev, now: dev.fail_next_send(then_send_ok=then_send_ok))
+
+    def set_ap_available(self, ssid: str, available: bool) -> None:
+        def change(dev: EspAtDevice, now: float) -> None:
+            for ap in dev.world.access_points:
+                if ap.ssid == ssid:
+                    ap.available = available
+
+        self.call(change)
+
+    def set_host_rts(self, asserted: bool) -> None:
+        """The host's RTS line, wired to the module's CTS: with UART_CUR flow 2 or 3 the module stops sending
+        while it is deasserted (checklist item 28)."""
+        with self._lock:
+            self._host_rts = asserted
+        self._wake()
+
+    @property
+    def dropped_rx_bytes(self) -> int:
+        return self.call(lambda dev, now: dev.dropped_rx_bytes)
+
+    @property
+    def open_host_sockets(self) -> int:
+        return self.host_network.open_socket_count
+
+    # ------------------------------------------------------------------ the thread
+
+    def _wake(self) -> None:
+        # Closed, or the wake-up pipe is already full: either way the thread will look.
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def _log(self, direction: str, data: bytes) -> None:
+        wire_log.debug("%s %s %r", self.name, direction, data)
+        if self._log_file is not None:
+            self._log_file.write(f"{self._clock():.6f} {direction} {data!r}\n")
+            self._log_file.flush()
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:
+            log.exception("emulator %s stopped on an internal error", self.name)
+        finally:
+            self._stop.set()
+
+    def _loop(self) -> None:
+        poll = self.options.timing.poll_interval
+        fd = self._transport.fileno()
+        while not self._stop.is_set():
+            with self._lock:
+                now = self._clock()
+                deadlines = [now + poll]
+                for candidate in (self.device.deadline(), self._pacer.next_time()):
+                    if candidate is not None:
+                        deadlines.append(candidate)
+                want_read = self.device.rx_room() > 0 or not self.device.hardware_flow_control
+                if self._in_rate is not None:
+                    # An idle line saves up no bytes: cap the credit at about 5 ms worth, like the pacer.
+                    cap = max(1.0, self._in_rate * 0.005)
+                    self._in_credit = min(self._in_credit + (now - self._in_last) * self._in_rate, cap)
+                    self._in_last = now
+                    if self._in_credit < 1.0:
+                        want_read = False
+                        deadlines.append(now + (1.0 - self._in_credit) / self._in_rate)
+                timeout = max(0.0, min(deadlines) - now)
+            readers = [self._wake_r.fileno()] + ([fd] if want_read else [])
+            writers = [fd] if self._unsent else []
+            try:
+                readable, _, _ = select.select(readers, writers, [], timeout)
+            except (OSError, ValueError):
+                return
+            if self._stop.is_set():
+                return
+            if self._wake_r.fileno() in readable:
+                with contextlib.suppress(BlockingIOError):
+                    self._wake_r.recv(4096)
+            with self._lock:
+                now = self._clock()
+                if fd in readable:
+                    size = _READ_SIZE
+                    if self.device.hardware_flow_control:
+                        size = min(size, self.device.rx_room())
+                    if self._in_rate is not None:
+                        size = min(size, int(self._in_credit))
+                    data = self._transport.read(size) if size > 0 else None
+                    if data == b"":
+                        return  # the host closed its end
+                    if data:
+                        if self._in_rate is not None:
+                            self._in_credit -= len(data)
+                        self._log("host->esp", data)
+                        self.device.receive(data, now)
+                self.device.tick(now, tx_backlog=self._pacer.pending)
+                out = self.device.take_output()
+                if out:
+                    self._pacer.push(out)
+                baud = self.device.take_baud_change()
+                if baud is not None:
+                    self._pacer.push_baud_change(baud)
+                    if self._in_rate is not None:
+                        self._in_rate = baud / 10.0
+                cts_blocks = self.device.uart.flow in (2, 3) and not self._host_rts
+                if not self._unsent and not cts_blocks:
+                    chunk = self._pacer.pop(now)
+                    if chunk:
+                        self._log("esp->host", chunk)
+                        self._unsent = chunk
+            if self._unsent:
+                try:
+                    sent = self._transport.write(self._unsent)
+                except OSError:
+                    return
+                self._unsent = self._unsent[sent:]

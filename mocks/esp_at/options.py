@@ -1,0 +1,112 @@
+"""Everything a caller can choose about one emulator, and its spelling as URL query parameters.
+
+Layer: pure data (no I/O).
+``espemu://?profile=at22_8266&seed=1&chunking=1&inject=1&baud=115200&timescale=0.01`` and the command line
+both end up here; no parameter means the default world of DESIGN.md §5 at real-life speed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qs, urlsplit
+
+from mocks.esp_at.device import INJECTION_POINTS, QUIRKS
+from mocks.esp_at.profiles import DEFAULT_PROFILE, PROFILES
+from mocks.esp_at.timing import Timing, timing_field_names
+
+
+@dataclass(frozen=True)
+class EmulatorOptions:
+    profile: str = DEFAULT_PROFILE
+    seed: int | None = None
+    #: Random output chunk sizes and gaps (checklist item 14).
+    chunking: bool = False
+    #: Probability that each URC injection point delivers pending messages (item 13); 1 in a URL means 0.5.
+    inject: float = 0.0
+    inject_points: frozenset[str] | None = None
+    #: Throttle the module's output to this baud rate (baud/10 bytes per second); None: as fast as possible.
+    baud: int | None = None
+    timing: Timing = field(default_factory=Timing)
+    #: Probability per output chunk that one bit is flipped (line noise).
+    noise: float = 0.0
+    send_fail: float = 0.0
+    #: Reference §8 behaviours to switch on (see `mocks.esp_at.device.QUIRKS`).
+    quirks: frozenset[str] = frozenset()
+    allow_non_loopback: bool = False
+    #: Start with the boot sequence (``ready`` after `reset_to_ready`); False starts an already booted module.
+    boot: bool = True
+    passive_window: int = 5760
+    recvlen_inactive: int | None = None
+    log_file: str | None = None
+    #: Registry name; default is generated.
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; known: {', '.join(sorted(PROFILES))}")
+        for value, label in ((self.inject, "inject"), (self.noise, "noise"), (self.send_fail, "send_fail")):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{label} must be within 0..1")
+        if self.inject_points is not None and not self.inject_points <= INJECTION_POINTS:
+            raise ValueError(f"unknown injection points: {sorted(self.inject_points - INJECTION_POINTS)}")
+        if not self.quirks <= QUIRKS:
+            raise ValueError(f"unknown quirks: {sorted(self.quirks - QUIRKS)}")
+        if self.baud is not None and self.baud <= 0:
+            raise ValueError("baud must be positive")
+
+    @classmethod
+    def from_url(cls, url: str) -> EmulatorOptions:
+        """Parse an ``espemu://`` URL; unknown parameters raise ValueError (a typo must not pass silently)."""
+        parts = urlsplit(url)
+        if parts.scheme != "espemu":
+            raise ValueError(f"not an espemu:// URL: {url!r}")
+        query = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
+        options = cls()
+        timing = Timing()
+        changes: dict[str, object] = {}
+        for key, value in query.items():
+            if key == "profile":
+                changes["profile"] = value
+            elif key == "seed":
+                changes["seed"] = int(value)
+            elif key == "chunking":
+                changes["chunking"] = _flag(value)
+            elif key == "inject":
+                number = float(value)
+                changes["inject"] = 0.5 if number == 1.0 and value.strip() == "1" else number
+            elif key == "inject_points":
+                changes["inject_points"] = frozenset(p for p in value.split(",") if p)
+            elif key == "quirks":
+                changes["quirks"] = frozenset(q for q in value.split(",") if q)
+            elif key == "baud":
+                changes["baud"] = int(value)
+            elif key == "timescale":
+                timing = timing.with_timescale(float(value))
+            elif key in ("noise", "send_fail"):
+                changes[key] = float(value)
+            elif key == "allow_non_loopback":
+                changes["allow_non_loopback"] = _flag(value)
+            elif key == "boot":
+                changes["boot"] = _flag(value)
+            elif key == "passive_window":
+                changes["passive_window"] = int(value)
+            elif key == "recvlen_inactive":
+                changes["recvlen_inactive"] = int(value)
+            elif key in ("log_file", "logfile"):
+                changes["log_file"] = value
+            elif key == "name":
+                changes["name"] = value
+            elif key in timing_field_names():
+                timing = replace(timing, **{key: float(value)})
+            else:
+                raise ValueError(f"unknown espemu:// parameter {key!r}")
+        changes["timing"] = timing
+        return replace(options, **changes)  # type: ignore[arg-type]
+
+
+def _flag(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on", ""):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
