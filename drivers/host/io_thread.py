@@ -45,9 +45,12 @@ class IoThread:
 
     # -- called from any thread -----------------------------------------------------------------------------------
     def watch(self, watch: Watch) -> None:
+        fd = watch.sock.fileno()
+        if fd < 0:
+            return  # closed before it could be watched (socket_close from another thread)
         with self._lock:
-            self._watches[watch.sock.fileno()] = watch
-            self._dirty.add(watch.sock.fileno())
+            self._watches[fd] = watch
+            self._dirty.add(fd)
             if self._thread is None:
                 self._start_locked()
         self._wake()
@@ -130,6 +133,9 @@ class IoThread:
                 key = selector.get_key(fd)
             except (KeyError, ValueError):
                 key = None
+            if key is not None and key.data is None:
+                # The fd number of a socket closed meanwhile now belongs to this loop's wake socket: keep it.
+                continue
             if key is not None and (not mask or key.data is not watch):
                 selector.unregister(fd)
                 key = None
