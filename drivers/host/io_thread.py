@@ -45,9 +45,12 @@ class IoThread:
 
     # -- called from any thread -----------------------------------------------------------------------------------
     def watch(self, watch: Watch) -> None:
+        fd = watch.sock.fileno()
+        if fd < 0:
+            return  # closed by socket_close on another thread before it could be watched
         with self._lock:
-            self._watches[watch.sock.fileno()] = watch
-            self._dirty.add(watch.sock.fileno())
+            self._watches[fd] = watch
+            self._dirty.add(fd)
             if self._thread is None:
                 self._start_locked()
         self._wake()

@@ -270,12 +270,15 @@ class HostStack(NetworkStack):
             # Linux answers the first connect() after a non-blocking connect finished with 0, not EISCONN.
             return NsapiError.IS_CONNECTED
         code = sock.connect_ex(address.to_tuple())
+        # Re-arm reading too: before connect() a fresh TCP socket polls as HUP, which the loop may already have
+        # reported (as readable and writable), leaving reading disarmed and the first data without a callback.
         if code == 0:
             handle.connected = True
+            self._io.arm(handle.watch, read=True)
             return NsapiError.OK
         if code in (errno.EINPROGRESS, errno.EWOULDBLOCK):
             handle.connecting = True
-            self._io.arm(handle.watch, write=True)
+            self._io.arm(handle.watch, read=True, write=True)
             return NsapiError.IN_PROGRESS
         return _ERRNO_TO_NSAPI.get(code, NsapiError.NO_CONNECTION)
 
