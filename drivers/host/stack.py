@@ -48,6 +48,7 @@ _ERRNO_TO_NSAPI = {
 _FAMILY = {NsapiVersion.IPv4: socket.AF_INET, NsapiVersion.IPv6: socket.AF_INET6}
 
 MAX_ASYNC_QUERIES = 5
+OS_QUERY_ID_BASE = 0x8000
 
 
 def _nsapi(exc: OSError) -> NsapiError:
@@ -87,7 +88,8 @@ class HostStack(NetworkStack):
         self._sockets: set[HostSocket] = set()
         self._async_lock = threading.Lock()
         self._async_queries: dict[int, bool] = {}
-        self._next_query_id = 1
+        # The OS resolver's ids live above netsocket's resolver's (1..0x7FFF), so a cancel never mixes them up.
+        self._next_query_id = OS_QUERY_ID_BASE
 
     # -- addresses ------------------------------------------------------------------------------------------------
     def get_ip_address(self, address: SocketAddress) -> NsapiError:
@@ -149,7 +151,7 @@ class HostStack(NetworkStack):
             if len(self._async_queries) >= MAX_ASYNC_QUERIES:
                 return NsapiError.NO_MEMORY
             query_id = self._next_query_id
-            self._next_query_id = self._next_query_id % 0x7FFF + 1
+            self._next_query_id = OS_QUERY_ID_BASE + (self._next_query_id - OS_QUERY_ID_BASE + 1) % 0x7FFF
             self._async_queries[query_id] = True
 
         def work() -> None:
