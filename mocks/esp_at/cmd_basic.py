@@ -72,12 +72,7 @@ def _uart(dev: EspAtDevice, cmd: Command, now: float) -> None:
         dev.error(now)
         return
     baud, databits, stopbits, parity, flow = (cmd.int_at(i) for i in range(5))
-    if not (
-        80 <= baud <= dev.profile.uart_max_baud
-        and 5 <= databits <= 8
-        and 1 <= stopbits <= 3
-        and 0 <= parity <= 2
-    ):
+    if not (80 <= baud <= dev.profile.uart_max_baud and 5 <= databits <= 8 and 1 <= stopbits <= 3 and 0 <= parity <= 2):
         dev.error(now)
         return
     if not 0 <= flow <= 3:

@@ -266,8 +266,7 @@ def _cipclose(dev: EspAtDevice, cmd: Command, now: float) -> None:
 
 def _link_line(prefix: str, link: Link) -> str:
     return (
-        f'{prefix}:{link.id},"{link.kind}","{link.remote_ip}",{link.remote_port},'
-        f"{link.local_port},{int(link.server)}"
+        f'{prefix}:{link.id},"{link.kind}","{link.remote_ip}",{link.remote_port},{link.local_port},{int(link.server)}'
     )
 
 

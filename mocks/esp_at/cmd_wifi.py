@@ -55,9 +55,7 @@ def _cwjap(dev: EspAtDevice, cmd: Command, now: float) -> None:
     if cmd.form is Form.QUERY:
         ap = dev.ap
         if ap is not None and dev.wifi_connected():
-            dev.info(
-                f'+{cmd.name}:"{ap.ssid}","{ap.bssid}",{ap.channel},{ap.rssi}{dev.profile.cwjap_query_tail}'
-            )
+            dev.info(f'+{cmd.name}:"{ap.ssid}","{ap.bssid}",{ap.channel},{ap.rssi}{dev.profile.cwjap_query_tail}')
         else:
             dev.info("No AP")
         dev.ok(now)

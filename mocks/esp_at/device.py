@@ -479,9 +479,7 @@ class EspAtDevice:
         self.emit(b"WIFI DISCONNECT\r\n")
         self.close_links_on_wifi_loss()
         self.wifi = (
-            WifiState.CONNECTING
-            if (reconnect and self.profile.reconnects_after_loss)
-            else WifiState.DISCONNECTED
+            WifiState.CONNECTING if (reconnect and self.profile.reconnects_after_loss) else WifiState.DISCONNECTED
         )
         if reconnect and self.profile.reconnects_after_loss and self.ap is not None:
             # ESP-AT keeps reconnecting on its own (reference §2.3).
@@ -779,11 +777,7 @@ class EspAtDevice:
     def _check_plus_escape(self, now: float) -> None:
         job = self.send_job
         assert job is not None
-        if (
-            job.payload == b"+++"
-            and job.raw_count == 3
-            and now - job.last_byte_at >= self.delay("plus_guard")
-        ):
+        if job.payload == b"+++" and job.raw_count == 3 and now - job.last_byte_at >= self.delay("plus_guard"):
             self.send_job = None
             self.input_mode = InputMode.LINE
             self.busy = None

@@ -206,7 +206,36 @@ ESP_CAPS = Capabilities(
     max_udp_payload=1472,
 )
 
+
+def _w5500_interface(servers: LoopbackServers) -> NetworkInterface:
+    """The W5500 emulator on its default LAN; the address comes from the emulated LAN's DHCP server."""
+    from drivers.w5500 import W5500Interface
+    from mocks.w5500 import FakeSpiDev
+
+    return W5500Interface(FakeSpiDev())
+
+
+def _w5500_release(interface: NetworkInterface) -> None:
+    from drivers.w5500 import W5500Interface
+
+    _release(interface)
+    if isinstance(interface, W5500Interface):
+        interface.close()
+        close = getattr(interface.chip.bus, "close", None)
+        if callable(close):
+            close()
+
+
 STACKS: list[StackEntry] = [
+    # Before "host": pytest finalises a session fixture's instance when the next param starts, so the W5500
+    # emulator is closed before the emulator suites run (their leak check counts every open emulator).
+    StackEntry(
+        name="w5500",
+        make_interface=_w5500_interface,
+        release=_w5500_release,
+        caps=Capabilities(max_sockets=8, ipv6=False),
+        open_sockets=_host_open_sockets,
+    ),
     StackEntry(
         name="host",
         make_interface=_host_interface,

@@ -23,9 +23,7 @@ OK = b"\r\nOK\r\n"
 
 @contextlib.contextmanager
 def url_port(profile: str = "at22_8266", extra: str = "") -> Iterator[AtPort]:
-    with serial.serial_for_url(
-        f"espemu://?profile={profile}&timescale=0.01&seed=2{extra}", timeout=0.05
-    ) as port:
+    with serial.serial_for_url(f"espemu://?profile={profile}&timescale=0.01&seed=2{extra}", timeout=0.05) as port:
         at = AtPort(port, find_emulator(port), profile)
         at.boot()
         yield at
@@ -47,9 +45,7 @@ def test_spontaneous_reset_garbage_then_ready_links_vanish_silently(profile: str
         data = at.read_until(b"\r\nready\r\n")
         assert len(data) > 9 and b"CLOSED" not in data
         assert peer.recv(10) == b""  # the host socket behind the link was closed
-        at.cmd(
-            b"AT+CIPMUX?", (b"AT+CIPMUX?\r\r\n" if at.nonos else b"AT+CIPMUX?\r\n") + b"+CIPMUX:0\r\n" + OK
-        )
+        at.cmd(b"AT+CIPMUX?", (b"AT+CIPMUX?\r\r\n" if at.nonos else b"AT+CIPMUX?\r\n") + b"+CIPMUX:0\r\n" + OK)
 
 
 def test_wifi_loss_closes_links_and_esp_at_reconnects() -> None:

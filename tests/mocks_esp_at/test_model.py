@@ -226,9 +226,7 @@ def test_send_ok_waits_for_the_ack_on_nonos_only() -> None:
         assert rig.advance(0.06) == b"\r\nSEND OK\r\n"
 
 
-@pytest.mark.parametrize(
-    ("profile", "sizes"), [("at22_8266", [1460, 1460, 1460, 620]), ("at3_esp32", [2920, 2080])]
-)
+@pytest.mark.parametrize(("profile", "sizes"), [("at22_8266", [1460, 1460, 1460, 620]), ("at3_esp32", [2920, 2080])])
 def test_large_data_is_split_into_several_ipds(profile: str, sizes: list[int]) -> None:
     rig, conn = _linked(profile)
     conn.incoming.append(bytes(5000))
@@ -247,9 +245,7 @@ def test_nonos_passive_mode_covers_tcp_only() -> None:
 
 
 def test_recvlen_inactive_value_is_switchable() -> None:
-    dev = EspAtDevice(
-        get_profile("at22_8266"), FakeNetwork(), timing=_timing(), boot=False, recvlen_inactive=0
-    )
+    dev = EspAtDevice(get_profile("at22_8266"), FakeNetwork(), timing=_timing(), boot=False, recvlen_inactive=0)
     dev.echo = False
     dev.receive(b"AT+CIPRECVLEN?\r\n", 0.0)
     assert dev.take_output() == b"+CIPRECVLEN:0,0,0,0,0\r\n\r\nOK\r\n"
