@@ -742,7 +742,9 @@ class ESPATStack(NetworkStack):
         if len(data) > self.dialect.send_limit:
             return NsapiError.PARAMETER
         if len(data) == 0:
-            return NsapiError.UNSUPPORTED
+            # Mbed's test plan wants 0 here; AT+CIPSEND cannot carry an empty datagram, so none goes out.
+            _log.info("an empty UDP datagram cannot be sent through AT firmware; nothing was sent")
+            return 0
         with self.lock:
             if sock.failed is not None:
                 return sock.failed
