@@ -292,6 +292,9 @@ class ESP8266Interface(WiFiInterface):
         except ParameterError:
             self._set_status(NsapiConnectionStatus.DISCONNECTED)
             return NsapiError.PARAMETER
+        if len(line) > d.command_limit:
+            self._set_status(NsapiConnectionStatus.DISCONNECTED)
+            return NsapiError.PARAMETER  # longer than the firmware's command line once escaped
         if self._channel:
             bssid = self._find_bssid(ssid, self._channel)
             if bssid is None:
