@@ -227,19 +227,13 @@ def _w5500_release(interface: NetworkInterface) -> None:
 
 
 STACKS: list[StackEntry] = [
-    # Before "host": pytest finalises a session fixture's instance when the next param starts, so the W5500
-    # emulator is closed before the emulator suites run (their leak check counts every open emulator).
+    # Before "host": pytest finalises a session fixture's instance when the next param starts, so the W5500 and ESP
+    # emulators are closed before the emulator suites run (their leak check counts every open emulator).
     StackEntry(
         name="w5500",
         make_interface=_w5500_interface,
         release=_w5500_release,
         caps=Capabilities(max_sockets=8, ipv6=False),
-        open_sockets=_host_open_sockets,
-    ),
-    StackEntry(
-        name="host",
-        make_interface=_host_interface,
-        caps=Capabilities(max_sockets=None, ipv6=True, max_udp_payload=65507),
         open_sockets=_host_open_sockets,
     ),
     *(
@@ -265,6 +259,13 @@ STACKS: list[StackEntry] = [
             open_sockets=_esp_open_sockets,
         )
         for profile in ESP_PROFILES
+    ),
+    # Last: the final parameter's session fixture lives until the session ends, and only "host" runs no emulator.
+    StackEntry(
+        name="host",
+        make_interface=_host_interface,
+        caps=Capabilities(max_sockets=None, ipv6=True, max_udp_payload=65507),
+        open_sockets=_host_open_sockets,
     ),
 ]
 """Every stack the conformance suite runs on. Append an entry to add one."""
