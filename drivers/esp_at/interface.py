@@ -177,6 +177,8 @@ class ESP8266Interface(WiFiInterface):
             except Exception as exc:
                 _log.error("cannot open %r: %r", self._port_spec, exc)
                 return NsapiError.DEVICE_ERROR
+            with stack.lock:
+                stack.runner.failed = None  # a freshly opened port
             stack.start_threads()
         elif not stack.runner.alive:
             return NsapiError.DEVICE_ERROR

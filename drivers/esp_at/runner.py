@@ -63,7 +63,7 @@ class Runner:
         self.engine = engine
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
-        self._command_lock = threading.Lock()
+        self._command_busy = False
         self._on_notice = on_notice
         self._reader: threading.Thread | None = None
         self._stopping = False
@@ -75,6 +75,9 @@ class Runner:
     def start(self) -> None:
         if self._reader is not None:
             return
+        with self.cond:
+            if self.failed == "stopped":
+                self.failed = None
         try:
             self.port.timeout = READ_TIMEOUT
         except Exception:  # an object without a settable timeout: its reads must return on their own
@@ -95,8 +98,8 @@ class Runner:
             except Exception as exc:  # closing a vanished port may fail; nothing left to do
                 _log.debug("closing the port failed: %r", exc)
         with self.cond:
-            if self.failed is None and close_port:
-                self.failed = "closed"
+            if self.failed is None:
+                self.failed = "stopped"  # wakes every waiting command; start() clears it
             self.cond.notify_all()
 
     @property
@@ -170,16 +173,23 @@ class Runner:
         """Run one command; ``timeout`` bounds the wait for its answer, ``deadline`` (monotonic) the whole call
         including waiting for the port and busy retries."""
         end = time.monotonic() + timeout if deadline is None else min(deadline, time.monotonic() + timeout)
-        if self.failed is not None:
-            return Reply("PORT")
-        if not self._command_lock.acquire(timeout=max(0.0, end - time.monotonic())):
-            return Reply("TIMEOUT")
+        with self.cond:
+            # One command at a time; waiting on the condition (not a lock) lets a failing port wake the queue.
+            while self._command_busy and self.failed is None:
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    return Reply("TIMEOUT")
+                self.cond.wait(remaining)
+            if self.failed is not None:
+                return Reply("PORT")
+            self._command_busy = True
         try:
             return self._run(line, end, kind, link, data, expect)
         finally:
             with self.cond:
                 self.engine.finish()
-            self._command_lock.release()
+                self._command_busy = False
+                self.cond.notify_all()
 
     def _run(
         self,

@@ -118,8 +118,6 @@ class ESPATStack(NetworkStack):
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     def start_threads(self) -> None:
-        if self.runner.failed == "closed":
-            self.runner.failed = None
         self.runner.start()
         if self._worker is None:
             self._stopping = False
@@ -142,7 +140,6 @@ class ESPATStack(NetworkStack):
         runner = self.runner
         with self.lock:
             self.engine.__init__(self.engine.dialect)  # type: ignore[misc]
-            runner.failed = None
             self._closing.clear()
             self._draining.clear()
             self._server_port = None
