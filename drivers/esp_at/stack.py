@@ -512,9 +512,31 @@ class ESPATStack(NetworkStack):
                 if link.remote is None:
                     # a link the module no longer lists has closed already; keep it acceptable with no peer
                     link.remote = found.get(link_id, ("0.0.0.0", 0))
+            passive = self.engine.passive
+        if passive:
+            self._sync_recvlen()
+        with self.lock:
             listeners = [s for s in self._sockets if s.listening]
         for sock in listeners:
             self._signal(sock)
+
+    def _sync_recvlen(self) -> None:
+        """Backstop for a lost passive ``+IPD`` notice (ESP-AT 2.1 sent none for data that came with an accepted
+        connection, esp-at #294): ask ``AT+CIPRECVLEN?`` what each link holds."""
+        reply = self.runner.execute(b"AT+CIPRECVLEN?", COMMAND_TIMEOUT, expect=b"+CIPRECVLEN:")
+        values = reply.line_with(b"+CIPRECVLEN:")
+        if not reply.ok or values is None:
+            return
+        with self.lock:
+            for link_id, field_ in enumerate(values.split(b",")[:LINK_COUNT]):
+                field_ = field_.strip()
+                if not field_.lstrip(b"-").isdigit():
+                    continue
+                held = int(field_)
+                link = self.engine.links[link_id]
+                if held > 0 and link.state is LinkState.OPEN:
+                    link.module_pending = max(link.module_pending, held)
+            self._work.notify_all()
 
     # -- handle helpers -------------------------------------------------------------------------------------------
     def _check(self, handle: SocketHandle) -> EspSocket | NsapiError:

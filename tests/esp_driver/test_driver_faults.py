@@ -301,3 +301,28 @@ def test_hardware_flow_control_is_set_at_both_ends() -> None:
         assert iface.stack.runner.port.rtscts
     finally:
         iface.close()
+
+
+@pytest.mark.parametrize("profile", ["at22_8266", "nonos17"])
+def test_static_address_then_dhcp_again(profile: str) -> None:
+    iface = make_interface(profile)
+    try:
+        static = (SocketAddress("192.168.42.77"), SocketAddress("255.255.255.0"), SocketAddress("192.168.42.1"))
+        assert iface.set_network(*static) == NsapiError.OK
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        ip, mask, gateway = SocketAddress(), SocketAddress(), SocketAddress()
+        assert iface.get_ip_address(ip) == NsapiError.OK
+        assert iface.get_netmask(mask) == NsapiError.OK
+        assert iface.get_gateway(gateway) == NsapiError.OK
+        assert (ip.get_ip_address(), mask.get_ip_address(), gateway.get_ip_address()) == (
+            "192.168.42.77",
+            "255.255.255.0",
+            "192.168.42.1",
+        )
+        assert iface.disconnect() == NsapiError.OK
+        assert iface.set_dhcp(True) == NsapiError.OK
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        assert iface.get_ip_address(ip) == NsapiError.OK
+        assert ip.get_ip_address() != "192.168.42.77"
+    finally:
+        iface.close()
