@@ -5,6 +5,7 @@ Layer: application glue on top of the netsocket API. Command-line options, added
 - ``--port PORT``: an ESP-AT module's serial port or pyserial URL (``/dev/ttyUSB0``, ``socket://host:port``,
   ``espemu://?profile=nonos17``). Default: ``$NETSOCKET_ESP_PORT``, else ``espemu://``, the built-in emulated
   ESP8266 in its default world (DESIGN.md §5), whose sockets reach servers on 127.0.0.1.
+- ``--baudrate``: the module's UART speed (default 115200).
 - ``--ssid``/``--password``/``--security``: the Wi-Fi network to join (default ``netsocket-wpa2``, ``netsocket123``,
   WPA2: an access point of the emulated world).
 - ``--interface URL``: any netsocket interface instead of an ESP module (``host://`` for this computer's own
@@ -51,6 +52,7 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"ESP-AT module's serial port or pyserial URL (default: ${ENV_PORT}, else {EMULATOR_PORT}, the emulator)",
     )
     where.add_argument("--interface", metavar="URL", help="any netsocket interface instead (host://, w5500://...)")
+    group.add_argument("--baudrate", type=int, default=115200, help="the ESP module's UART speed (default: 115200)")
     group.add_argument("--ssid", default=DEFAULT_SSID, help=f"Wi-Fi network to join (default: {DEFAULT_SSID})")
     group.add_argument("--password", default=DEFAULT_PASSWORD, help="Wi-Fi passphrase (default: the emulator's)")
     group.add_argument(
@@ -90,7 +92,7 @@ def open_network(args: argparse.Namespace) -> NetworkInterface:
         from drivers.esp_at import ESP8266Interface
     except ImportError as exc:  # pyserial is an optional dependency of netsocket
         raise NetworkError(f"the ESP-AT driver needs pyserial: pip install 'netsocket[esp]' ({exc})") from exc
-    return ESP8266Interface(esp_port(args))
+    return ESP8266Interface(esp_port(args), args.baudrate)
 
 
 def release(net: NetworkInterface) -> None:

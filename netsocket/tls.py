@@ -177,13 +177,22 @@ class _TlsSession:
         self.flush(raw_send)
 
 
-class TLSSocket(TCPSocket):
-    """A TCP socket with TLS on top (Mbed's ``TLSSocket``); configure it before ``connect``."""
+class _TlsFront:
+    """What ``TLSSocket`` and ``TLSSocketWrapper`` share: configuration and the TLS side of each call.
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._session = _TlsSession()
-        self._handshake_started = False
+    Subclasses give ``_raw_send``/``_raw_recv`` (ciphertext over their transport) and ``_has_transport``.
+    """
+
+    _session: _TlsSession
+
+    def _raw_send(self, data: bytes) -> int:
+        raise NotImplementedError
+
+    def _raw_recv(self, buffer: bytearray) -> int:
+        raise NotImplementedError
+
+    def _has_transport(self) -> bool:
+        raise NotImplementedError
 
     def set_root_ca_cert(self, pem: str | bytes) -> NsapiError:
         """Trust this PEM CA (or bundle): OK, or PARAMETER if it does not parse."""
@@ -202,50 +211,73 @@ class TLSSocket(TCPSocket):
         """The server name to send (SNI) and to check the certificate against."""
         return self._session.set_hostname(hostname)
 
-    def _raw_send(self, data: bytes) -> int:
-        return super().send(data)
-
-    def _raw_recv(self, buffer: bytearray) -> int:
-        return super().recv(buffer)
-
-    def connect(self, address: SocketAddress) -> NsapiError:
-        """Connect TCP, then do the handshake. Blocking: OK, AUTH_FAILURE, CONNECTION_TIMEOUT, ... Non-blocking:
-        IN_PROGRESS, then ALREADY while the handshake runs, then IS_CONNECTED."""
-        if self._session.handshake_done:
-            return NsapiError.IS_CONNECTED
-        blocking = self.get_timeout() != 0
-        if not self._handshake_started:
-            err = super().connect(address)
-            if err in (NsapiError.IN_PROGRESS, NsapiError.ALREADY):
-                return err
-            if err not in (NsapiError.OK, NsapiError.IS_CONNECTED):
-                return err
-            self._handshake_started = True
+    def _handshake(self) -> NsapiError:
+        """Run the handshake as far as the transport allows: OK, ALREADY (would block), or the error."""
         with self._session.lock:
             result = self._session.handshake(self._raw_send, self._raw_recv)
-        if result == NsapiError.OK:
-            return NsapiError.OK if blocking else NsapiError.IS_CONNECTED
-        if result == NsapiError.WOULD_BLOCK:
-            return NsapiError.ALREADY
-        return NsapiError(result)
+        return NsapiError.ALREADY if result == NsapiError.WOULD_BLOCK else NsapiError(result)
 
-    def send(self, data: ReadableBuffer) -> int:
+    def _tls_send(self, data: ReadableBuffer) -> int:
         view = _readable_bytes(data)
-        if not self.is_open:
+        if not self._has_transport():
             return NsapiError.NO_SOCKET
         if not self._session.handshake_done:
             return NsapiError.NO_CONNECTION
         with self._session.lock:
             return self._session.send(view, self._raw_send)
 
-    def recv(self, buffer: WritableBuffer) -> int:
+    def _tls_recv(self, buffer: WritableBuffer) -> int:
         view = _writable_view(buffer)
-        if not self.is_open:
+        if not self._has_transport():
             return NsapiError.NO_SOCKET
         if not self._session.handshake_done:
             return NsapiError.NO_CONNECTION
         with self._session.lock:
             return self._session.recv(view, self._raw_recv)
+
+    def _close_notify(self) -> None:
+        if self._has_transport():
+            with self._session.lock:
+                self._session.close_notify(self._raw_send)
+
+
+class TLSSocket(_TlsFront, TCPSocket):
+    """A TCP socket with TLS on top (Mbed's ``TLSSocket``); configure it before ``connect``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._session = _TlsSession()
+        self._handshake_started = False
+
+    def _raw_send(self, data: bytes) -> int:
+        return TCPSocket.send(self, data)
+
+    def _raw_recv(self, buffer: bytearray) -> int:
+        return TCPSocket.recv(self, buffer)
+
+    def _has_transport(self) -> bool:
+        return self.is_open
+
+    def connect(self, address: SocketAddress) -> NsapiError:
+        """Connect TCP, then do the handshake. Blocking: OK, AUTH_FAILURE, CONNECTION_TIMEOUT, ... Non-blocking:
+        IN_PROGRESS, then ALREADY while the handshake runs, then IS_CONNECTED."""
+        if self._session.handshake_done:
+            return NsapiError.IS_CONNECTED
+        if not self._handshake_started:
+            err = super().connect(address)
+            if err not in (NsapiError.OK, NsapiError.IS_CONNECTED):
+                return err
+            self._handshake_started = True
+        result = self._handshake()
+        if result == NsapiError.OK and self.get_timeout() == 0:
+            return NsapiError.IS_CONNECTED
+        return result
+
+    def send(self, data: ReadableBuffer) -> int:
+        return self._tls_send(data)
+
+    def recv(self, buffer: WritableBuffer) -> int:
+        return self._tls_recv(buffer)
 
     def getpeername(self, address: SocketAddress) -> NsapiError:
         if self.is_open and not self._session.handshake_done:
@@ -254,9 +286,7 @@ class TLSSocket(TCPSocket):
 
     def close(self) -> NsapiError:
         """Send close_notify (if the handshake finished) and close. A TLSSocket cannot be opened again."""
-        if self.is_open:
-            with self._session.lock:
-                self._session.close_notify(self._raw_send)
+        self._close_notify()
         return super().close()
 
     def listen(self, backlog: int = 1) -> NsapiError:
@@ -266,7 +296,7 @@ class TLSSocket(TCPSocket):
         return None, NsapiError.UNSUPPORTED
 
 
-class TLSSocketWrapper(Socket):
+class TLSSocketWrapper(_TlsFront, Socket):
     """TLS over an existing connected-stream ``Socket`` (Mbed's ``TLSSocketWrapper``)."""
 
     def __init__(
@@ -281,24 +311,14 @@ class TLSSocketWrapper(Socket):
         if hostname is not None:
             self._session.set_hostname(hostname)
 
-    def set_root_ca_cert(self, pem: str | bytes) -> NsapiError:
-        return self._session.set_root_ca_cert(pem)
-
-    def use_system_ca_certs(self) -> NsapiError:
-        self._session.context.load_default_certs()
-        return NsapiError.OK
-
-    def set_client_cert_key(self, cert_pem: str | bytes, key_pem: str | bytes) -> NsapiError:
-        return self._session.set_client_cert_key(cert_pem, key_pem)
-
-    def set_hostname(self, hostname: str) -> NsapiError:
-        return self._session.set_hostname(hostname)
-
     def _raw_send(self, data: bytes) -> int:
         return self._transport.send(data) if self._transport is not None else NsapiError.NO_SOCKET
 
     def _raw_recv(self, buffer: bytearray) -> int:
         return self._transport.recv(buffer) if self._transport is not None else NsapiError.NO_SOCKET
+
+    def _has_transport(self) -> bool:
+        return self._transport is not None
 
     def connect(self, address: SocketAddress | None = None) -> NsapiError:
         if self._transport is None:
@@ -312,27 +332,13 @@ class TLSSocketWrapper(Socket):
             err = self._transport.connect(address if address is not None else SocketAddress())
             if err not in (NsapiError.OK, NsapiError.IS_CONNECTED):
                 return err
-        with self._session.lock:
-            result = self._session.handshake(self._raw_send, self._raw_recv)
-        return NsapiError(result) if result != NsapiError.WOULD_BLOCK else NsapiError.ALREADY
+        return self._handshake()
 
     def send(self, data: ReadableBuffer) -> int:
-        view = _readable_bytes(data)
-        if self._transport is None:
-            return NsapiError.NO_SOCKET
-        if not self._session.handshake_done:
-            return NsapiError.NO_CONNECTION
-        with self._session.lock:
-            return self._session.send(view, self._raw_send)
+        return self._tls_send(data)
 
     def recv(self, buffer: WritableBuffer) -> int:
-        view = _writable_view(buffer)
-        if self._transport is None:
-            return NsapiError.NO_SOCKET
-        if not self._session.handshake_done:
-            return NsapiError.NO_CONNECTION
-        with self._session.lock:
-            return self._session.recv(view, self._raw_recv)
+        return self._tls_recv(buffer)
 
     def sendto(self, address: SocketAddress, data: ReadableBuffer) -> int:
         return self.send(data)
@@ -346,8 +352,7 @@ class TLSSocketWrapper(Socket):
     def close(self) -> NsapiError:
         if self._transport is None:
             return NsapiError.NO_SOCKET
-        with self._session.lock:
-            self._session.close_notify(self._raw_send)
+        self._close_notify()
         transport, self._transport = self._transport, None
         if self._control in (ControlTransport.TRANSPORT_CLOSE, ControlTransport.TRANSPORT_CONNECT_AND_CLOSE):
             return transport.close()

@@ -8,7 +8,7 @@ supporting another firmware means adding a row, not an if-chain.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 
@@ -45,6 +45,9 @@ class Dialect:
     """Largest payload of one active +IPD."""
     passive_window: int
     """Bytes the module holds per link in passive mode."""
+    udp_active_command: bytes | None = None
+    """Puts one link (``%d``) in active receive (AT+CIPRECVTYPE, ESP-AT >= 3.3): passive UDP merges queued
+    datagrams (esp-at #451), active +IPD keeps each one whole with its sender."""
 
 
 NONOS_17: Final = Dialect(
@@ -117,6 +120,7 @@ AT3_ESP32: Final = Dialect(
     sysstore_off=b"AT+SYSSTORE=0",
     ipd_chunk=2920,
     passive_window=5744,
+    udp_active_command=b"AT+CIPRECVTYPE=%d,0",
 )
 
 DIALECTS: Final = {d.name: d for d in (NONOS_17, AT2_ESP8266, AT3_ESP32)}
@@ -152,4 +156,6 @@ def detect_dialect(gmr_lines: list[bytes]) -> FirmwareInfo | None:
         sdk = _SDK_RE.search(text)
         chip_named = re.search(rb"ESP32", match.group(6)) is not None
         dialect = AT2_ESP8266 if (sdk is not None and sdk.group(1) == b"3" and not chip_named) else AT3_ESP32
+        if dialect is AT3_ESP32 and version < (3, 3, 0, 0):
+            dialect = replace(AT3_ESP32, name="at2_esp32", udp_active_command=None)
     return FirmwareInfo(version, dialect, text.decode("ascii", "replace"))

@@ -72,6 +72,7 @@ class Link:
     """Closed by a module reset or a Wi-Fi loss (recv gives CONNECTION_LOST, not 0)."""
     module_pending: int = 0
     """Bytes the module holds for this link (passive mode, from +IPD notices)."""
+    notice_raced: bool = False
     rx: bytearray = field(default_factory=bytearray)
     datagrams: deque[tuple[bytes, str | None, int | None]] = field(default_factory=deque)
     remote: tuple[str, int] | None = None
@@ -108,6 +109,10 @@ class Pending:
     """A ``busy`` answered this attempt (the runner waits a little, then repeats the command)."""
     recv_count: int | None = None
     recvdata: p.RecvData | None = None
+    expect: bytes | None = None
+    """An OK without an information line starting with this is someone else's (a late or busy-time answer)."""
+    other_finished: bool = False
+    """While busy: the command that kept the module busy has ended, so ours can go again at once."""
 
     @property
     def done(self) -> bool:
@@ -158,6 +163,7 @@ class Engine:
         """Start the pending command again after a ``busy``."""
         assert self.pending is not None
         self.pending.busy = False
+        self.pending.other_finished = False
         self.pending.stage = "sent"
         self.pending.lines.clear()
         return self.pending.line + b"\r\n"
@@ -189,6 +195,10 @@ class Engine:
                 return _NOTHING
             link = self.links[event.link]
             link.module_pending = event.total
+            if pending is not None and pending.kind == "recvdata" and pending.link == link.id and not pending.done:
+                # Announced while our read was under way: the total may already exclude what the read returns.
+                # Counting it again is harmless (a read too many gets ERROR); subtracting it could stall the link.
+                link.notice_raced = pending.recvdata is None
             return Notice(links=frozenset({event.link}))
         if isinstance(event, p.LinkEvent):
             return self._link_event(event)
@@ -213,7 +223,8 @@ class Engine:
             if pending.kind == "recvdata":
                 pending.recvdata = event
                 if pending.link is not None:
-                    self._store_recvdata(self.links[pending.link], event)
+                    wanted = int(pending.line.rsplit(b",", 1)[-1] or b"0")
+                    self._store_recvdata(self.links[pending.link], event, wanted)
                 return Notice(links=frozenset({pending.link})) if pending.link is not None else _NOTHING
             return _NOTHING
         if isinstance(event, p.Busy):
@@ -231,6 +242,11 @@ class Engine:
                 pending.stage = "received"
             return _NOTHING
         if isinstance(event, p.Result):
+            if pending.busy:
+                # After "busy p..." a result belongs to the command that kept the module busy, not to ours.
+                _log.debug("AT result %r while busy: not ours", event)
+                pending.other_finished = True
+                return _NOTHING
             return self._result(pending, event)
         if isinstance(event, p.Line):
             if event.text == pending.line or not event.text:
@@ -254,6 +270,14 @@ class Engine:
             if kind in ("ERROR", "FAIL", "SEND CANCELED"):
                 pending.outcome = "SEND CANCELED" if kind == "SEND CANCELED" else "ERROR"
                 pending.stage = "done"
+            return _NOTHING
+        if (
+            kind == "OK"
+            and pending.expect is not None
+            and not any(line.startswith(pending.expect) for line in pending.lines)
+        ):
+            _log.debug("AT OK without %r: not the answer to %r", pending.expect, pending.line)
+            pending.lines.clear()
             return _NOTHING
         if kind in ("OK", "ERROR", "FAIL"):
             pending.outcome = kind
@@ -337,8 +361,14 @@ class Engine:
             link.rx += event.data[: max(room, 0)]
         return Notice(links=frozenset({link.id}))
 
-    def _store_recvdata(self, link: Link, event: p.RecvData) -> None:
-        link.module_pending = max(0, link.module_pending - len(event.data))
+    def _store_recvdata(self, link: Link, event: p.RecvData, wanted: int) -> None:
+        if not link.notice_raced:
+            link.module_pending = max(0, link.module_pending - len(event.data))
+        link.notice_raced = False
+        if link.peer_closed and len(event.data) >= wanted and link.module_pending == 0:
+            # NonOS printed CLOSED already and keeps the rest readable; its next +IPD notice may still be on the
+            # wire. A full read may have left more: read again (an empty module answers ERROR) before any EOF.
+            link.module_pending = 1
         if link.proto == "UDP":
             link.datagrams.append((event.data, event.ip, event.port))
         else:

@@ -97,10 +97,12 @@ class ESP8266Interface(WiFiInterface):
         self._dhcp = True
         self._static: tuple[str, str, str] | None = None
         self._hostname: str | None = None
+        self._country: tuple[str, int, int] | None = None
         self._netmask: str | None = None
         self._gateway: str | None = None
         self._mac: str | None = None
         self._starting = False
+        self._init_cond = threading.Condition()
         self._connect_thread: threading.Thread | None = None
         self._reinit_thread: threading.Thread | None = None
         self._make_stack()
@@ -108,17 +110,34 @@ class ESP8266Interface(WiFiInterface):
     # -- construction ---------------------------------------------------------------------------------------------
     @classmethod
     def from_url(cls, url: str) -> ESP8266Interface:
-        """``esp:///dev/ttyUSB0?baudrate=921600``, ``esp://?port=espemu://%3Fprofile%3Dnonos17``, or ``esp://``
-        (the built-in emulator). Query: baudrate, target_baudrate, rtscts, port."""
+        """``esp:///dev/ttyUSB0?baudrate=921600&ssid=...&password=...``, ``esp://?port=socket://127.0.0.1:7000``,
+        or ``esp://`` for the built-in emulator (``espemu://``, which joins its world's ``netsocket-wpa2``).
+
+        Query: ``port``, ``baudrate``, ``target_baudrate``, ``rtscts``, ``ssid``, ``password``, ``security`` (an
+        ``NsapiSecurity`` name; default WPA2 with a password, NONE without)."""
         parts = urlsplit(url)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         port = query.pop("port", None) or unquote(parts.path) or "espemu://"
         baudrate = int(query.pop("baudrate", "115200"))
         target = query.pop("target_baudrate", None)
         rtscts = query.pop("rtscts", "0").lower() in ("1", "true", "yes", "on")
+        ssid = query.pop("ssid", None)
+        password = query.pop("password", None)
+        security_name = query.pop("security", None)
         if query:
             raise ValueError(f"unknown esp:// parameters: {sorted(query)}")
-        return cls(port, baudrate, target_baudrate=int(target) if target else None, rtscts=rtscts)
+        iface = cls(port, baudrate, target_baudrate=int(target) if target else None, rtscts=rtscts)
+        if ssid is None and port.startswith("espemu:"):
+            ssid, password = "netsocket-wpa2", "netsocket123"
+        if ssid is not None:
+            if security_name is not None:
+                security = NsapiSecurity[security_name.upper()]
+            else:
+                security = NsapiSecurity.WPA2 if password else NsapiSecurity.NONE
+            err = iface.set_credentials(ssid, password, security)
+            if err != NsapiError.OK:
+                raise ValueError(f"esp:// credentials rejected: {err}")
+        return iface
 
     def _make_stack(self) -> None:
         def factory(engine: Engine, on_notice: Callable[[Notice], None]) -> Runner:
@@ -158,9 +177,13 @@ class ESP8266Interface(WiFiInterface):
             except Exception as exc:
                 _log.error("cannot open %r: %r", self._port_spec, exc)
                 return NsapiError.DEVICE_ERROR
+            with stack.lock:
+                stack.runner.failed = None  # a freshly opened port
             stack.start_threads()
         elif not stack.runner.alive:
             return NsapiError.DEVICE_ERROR
+        else:
+            stack.start_threads()
         err = stack.initialise()
         if err != NsapiError.OK and self._reset_callable is not None:
             err = self._hard_reset_and_initialise()
@@ -172,7 +195,11 @@ class ESP8266Interface(WiFiInterface):
                 return err
         if self._hostname is not None and stack.dialect.cwhostname is not None:
             stack.command(stack.dialect.cwhostname + quote(self._hostname, 32))
-        self._initialised = True
+        if self._country is not None:
+            self._apply_country()
+        with self._init_cond:
+            self._initialised = True
+            self._init_cond.notify_all()
         return NsapiError.OK
 
     def _hard_reset_and_initialise(self) -> NsapiError:
@@ -247,7 +274,9 @@ class ESP8266Interface(WiFiInterface):
 
     def _join_async(self) -> None:
         try:
-            self._join()
+            result = self._join()
+            if result != NsapiError.OK:
+                _log.warning("non-blocking connect to %r failed: %s", self._ssid, result)
         finally:
             self._joining = False
 
@@ -265,6 +294,9 @@ class ESP8266Interface(WiFiInterface):
         except ParameterError:
             self._set_status(NsapiConnectionStatus.DISCONNECTED)
             return NsapiError.PARAMETER
+        if len(line) > d.command_limit:
+            self._set_status(NsapiConnectionStatus.DISCONNECTED)
+            return NsapiError.PARAMETER  # longer than the firmware's command line once escaped
         if self._channel:
             bssid = self._find_bssid(ssid, self._channel)
             if bssid is None:
@@ -290,7 +322,7 @@ class ESP8266Interface(WiFiInterface):
             self._set_status(NsapiConnectionStatus.GLOBAL_UP)
             return NsapiError.OK
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
-        if reply.outcome == "PORT":
+        if reply.device_error:
             return NsapiError.DEVICE_ERROR
         if reply.outcome == "TIMEOUT":
             stack.command(b"AT+CWQAP")  # stop the module's own retries
@@ -319,9 +351,22 @@ class ESP8266Interface(WiFiInterface):
             stack.engine.wifi_up = False
         stack.ip_address = None
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
-        if reply is not None and reply.outcome == "PORT":
+        self._power_down()
+        if reply is not None and reply.device_error:
             return NsapiError.DEVICE_ERROR
         return NsapiError.OK
+
+    def _power_down(self) -> None:
+        """Stop the driver's threads and release the port (Mbed powers the module off here); the next
+        ``connect`` starts over."""
+        with self._lifecycle:
+            stack = self.stack
+            if stack.runner.port is None:
+                return
+            stack.stop_threads(close_port=self._owns_port)
+            stack.reset_runtime(keep_port=not self._owns_port)
+            with self._init_cond:
+                self._initialised = False
 
     def close(self) -> None:
         """Leave the network, stop the driver's threads and close the port if the driver opened it."""
@@ -388,7 +433,7 @@ class ESP8266Interface(WiFiInterface):
     # -- addresses ------------------------------------------------------------------------------------------------
     def _refresh_addresses(self) -> None:
         stack = self.stack
-        reply = stack.command(stack.dialect.cipsta_query)
+        reply = stack.command(stack.dialect.cipsta_query, expect=b"+CIPSTA")
         values: dict[bytes, str] = {}
         for line in reply.lines:
             match = re.match(rb'\+CIPSTA(?:_CUR)?:(\w+):"?([0-9.]+)"?', line)
@@ -422,7 +467,7 @@ class ESP8266Interface(WiFiInterface):
         if self._mac is None:
             if self._ensure_ready() != NsapiError.OK:
                 return None
-            reply = self.stack.command(self.stack.dialect.cipstamac_query)
+            reply = self.stack.command(self.stack.dialect.cipstamac_query, expect=b"+CIPSTAMAC")
             for line in reply.lines:
                 match = _QUOTED_RE.search(line)
                 if line.startswith(b"+CIPSTAMAC") and match:
@@ -454,6 +499,54 @@ class ESP8266Interface(WiFiInterface):
             reply = self.stack.command(self.stack.dialect.cwhostname + quote(hostname, 32))
             return NsapiError.OK if reply.ok else NsapiError.DEVICE_ERROR
         return NsapiError.OK
+
+    def set_country_code(self, code: str, start_channel: int = 1, channels: int = 13) -> NsapiError:
+        """Regulatory domain (``AT+CWCOUNTRY``): a two-letter code and the channel range; kept over resets."""
+        if not (isinstance(code, str) and len(code) == 2 and code.isascii() and code.isalpha()):
+            return NsapiError.PARAMETER
+        if not (1 <= start_channel <= 14 and 1 <= channels <= 15 - start_channel):
+            return NsapiError.PARAMETER
+        self._country = (code.upper(), start_channel, channels)
+        if self._initialised:
+            return self._apply_country()
+        return NsapiError.OK
+
+    def _apply_country(self) -> NsapiError:
+        if self._country is None:
+            return NsapiError.OK
+        code, start, count = self._country
+        line = self.stack.dialect.cwcountry + b'1,"%s",%d,%d' % (code.encode(), start, count)
+        return NsapiError.OK if self.stack.command(line).ok else NsapiError.DEVICE_ERROR
+
+    def set_sntp_config(self, enable: bool = True, timezone: int = 0, servers: tuple[str, ...] = ()) -> NsapiError:
+        """SNTP on the module (``AT+CIPSNTPCFG``): whole-hour time zone, up to three server names."""
+        if not -12 <= timezone <= 14 or len(servers) > 3:
+            return NsapiError.PARAMETER
+        try:
+            names = b"".join(b"," + quote(name, 64) for name in servers)
+        except ParameterError:
+            return NsapiError.PARAMETER
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            return err
+        reply = self.stack.command(b"AT+CIPSNTPCFG=%d,%d" % (int(bool(enable)), timezone) + names)
+        return NsapiError.OK if reply.ok else (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER)
+
+    def get_time(self) -> tuple[NsapiError, time.struct_time | None]:
+        """The module's SNTP time: ``(OK, struct_time)``, or ``(TIMEOUT, None)`` while it has not synchronised."""
+        if not self._require_up():
+            return NsapiError.NO_CONNECTION, None
+        reply = self.stack.command(b"AT+CIPSNTPTIME?", expect=b"+CIPSNTPTIME:")
+        value = reply.line_with(b"+CIPSNTPTIME:")
+        if not reply.ok or value is None:
+            return (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.TIMEOUT), None
+        try:
+            parsed = time.strptime(" ".join(value.decode("ascii").split()), "%a %b %d %H:%M:%S %Y")
+        except ValueError:
+            return NsapiError.DEVICE_ERROR, None
+        if parsed.tm_year <= 1970:
+            return NsapiError.TIMEOUT, None
+        return NsapiError.OK, parsed
 
     # -- scan and RSSI --------------------------------------------------------------------------------------------
     def _scan_raw(self) -> list[tuple[WiFiAccessPoint, str]]:
@@ -519,11 +612,8 @@ class ESP8266Interface(WiFiInterface):
 
     def wait_initialised(self, timeout: float) -> bool:
         """Wait until a background re-initialisation (after a module reset) finished."""
-        thread = self._reinit_thread
-        if thread is not None:
-            thread.join(timeout)
-        deadline = time.monotonic() + timeout
-        return self._initialised and time.monotonic() <= deadline
+        with self._init_cond:
+            return self._init_cond.wait_for(lambda: self._initialised, timeout)
 
 
 class _ScanFailed(Exception):

@@ -263,9 +263,10 @@ class ATParser:
             while pos < end and buf[pos] in (0x0D, 0x0A):
                 pos += 1
             if self._after_prompt and pos < end:
-                if buf[pos] == 0x20 and pos == self._pos:
-                    pos += 1
                 self._after_prompt = False
+                if buf[pos] == 0x20 and pos == self._pos:  # NonOS prints "> "
+                    self._pos = pos + 1
+                    continue
             self._pos = pos
             if pos >= end:
                 return NEED_DATA

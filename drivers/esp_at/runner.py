@@ -40,6 +40,11 @@ class Reply:
     """The module sent nothing at all while we waited (a module that stopped answering)."""
 
     @property
+    def device_error(self) -> bool:
+        """The port failed, or the module said nothing at all: NSAPI_ERROR_DEVICE_ERROR."""
+        return self.outcome == "PORT" or (self.outcome == "TIMEOUT" and self.silent)
+
+    @property
     def ok(self) -> bool:
         return self.outcome in ("OK", "SEND OK")
 
@@ -58,7 +63,7 @@ class Runner:
         self.engine = engine
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
-        self._command_lock = threading.Lock()
+        self._command_busy = False
         self._on_notice = on_notice
         self._reader: threading.Thread | None = None
         self._stopping = False
@@ -70,6 +75,9 @@ class Runner:
     def start(self) -> None:
         if self._reader is not None:
             return
+        with self.cond:
+            if self.failed == "stopped":
+                self.failed = None
         try:
             self.port.timeout = READ_TIMEOUT
         except Exception:  # an object without a settable timeout: its reads must return on their own
@@ -90,8 +98,8 @@ class Runner:
             except Exception as exc:  # closing a vanished port may fail; nothing left to do
                 _log.debug("closing the port failed: %r", exc)
         with self.cond:
-            if self.failed is None and close_port:
-                self.failed = "closed"
+            if self.failed is None:
+                self.failed = "stopped"  # wakes every waiting command; start() clears it
             self.cond.notify_all()
 
     @property
@@ -160,28 +168,42 @@ class Runner:
         link: int | None = None,
         data: bytes | None = None,
         deadline: float | None = None,
+        expect: bytes | None = None,
     ) -> Reply:
         """Run one command; ``timeout`` bounds the wait for its answer, ``deadline`` (monotonic) the whole call
         including waiting for the port and busy retries."""
         end = time.monotonic() + timeout if deadline is None else min(deadline, time.monotonic() + timeout)
-        if self.failed is not None:
-            return Reply("PORT")
-        if not self._command_lock.acquire(timeout=max(0.0, end - time.monotonic())):
-            return Reply("TIMEOUT")
+        with self.cond:
+            # One command at a time; waiting on the condition (not a lock) lets a failing port wake the queue.
+            while self._command_busy and self.failed is None:
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    return Reply("TIMEOUT")
+                self.cond.wait(remaining)
+            if self.failed is not None:
+                return Reply("PORT")
+            self._command_busy = True
         try:
-            return self._run(line, end, kind, link, data)
+            return self._run(line, end, kind, link, data, expect)
         finally:
             with self.cond:
                 self.engine.finish()
-            self._command_lock.release()
+                self._command_busy = False
+                self.cond.notify_all()
 
     def _run(
-        self, line: bytes, end: float, kind: Literal["plain", "send", "recvdata"], link: int | None, data: bytes | None
+        self,
+        line: bytes,
+        end: float,
+        kind: Literal["plain", "send", "recvdata"],
+        link: int | None,
+        data: bytes | None,
+        expect: bytes | None,
     ) -> Reply:
         backoff = BUSY_BACKOFF_FIRST
         retries = 0
         with self.cond:
-            pending = Pending(line=line, kind=kind, link=link)
+            pending = Pending(line=line, kind=kind, link=link, expect=expect)
             out = self.engine.begin(pending)
             rx_at_start = self.rx_bytes
         if not self._write(out):
@@ -205,7 +227,12 @@ class Runner:
                 if pending.busy:
                     # Wait the backoff; the module may run the command after all (reference §8.3).
                     wait_end = min(end, time.monotonic() + backoff)
-                    while not pending.done and pending.stage == "sent" and self.failed is None:
+                    while (
+                        not pending.done
+                        and pending.stage == "sent"
+                        and not pending.other_finished
+                        and self.failed is None
+                    ):
                         remaining = wait_end - time.monotonic()
                         if remaining <= 0:
                             break
@@ -225,12 +252,12 @@ class Runner:
                 if not self._write(out):
                     return Reply("PORT")
                 continue
-            # the prompt: write the payload
+            # the prompt: write the payload (the stage moves first: its answer can arrive before write() returns)
             assert data is not None
-            if not self._write(data):
-                return Reply("PORT")
             with self.cond:
                 self.engine.data_written()
+            if not self._write(data):
+                return Reply("PORT")
 
     def _reply(self, pending: Pending, retries: int) -> Reply:
         outcome: ReplyOutcome = pending.outcome or "TIMEOUT"

@@ -45,9 +45,12 @@ class IoThread:
 
     # -- called from any thread -----------------------------------------------------------------------------------
     def watch(self, watch: Watch) -> None:
+        fd = watch.sock.fileno()
+        if fd < 0:
+            return  # closed by socket_close on another thread before it could be watched
         with self._lock:
-            self._watches[watch.sock.fileno()] = watch
-            self._dirty.add(watch.sock.fileno())
+            self._watches[fd] = watch
+            self._dirty.add(fd)
             if self._thread is None:
                 self._start_locked()
         self._wake()
@@ -96,7 +99,7 @@ class IoThread:
         wake_w.setblocking(False)
         selector.register(wake_r, selectors.EVENT_READ, None)
         self._wake_w = wake_w
-        self._dirty.update(self._watches)
+        self._dirty = set(self._watches)  # the new loop registers every watch; stale fds belong to the old one
         self._thread = threading.Thread(
             target=self._run, args=(selector, wake_r, wake_w, stop), name=self._name, daemon=True
         )
@@ -130,6 +133,9 @@ class IoThread:
                 key = selector.get_key(fd)
             except (KeyError, ValueError):
                 key = None
+            if key is not None and key.data is None:
+                # A closed socket's fd number now used by this loop's own wake socket: never unregister that.
+                continue
             if key is not None and (not mask or key.data is not watch):
                 selector.unregister(fd)
                 key = None

@@ -48,6 +48,7 @@ _ERRNO_TO_NSAPI = {
 _FAMILY = {NsapiVersion.IPv4: socket.AF_INET, NsapiVersion.IPv6: socket.AF_INET6}
 
 MAX_ASYNC_QUERIES = 5
+OS_QUERY_ID_BASE = 0x8000
 
 
 def _nsapi(exc: OSError) -> NsapiError:
@@ -87,7 +88,8 @@ class HostStack(NetworkStack):
         self._sockets: set[HostSocket] = set()
         self._async_lock = threading.Lock()
         self._async_queries: dict[int, bool] = {}
-        self._next_query_id = 1
+        # The OS resolver's ids live above netsocket's resolver's (1..0x7FFF), so a cancel never mixes them up.
+        self._next_query_id = OS_QUERY_ID_BASE
 
     # -- addresses ------------------------------------------------------------------------------------------------
     def get_ip_address(self, address: SocketAddress) -> NsapiError:
@@ -149,7 +151,7 @@ class HostStack(NetworkStack):
             if len(self._async_queries) >= MAX_ASYNC_QUERIES:
                 return NsapiError.NO_MEMORY
             query_id = self._next_query_id
-            self._next_query_id = self._next_query_id % 0x7FFF + 1
+            self._next_query_id = OS_QUERY_ID_BASE + (self._next_query_id - OS_QUERY_ID_BASE + 1) % 0x7FFF
             self._async_queries[query_id] = True
 
         def work() -> None:
@@ -270,12 +272,15 @@ class HostStack(NetworkStack):
             # Linux answers the first connect() after a non-blocking connect finished with 0, not EISCONN.
             return NsapiError.IS_CONNECTED
         code = sock.connect_ex(address.to_tuple())
+        # Re-arm reading too: before connect() a fresh TCP socket polls as HUP, which the loop may already have
+        # reported (as readable and writable), leaving reading disarmed and the first data without a callback.
         if code == 0:
             handle.connected = True
+            self._io.arm(handle.watch, read=True)
             return NsapiError.OK
         if code in (errno.EINPROGRESS, errno.EWOULDBLOCK):
             handle.connecting = True
-            self._io.arm(handle.watch, write=True)
+            self._io.arm(handle.watch, read=True, write=True)
             return NsapiError.IN_PROGRESS
         return _ERRNO_TO_NSAPI.get(code, NsapiError.NO_CONNECTION)
 

@@ -13,9 +13,7 @@ adapters (`emulator`, `transport`, `urlhandler`, `cli`). See docs/esp_emulator.m
 
 from __future__ import annotations
 
-import serial
-
-from mocks.esp_at.device import INJECTION_POINTS, EspAtDevice, Faults
+from mocks.esp_at.device import INJECTION_POINTS, QUIRKS, EspAtDevice, Faults
 from mocks.esp_at.emulator import Emulator
 from mocks.esp_at.network import HostNetwork
 from mocks.esp_at.options import EmulatorOptions
@@ -28,7 +26,11 @@ _HANDLER_PACKAGE = "mocks.esp_at.urlhandler"
 
 
 def register_url_handler() -> None:
-    """Make ``espemu://`` known to `serial.serial_for_url` (idempotent)."""
+    """Make ``espemu://`` known to `serial.serial_for_url` (idempotent; a no-op without pyserial)."""
+    try:
+        import serial
+    except ImportError:
+        return
     if _HANDLER_PACKAGE not in serial.protocol_handler_packages:
         serial.protocol_handler_packages.append(_HANDLER_PACKAGE)
 
@@ -38,6 +40,7 @@ register_url_handler()
 __all__ = [
     "INJECTION_POINTS",
     "PROFILES",
+    "QUIRKS",
     "AccessPoint",
     "Emulator",
     "EmulatorOptions",

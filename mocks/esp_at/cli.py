@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baud", type=int, default=None, help="throttle output to this baud rate")
     parser.add_argument("--timescale", type=float, default=1.0, help="scale every emulated delay (0..1)")
     parser.add_argument("--noise", type=float, default=0.0, help="bit-flip probability per output chunk")
+    parser.add_argument("--quirks", default="", help="comma list of reference §8 quirks to switch on")
     parser.add_argument("--allow-non-loopback", action="store_true", help="let links reach beyond 127/8")
     parser.add_argument("--log-file", default=None, help="append the byte log of both directions here")
     parser.add_argument("-v", "--verbose", action="store_true", help="byte log on stderr (DEBUG)")
@@ -55,6 +56,7 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         baud=args.baud,
         timing=Timing().with_timescale(args.timescale),
         noise=args.noise,
+        quirks=frozenset(q for q in str(args.quirks).split(",") if q),
         allow_non_loopback=args.allow_non_loopback,
         log_file=args.log_file,
     )

@@ -72,8 +72,7 @@ def _uart(dev: EspAtDevice, cmd: Command, now: float) -> None:
         dev.error(now)
         return
     baud, databits, stopbits, parity, flow = (cmd.int_at(i) for i in range(5))
-    top = 5_000_000 if dev.profile.chip == "ESP32" else 4_500_000
-    if not (80 <= baud <= top and 5 <= databits <= 8 and 1 <= stopbits <= 3 and 0 <= parity <= 2):
+    if not (80 <= baud <= dev.profile.uart_max_baud and 5 <= databits <= 8 and 1 <= stopbits <= 3 and 0 <= parity <= 2):
         dev.error(now)
         return
     if not 0 <= flow <= 3:
@@ -97,7 +96,7 @@ def _sysmsg(dev: EspAtDevice, cmd: Command, now: float) -> None:
         dev.error(now)
         return
     value = cmd.int_at(0)
-    if not 0 <= value <= (3 if dev.profile.is_nonos else 7):
+    if not 0 <= value <= dev.profile.sysmsg_max:
         dev.error(now)
         return
     dev.sysmsg = value
@@ -138,7 +137,7 @@ def _sslsize(dev: EspAtDevice, cmd: Command, now: float) -> None:
 
 
 def _sslcconf(dev: EspAtDevice, cmd: Command, now: float) -> None:
-    if cmd.form is Form.QUERY and not dev.profile.is_nonos:
+    if cmd.form is Form.QUERY and dev.profile.sslcconf_query:
         # Authentication mode 0 on every link: no certificates configured (reference §3.23).
         if dev.mux:
             for link_id in range(5):

@@ -39,15 +39,15 @@ def _cipdomain(dev: EspAtDevice, cmd: Command, now: float) -> None:
 
 def _cipdns(dev: EspAtDevice, cmd: Command, now: float) -> None:
     if cmd.form is Form.QUERY:
-        if dev.profile.is_nonos:
-            for server in dev.dns_servers[:2]:
+        if dev.profile.cipdns_one_line_per_server:
+            for server in dev.dns_servers[: dev.profile.cipdns_max_servers]:
                 dev.info(f"+{cmd.name}:{server}")
         else:
             listed = ",".join(f'"{s}"' for s in dev.dns_servers)
             dev.info(f"+CIPDNS:{int(dev.dns_manual)},{listed}")
         dev.ok(now)
         return
-    if cmd.form is not Form.SET or not 1 <= len(cmd.params) <= (3 if dev.profile.is_nonos else 4):
+    if cmd.form is not Form.SET or not 1 <= len(cmd.params) <= 1 + dev.profile.cipdns_max_servers:
         dev.error(now)
         return
     enable = cmd.int_at(0)
@@ -88,7 +88,7 @@ def _parse_tz(dev: EspAtDevice, cmd: Command) -> int:
     value = cmd.int_at(1)
     if dev.profile.sntp_min_tz <= value <= dev.profile.sntp_max_tz and len(text.lstrip("+-")) <= 2:
         return value * 60
-    if not dev.profile.is_nonos and len(text.lstrip("+-")) in (3, 4):
+    if dev.profile.sntp_hhmm_tz and len(text.lstrip("+-")) in (3, 4):
         hours, minutes = divmod(abs(value), 100)
         sign = -1 if value < 0 else 1
         if minutes < 60 and -12 <= sign * hours <= 14:

@@ -95,7 +95,11 @@ def _ciprecvdata(dev: EspAtDevice, cmd: Command, now: float) -> None:
         ip, port = link.datagrams[0][1], link.datagrams[0][2]
     data = _take(link, wanted)
     link.notice_pending = False
+    if not link.buffered:
+        link.tls_overhead = 0
     dev.injection_point("before_recvdata", now)
+    if dev.quirk("debug_leaks"):
+        dev.info(f"to read {len(data)} bytes")
     header = dev.profile.recvdata_header % len(data)
     if dev.dinfo and dev.profile.recvdata_has_dinfo:
         header += f'"{ip}",{port},'

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from mocks.esp_at import passthrough
 from mocks.esp_at.atline import Command, Form, ParseError
 from mocks.esp_at.network import ConnectError
 from mocks.esp_at.state import Link, SendJob, WifiState
@@ -53,7 +54,7 @@ def _cipmode(dev: EspAtDevice, cmd: Command, now: float) -> None:
         return
     value = cmd.int_at(0)
     if value == 1 and (dev.mux or dev.listener is not None):
-        dev.error(now, text=b"CIPMUX and CIPSERVER must be 0\r\n" if dev.profile.is_nonos else b"")
+        dev.error(now, text=dev.profile.cipmode_mux_text)
         return
     dev.cipmode = value
     dev.ok(now)
@@ -156,6 +157,9 @@ def _start(dev: EspAtDevice, cmd: Command, link_id: int, at: int, now: float) ->
         dev.busy = None
         dev.emit(dev.connect_message(link))
         dev.ok(at_time)
+        if kind == "UDP" and dev.quirk("debug_leaks"):
+            dev.info(f"local port:{link.local_port}")
+            dev.info("change type:2")
 
     ip = dev.world.resolve(host)
     literal = ip == host
@@ -175,8 +179,7 @@ def _start(dev: EspAtDevice, cmd: Command, link_id: int, at: int, now: float) ->
 def _cipsend(dev: EspAtDevice, cmd: Command, now: float) -> None:
     extended = cmd.name == "CIPSENDEX"
     if cmd.form is Form.EXECUTE:
-        # Passthrough (CIPMODE=1) is not emulated; without it the bare form is an error anyway.
-        dev.error(now)
+        _enter_passthrough(dev, now)
         return
     if cmd.form is not Form.SET:
         dev.error(now)
@@ -216,6 +219,22 @@ def _cipsend(dev: EspAtDevice, cmd: Command, now: float) -> None:
     dev.schedule(dev.delay("prompt"), prompt, now)
 
 
+def _enter_passthrough(dev: EspAtDevice, now: float) -> None:
+    """The bare AT+CIPSEND: only with CIPMODE=1 (which implies CIPMUX=0) and an open link 0."""
+    link = dev.link_open(0)
+    if dev.cipmode != 1 or dev.mux or link is None:
+        dev.error(now)
+        return
+    dev.busy = "p"
+
+    def prompt(at_time: float) -> None:
+        dev.busy = None
+        dev.emit(dev.profile.prompt)
+        passthrough.enter(dev, link, at_time)
+
+    dev.schedule(dev.delay("prompt"), prompt, now)
+
+
 def _cipclose(dev: EspAtDevice, cmd: Command, now: float) -> None:
     if dev.mux:
         if cmd.form is not Form.SET or len(cmd.params) != 1:
@@ -247,8 +266,7 @@ def _cipclose(dev: EspAtDevice, cmd: Command, now: float) -> None:
 
 def _link_line(prefix: str, link: Link) -> str:
     return (
-        f'{prefix}:{link.id},"{link.kind}","{link.remote_ip}",{link.remote_port},'
-        f"{link.local_port},{int(link.server)}"
+        f'{prefix}:{link.id},"{link.kind}","{link.remote_ip}",{link.remote_port},{link.local_port},{int(link.server)}'
     )
 
 
@@ -283,7 +301,7 @@ def _cipstate(dev: EspAtDevice, cmd: Command, now: float) -> None:
 
 
 def _cipserver(dev: EspAtDevice, cmd: Command, now: float) -> None:
-    if cmd.form is Form.QUERY and not dev.profile.is_nonos:
+    if cmd.form is Form.QUERY and dev.profile.cipserver_query:
         if dev.listener is None:
             dev.info("+CIPSERVER:0")
         else:
@@ -296,11 +314,12 @@ def _cipserver(dev: EspAtDevice, cmd: Command, now: float) -> None:
     mode = cmd.int_at(0)
     if mode == 0:
         if dev.listener is None:
-            if dev.profile.is_nonos:
-                dev.info("no change")  # reference §8.11
-                dev.ok(now)
-            else:
+            idle_text = dev.profile.cipserver_stop_idle_text
+            if idle_text is None:
                 dev.error(now)
+            else:
+                dev.emit(idle_text)
+                dev.ok(now)
             return
         dev.listener.close()
         dev.listener = None

@@ -27,11 +27,11 @@ def _cwmode(dev: EspAtDevice, cmd: Command, now: float) -> None:
         dev.info(f"+{cmd.name}:{dev.cwmode}")
         dev.ok(now)
         return
-    if cmd.form is Form.TEST and dev.profile.is_nonos:
+    if cmd.form is Form.TEST and dev.profile.cwmode_test_form:
         dev.info(f"+{cmd.name}:(1-3)")
         dev.ok(now)
         return
-    if cmd.form is not Form.SET or not 1 <= len(cmd.params) <= (1 if dev.profile.is_nonos else 2):
+    if cmd.form is not Form.SET or not 1 <= len(cmd.params) <= dev.profile.cwmode_max_params:
         dev.error(now)
         return
     mode = cmd.int_at(0)
@@ -55,14 +55,12 @@ def _cwjap(dev: EspAtDevice, cmd: Command, now: float) -> None:
     if cmd.form is Form.QUERY:
         ap = dev.ap
         if ap is not None and dev.wifi_connected():
-            dev.info(
-                f'+{cmd.name}:"{ap.ssid}","{ap.bssid}",{ap.channel},{ap.rssi}{dev.profile.cwjap_query_tail}'
-            )
+            dev.info(f'+{cmd.name}:"{ap.ssid}","{ap.bssid}",{ap.channel},{ap.rssi}{dev.profile.cwjap_query_tail}')
         else:
             dev.info("No AP")
         dev.ok(now)
         return
-    if cmd.form is Form.EXECUTE and not dev.profile.is_nonos:
+    if cmd.form is Form.EXECUTE and dev.profile.cwjap_execute_reconnects:
         if dev.stored_ap is None:
             dev.error(now)
             return
@@ -77,7 +75,7 @@ def _cwjap(dev: EspAtDevice, cmd: Command, now: float) -> None:
     if not _sta_enabled(dev) or not 0 < len(ssid.encode()) <= 32 or len(password.encode()) > 64:
         dev.error(now)
         return
-    stores = not cmd.name.endswith("_CUR") and (dev.profile.is_nonos or dev.sysstore)
+    stores = not cmd.name.endswith("_CUR") and (dev.sysstore or not dev.profile.join_store_follows_sysstore)
     was_connected = dev.wifi in (WifiState.GOT_IP, WifiState.NO_IP)
     if was_connected:
         dev.emit(b"WIFI DISCONNECT\r\n")
@@ -113,9 +111,14 @@ def _cwjap(dev: EspAtDevice, cmd: Command, now: float) -> None:
 
 def _join_failed(dev: EspAtDevice, code: int, now: float) -> None:
     dev.wifi = WifiState.DISCONNECTED
+    quirk = dev.quirk("join_connected_then_fail")
+    if quirk:
+        dev.emit(b"WIFI CONNECTED\r\n")
     dev.info(f"+CWJAP:{code}")
     dev.injection_point("before_final", now)
     dev.emit(dev.profile.cwjap_failure_final)
+    if quirk:
+        dev.emit(b"WIFI DISCONNECT\r\n")
 
 
 def _cwqap(dev: EspAtDevice, cmd: Command, now: float) -> None:
@@ -125,9 +128,13 @@ def _cwqap(dev: EspAtDevice, cmd: Command, now: float) -> None:
     was_connected = dev.wifi in (WifiState.GOT_IP, WifiState.NO_IP)
     dev.wifi = WifiState.DISCONNECTED if dev.wifi != WifiState.NEVER else WifiState.NEVER
     dev.ap = None
+    early = was_connected and dev.quirk("cwqap_disconnect_before_ok")
+    if early:
+        dev.emit(b"WIFI DISCONNECT\r\n")
     dev.ok(now)
     if was_connected:
-        dev.emit(b"WIFI DISCONNECT\r\n")
+        if not early:
+            dev.emit(b"WIFI DISCONNECT\r\n")
         dev.close_links_on_wifi_loss()
 
 
@@ -190,7 +197,7 @@ def _cwlap(dev: EspAtDevice, cmd: Command, now: float) -> None:
 
 
 def _cwlapopt(dev: EspAtDevice, cmd: Command, now: float) -> None:
-    if cmd.form is not Form.SET or not 2 <= len(cmd.params) <= (2 if dev.profile.is_nonos else 4):
+    if cmd.form is not Form.SET or not 2 <= len(cmd.params) <= dev.profile.cwlapopt_max_params:
         dev.error(now)
         return
     sort = cmd.int_at(0)
@@ -201,7 +208,7 @@ def _cwlapopt(dev: EspAtDevice, cmd: Command, now: float) -> None:
         dev.error(now)
         return
     # ESP-AT calls the first parameter "reserved": only NonOS sorts by RSSI (reference §3.9).
-    dev.cwlapopt = (sort if dev.profile.is_nonos else 0, mask, rssi_min, auth_mask)
+    dev.cwlapopt = (sort if dev.profile.cwlapopt_sorts else 0, mask, rssi_min, auth_mask)
     dev.ok(now)
 
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mocks.esp_at import cmd_basic, cmd_net, cmd_recv, cmd_tcpip, cmd_wifi
+from mocks.esp_at import cmd_basic, cmd_net, cmd_recv, cmd_tcpip, cmd_wifi, passthrough
 from mocks.esp_at.atline import Command, ParseError, parse_line
 from mocks.esp_at.network import Listener, Network
 from mocks.esp_at.profiles import Profile
@@ -56,6 +56,19 @@ INJECTION_POINTS = frozenset(
 )
 
 
+#: Behaviours real modules show that the documentation does not (reference §8), off unless asked for.
+QUIRKS = frozenset(
+    {
+        "busy_then_runs",  # §8.3: busy p..., and the line runs anyway once the module is free
+        "join_connected_then_fail",  # §8.7: WIFI CONNECTED before a failed join, WIFI DISCONNECT after
+        "cwqap_disconnect_before_ok",  # §8.7: ESP32-C3 prints WIFI DISCONNECT before the OK of AT+CWQAP
+        "ssl_encrypted_length",  # §8.8: passive +IPD on SSL announces more than can be read
+        "debug_leaks",  # §8.9: `to read N bytes`, `local port:N`, `change type:2` on the AT port
+        "mem_check_fail",  # §8.10: NonOS boot prints MEM CHECK FAIL!!! and ends with `invalid`, not `ready`
+    }
+)
+
+
 @dataclass
 class Faults:
     """Seedable fault switches of the device model (output chunking and noise live in the output pacer)."""
@@ -66,6 +79,12 @@ class Faults:
     inject_points: frozenset[str] | None = None
     #: Probability that a send ends in SEND FAIL.
     send_fail: float = 0.0
+    #: Names from QUIRKS to switch on.
+    quirks: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.quirks <= QUIRKS:
+            raise ValueError(f"unknown quirks: {sorted(self.quirks - QUIRKS)}")
 
 
 def _handlers() -> dict[str, Handler]:
@@ -119,7 +138,6 @@ class EspAtDevice:
         self.cwmode = 1
         self.sysmsg_stored = 0
         self.sysstore = True
-        self.inactive_wifi_drop = False
         self._wifi_drop_pending = False
         self._send_fail_next = 0
         self._power_on_state(now)
@@ -169,6 +187,8 @@ class EspAtDevice:
         self._last_drain = now
         self.send_job: SendJob | None = None
         self.sending_link = -1
+        self._deferred_lines: list[bytes] = []
+        self.passthrough: passthrough.Passthrough | None = None
 
     # ------------------------------------------------------------------ public driving API
 
@@ -206,6 +226,10 @@ class EspAtDevice:
             callback(now)
         if self.input_mode is InputMode.DATA and self.send_job is not None:
             self._check_plus_escape(now)
+        if self.passthrough is not None:
+            passthrough.tick(self, self.passthrough, now)
+        while self._deferred_lines and self.busy is None and self.input_mode is InputMode.LINE:
+            self._complete_line(self._deferred_lines.pop(0), False, now)
         if self.input_mode is InputMode.BOOTING:
             return
         # With injection on, hold some events back so that they can land at an injection point.
@@ -265,6 +289,9 @@ class EspAtDevice:
         self._events.clear()
 
     # ------------------------------------------------------------------ helpers for command modules
+
+    def quirk(self, name: str) -> bool:
+        return name in self.faults.quirks
 
     def emit(self, data: bytes) -> None:
         self._out += data
@@ -373,6 +400,8 @@ class EspAtDevice:
         if link is None:
             return
         link.conn.close()
+        if self.passthrough is not None and self.passthrough.link is link:
+            passthrough.leave(self)
         if announce and not link.dead:
             self.emit(self.closed_message(link_id))
 
@@ -397,9 +426,7 @@ class EspAtDevice:
         self.input_mode = InputMode.BOOTING
         if garbage:
             self.emit(bytes(self.rng.randrange(256) for _ in range(self.rng.randint(6, 24))))
-            if self.profile.is_nonos:
-                # A NonOS crash names itself before the boot text (checklist item 33).
-                self.emit(b"\r\nSoft WDT reset\r\n")
+            self.emit(self.profile.crash_text)
         if self.profile.boot_text:
             self.emit(self.profile.boot_text)
             # The last stretch before `ready` is sent at the AT task's new baud: a short garbled burst.
@@ -407,7 +434,11 @@ class EspAtDevice:
 
         def ready(at: float) -> None:
             self.input_mode = InputMode.LINE
-            self.emit(b"\r\nready\r\n")
+            if self.quirk("mem_check_fail"):
+                # Some Ai-Thinker builds: no `ready`, yet the module answers commands (reference §8.10).
+                self.emit(b"\r\nMEM CHECK FAIL!!!\r\n\r\ninvalid\r\n")
+            else:
+                self.emit(b"\r\nready\r\n")
             if self.autoconnect and self.stored_ap is not None and self.cwmode in (1, 3):
                 self.schedule(self.delay("boot_to_autoconnect"), self._autoconnect, at)
 
@@ -448,9 +479,9 @@ class EspAtDevice:
         self.emit(b"WIFI DISCONNECT\r\n")
         self.close_links_on_wifi_loss()
         self.wifi = (
-            WifiState.CONNECTING if (reconnect and not self.profile.is_nonos) else WifiState.DISCONNECTED
+            WifiState.CONNECTING if (reconnect and self.profile.reconnects_after_loss) else WifiState.DISCONNECTED
         )
-        if reconnect and not self.profile.is_nonos and self.ap is not None:
+        if reconnect and self.profile.reconnects_after_loss and self.ap is not None:
             # ESP-AT keeps reconnecting on its own (reference §2.3).
             self.schedule(self.delay("reconnect_interval"), self._reconnect, now)
 
@@ -474,14 +505,17 @@ class EspAtDevice:
 
     def deliver_pending(self, now: float, *, tx_backlog: int = 0) -> None:
         """Accept server clients, read host sockets and print the resulting messages."""
+        if self.passthrough is not None:
+            passthrough.poll(self, self.passthrough, now, tx_backlog)
+            return
         self._accept_clients(now)
         for link_id in sorted(self.links):
             link = self.links.get(link_id)
             if link is None or link.dead:
                 continue
-            if self.busy == "s" and self.send_job is None and link.id == self.sending_link:
-                # NonOS prints SEND OK on the TCP ACK, and a reply segment carries that ACK: the reply cannot
-                # be reported before the SEND OK of the data it answers.
+            if link.id == self.sending_link:
+                # SEND OK means "handed to lwIP" (ESP-AT) or "ACKed" (NonOS); either way it comes before any
+                # reply to that data can arrive, so the link's input waits for it.
                 continue
             if self.is_passive(link):
                 self._poll_passive(link, now)
@@ -536,10 +570,11 @@ class EspAtDevice:
         if link.notice_pending or link.buffered == 0:
             return
         link.notice_pending = True
+        announced = link.buffered + link.tls_overhead
         if self.mux:
-            self.emit(b"\r\n+IPD,%d,%d\r\n" % (link.id, link.buffered))
+            self.emit(b"\r\n+IPD,%d,%d\r\n" % (link.id, announced))
         else:
-            self.emit(b"\r\n+IPD,%d\r\n" % link.buffered)
+            self.emit(b"\r\n+IPD,%d\r\n" % announced)
 
     def _poll_passive(self, link: Link, now: float) -> None:
         if link.peer_closed:
@@ -561,6 +596,8 @@ class EspAtDevice:
             if data:
                 link.rx += data
                 link.last_activity = now
+                if link.kind == "SSL" and self.quirk("ssl_encrypted_length"):
+                    link.tls_overhead += 29  # a TLS record's header and MAC, counted as if readable
         self.notice(link)
 
     def peer_closed_passive(self, link: Link, now: float) -> None:
@@ -600,6 +637,8 @@ class EspAtDevice:
                 self._data_byte(byte, now)
             elif self.input_mode is InputMode.LINE:
                 self._line_byte(byte, now)
+            elif self.passthrough is not None:
+                passthrough.feed_byte(self, self.passthrough, byte, now)
             else:
                 return  # rebooted or went silent in the middle of this chunk: the rest is lost
 
@@ -629,6 +668,8 @@ class EspAtDevice:
             if self.syslog and self.profile.syslog_available:
                 self.emit(b"ERR CODE:0x%08x\r\n" % ERR_BUSY)
             self.emit(b"\r\nbusy s...\r\n" if self.busy == "s" else b"\r\nbusy p...\r\n")
+            if self.quirk("busy_then_runs"):
+                self._deferred_lines.append(line)
             return
         self.injection_point("after_echo", now)
         if overflow or len(line) > self.profile.max_command_len:
@@ -665,6 +706,11 @@ class EspAtDevice:
             handler(self, command, now)
         except ParseError:
             self.error(now, ERR_PARSE)
+        except Exception:
+            # An emulator bug must not kill the module: log it loudly and answer like firmware would.
+            log.exception("emulator failed on %r", command)
+            self.busy = None
+            self.error(now, ERR_EXEC)
 
     # ------------------------------------------------------------------ the CIPSEND data phase
 
@@ -731,11 +777,7 @@ class EspAtDevice:
     def _check_plus_escape(self, now: float) -> None:
         job = self.send_job
         assert job is not None
-        if (
-            job.payload == b"+++"
-            and job.raw_count == 3
-            and now - job.last_byte_at >= self.delay("plus_guard")
-        ):
+        if job.payload == b"+++" and job.raw_count == 3 and now - job.last_byte_at >= self.delay("plus_guard"):
             self.send_job = None
             self.input_mode = InputMode.LINE
             self.busy = None
@@ -763,7 +805,7 @@ class EspAtDevice:
             link.last_activity = now
         then_ok = False
         if self._send_fail_next:
-            failed, then_ok = True, self._send_fail_next == 2 and self.profile.is_nonos
+            failed, then_ok = True, self._send_fail_next == 2 and self.profile.send_fail_then_ok
             self._send_fail_next = 0
         elif self.faults.send_fail > 0 and self.rng.random() < self.faults.send_fail:
             failed = True
@@ -776,6 +818,7 @@ class EspAtDevice:
 
         def result(at: float) -> None:
             self.busy = None
+            self.sending_link = -1
             self.emit(b"\r\nSEND FAIL\r\n" if failed else b"\r\nSEND OK\r\n")
             if then_ok:
                 self.emit(b"\r\nSEND OK\r\n")
@@ -786,5 +829,6 @@ class EspAtDevice:
 
     def deadline(self) -> float | None:
         """The earliest moment `tick` has something to do (events or the ``+++`` guard)."""
-        candidates = [t for t in (self.next_deadline(), self.plus_guard_deadline()) if t is not None]
+        pt = passthrough.deadline(self, self.passthrough) if self.passthrough is not None else None
+        candidates = [t for t in (self.next_deadline(), self.plus_guard_deadline(), pt) if t is not None]
         return min(candidates) if candidates else None

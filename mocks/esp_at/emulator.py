@@ -64,7 +64,7 @@ class Emulator:
             network if network is not None else self.host_network,
             world=world,
             timing=options.timing,
-            faults=Faults(options.inject, options.inject_points, options.send_fail),
+            faults=Faults(options.inject, options.inject_points, options.send_fail, options.quirks),
             rng=rng,
             now=clock(),
             boot=options.boot,
@@ -86,10 +86,22 @@ class Emulator:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._unsent = b""
+        self._host_rts = True
+        # With a baud rate set, host bytes also arrive no faster than the line carries them (baud/10 B/s).
+        self._in_rate = options.baud / 10.0 if options.baud else None
+        self._in_credit = 0.0
+        self._in_last = clock()
         self._log_file: IO[str] | None = open(options.log_file, "a") if options.log_file else None  # noqa: SIM115
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"espemu:{self.name}", daemon=True)
-        registry.register(self, *aliases)
+        try:
+            registry.register(self, *aliases)
+        except ValueError:
+            self._wake_r.close()
+            self._wake_w.close()
+            if self._log_file is not None:
+                self._log_file.close()
+            raise
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -164,6 +176,13 @@ class Emulator:
 
         self.call(change)
 
+    def set_host_rts(self, asserted: bool) -> None:
+        """The host's RTS line, wired to the module's CTS: with UART_CUR flow 2 or 3 the module stops sending
+        while it is deasserted (checklist item 28)."""
+        with self._lock:
+            self._host_rts = asserted
+        self._wake()
+
     @property
     def dropped_rx_bytes(self) -> int:
         return self.call(lambda dev, now: dev.dropped_rx_bytes)
@@ -203,8 +222,16 @@ class Emulator:
                 for candidate in (self.device.deadline(), self._pacer.next_time()):
                     if candidate is not None:
                         deadlines.append(candidate)
-                timeout = max(0.0, min(deadlines) - now)
                 want_read = self.device.rx_room() > 0 or not self.device.hardware_flow_control
+                if self._in_rate is not None:
+                    # An idle line saves up no bytes: cap the credit at about 5 ms worth, like the pacer.
+                    cap = max(1.0, self._in_rate * 0.005)
+                    self._in_credit = min(self._in_credit + (now - self._in_last) * self._in_rate, cap)
+                    self._in_last = now
+                    if self._in_credit < 1.0:
+                        want_read = False
+                        deadlines.append(now + (1.0 - self._in_credit) / self._in_rate)
+                timeout = max(0.0, min(deadlines) - now)
             readers = [self._wake_r.fileno()] + ([fd] if want_read else [])
             writers = [fd] if self._unsent else []
             try:
@@ -222,10 +249,14 @@ class Emulator:
                     size = _READ_SIZE
                     if self.device.hardware_flow_control:
                         size = min(size, self.device.rx_room())
+                    if self._in_rate is not None:
+                        size = min(size, int(self._in_credit))
                     data = self._transport.read(size) if size > 0 else None
                     if data == b"":
                         return  # the host closed its end
                     if data:
+                        if self._in_rate is not None:
+                            self._in_credit -= len(data)
                         self._log("host->esp", data)
                         self.device.receive(data, now)
                 self.device.tick(now, tx_backlog=self._pacer.pending)
@@ -235,7 +266,10 @@ class Emulator:
                 baud = self.device.take_baud_change()
                 if baud is not None:
                     self._pacer.push_baud_change(baud)
-                if not self._unsent:
+                    if self._in_rate is not None:
+                        self._in_rate = baud / 10.0
+                cts_blocks = self.device.uart.flow in (2, 3) and not self._host_rts
+                if not self._unsent and not cts_blocks:
                     chunk = self._pacer.pop(now)
                     if chunk:
                         self._log("esp->host", chunk)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, urlsplit
 
-from mocks.esp_at.device import INJECTION_POINTS
+from mocks.esp_at.device import INJECTION_POINTS, QUIRKS
 from mocks.esp_at.profiles import DEFAULT_PROFILE, PROFILES
 from mocks.esp_at.timing import Timing, timing_field_names
 
@@ -30,6 +30,8 @@ class EmulatorOptions:
     #: Probability per output chunk that one bit is flipped (line noise).
     noise: float = 0.0
     send_fail: float = 0.0
+    #: Reference §8 behaviours to switch on (see `mocks.esp_at.device.QUIRKS`).
+    quirks: frozenset[str] = frozenset()
     allow_non_loopback: bool = False
     #: Start with the boot sequence (``ready`` after `reset_to_ready`); False starts an already booted module.
     boot: bool = True
@@ -47,6 +49,8 @@ class EmulatorOptions:
                 raise ValueError(f"{label} must be within 0..1")
         if self.inject_points is not None and not self.inject_points <= INJECTION_POINTS:
             raise ValueError(f"unknown injection points: {sorted(self.inject_points - INJECTION_POINTS)}")
+        if not self.quirks <= QUIRKS:
+            raise ValueError(f"unknown quirks: {sorted(self.quirks - QUIRKS)}")
         if self.baud is not None and self.baud <= 0:
             raise ValueError("baud must be positive")
 
@@ -72,6 +76,8 @@ class EmulatorOptions:
                 changes["inject"] = 0.5 if number == 1.0 and value.strip() == "1" else number
             elif key == "inject_points":
                 changes["inject_points"] = frozenset(p for p in value.split(",") if p)
+            elif key == "quirks":
+                changes["quirks"] = frozenset(q for q in value.split(",") if q)
             elif key == "baud":
                 changes["baud"] = int(value)
             elif key == "timescale":

@@ -8,7 +8,7 @@ says which choice was made.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: Commands every profile has (names without the ``AT+`` prefix; ``AT`` and ``ATE`` are handled apart).
 _COMMON_COMMANDS = frozenset(
@@ -133,11 +133,35 @@ class Profile:
     sntp_max_tz: int
     syslog_available: bool
     cwmode_zero_allowed: bool
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def is_nonos(self) -> bool:
-        return self.family == "nonos"
+    uart_max_baud: int
+    sysmsg_max: int
+    #: NonOS answers ``AT+CWMODE_CUR=?`` with the range; ESP-AT has no test form.
+    cwmode_test_form: bool
+    cwmode_max_params: int
+    #: ESP-AT's plain ``AT+CWJAP`` reconnects with the stored AP; NonOS has no execute form.
+    cwjap_execute_reconnects: bool
+    #: ESP-AT stores a join only when AT+SYSSTORE=1; NonOS's plain/_DEF forms always store.
+    join_store_follows_sysstore: bool
+    #: NonOS's first CWLAPOPT parameter sorts by RSSI; ESP-AT's is "reserved" and it takes two filters more.
+    cwlapopt_sorts: bool
+    cwlapopt_max_params: int
+    #: ESP-AT keeps reconnecting after a Wi-Fi loss (reference §2.3); NonOS waits for the host.
+    reconnects_after_loss: bool
+    #: NonOS has been seen printing SEND FAIL followed by SEND OK for one send (reference §1.6).
+    send_fail_then_ok: bool
+    #: Text a spontaneous crash prints before the boot output (checklist item 33).
+    crash_text: bytes
+    #: NonOS AT+CIPDNS_CUR? prints one line per server; ESP-AT one line with the state and a quoted list.
+    cipdns_one_line_per_server: bool
+    cipdns_max_servers: int
+    #: ESP-AT also takes an SNTP time zone as [+|-]hhmm.
+    sntp_hhmm_tz: bool
+    cipmode_mux_text: bytes
+    #: ESP-AT answers the AT+CIPSERVER? and AT+CIPSSLCCONF? queries.
+    cipserver_query: bool
+    sslcconf_query: bool
+    #: AT+CIPSERVER=0 with no server: NonOS `no change` then OK (reference §8.11); None means ERROR.
+    cipserver_stop_idle_text: bytes | None
 
 
 _NONOS_BOOT = (
@@ -201,6 +225,24 @@ NONOS17 = Profile(
     sntp_max_tz=13,
     syslog_available=False,
     cwmode_zero_allowed=False,
+    uart_max_baud=4_608_000,
+    sysmsg_max=3,
+    cwmode_test_form=True,
+    cwmode_max_params=1,
+    cwjap_execute_reconnects=False,
+    join_store_follows_sysstore=False,
+    cwlapopt_sorts=True,
+    cwlapopt_max_params=2,
+    reconnects_after_loss=False,
+    send_fail_then_ok=True,
+    crash_text=b"\r\nSoft WDT reset\r\n",
+    cipdns_one_line_per_server=True,
+    cipdns_max_servers=2,
+    sntp_hhmm_tz=False,
+    cipmode_mux_text=b"CIPMUX and CIPSERVER must be 0\r\n",
+    cipserver_query=False,
+    sslcconf_query=False,
+    cipserver_stop_idle_text=b"no change\r\n",
 )
 
 AT22_8266 = Profile(
@@ -254,6 +296,25 @@ AT22_8266 = Profile(
     sntp_max_tz=14,
     syslog_available=True,
     cwmode_zero_allowed=True,
+    uart_max_baud=4_500_000,
+    sysmsg_max=7,
+    cwmode_test_form=False,
+    cwmode_max_params=2,
+    cwjap_execute_reconnects=True,
+    join_store_follows_sysstore=True,
+    cwlapopt_sorts=False,
+    cwlapopt_max_params=4,
+    reconnects_after_loss=True,
+    send_fail_then_ok=False,
+    crash_text=b"",
+    cipdns_one_line_per_server=False,
+    cipdns_max_servers=3,
+    sntp_hhmm_tz=True,
+    cipmode_mux_text=b"",
+    cipserver_query=True,
+    sslcconf_query=True,
+    # The reference does not say; ESP-AT is taken to reject stopping a server that does not run.
+    cipserver_stop_idle_text=None,
 )
 
 AT3_ESP32 = Profile(
@@ -308,6 +369,25 @@ AT3_ESP32 = Profile(
     sntp_max_tz=14,
     syslog_available=True,
     cwmode_zero_allowed=True,
+    uart_max_baud=5_000_000,
+    sysmsg_max=7,
+    cwmode_test_form=False,
+    cwmode_max_params=2,
+    cwjap_execute_reconnects=True,
+    join_store_follows_sysstore=True,
+    cwlapopt_sorts=False,
+    cwlapopt_max_params=4,
+    reconnects_after_loss=True,
+    send_fail_then_ok=False,
+    crash_text=b"",
+    cipdns_one_line_per_server=False,
+    cipdns_max_servers=3,
+    sntp_hhmm_tz=True,
+    cipmode_mux_text=b"",
+    cipserver_query=True,
+    sslcconf_query=True,
+    # The reference does not say; ESP-AT is taken to reject stopping a server that does not run.
+    cipserver_stop_idle_text=None,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (NONOS17, AT22_8266, AT3_ESP32)}

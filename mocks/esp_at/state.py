@@ -34,6 +34,7 @@ class InputMode(enum.Enum):
     DATA = "data"
     BOOTING = "booting"
     SILENT = "silent"
+    PASSTHROUGH = "passthrough"
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Link:
     rx: bytearray = field(default_factory=bytearray)
     datagrams: deque[tuple[bytes, str, int]] = field(default_factory=deque)
     notice_pending: bool = False
+    #: Bytes announced in passive notices that can never be read (the `ssl_encrypted_length` quirk).
+    tls_overhead: int = 0
     peer_closed: bool = False
     #: NonOS: CLOSED already printed but buffered data still readable (reference §2.2).
     dead: bool = False

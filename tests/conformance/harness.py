@@ -100,6 +100,18 @@ class Network:
         return self.route(self.servers.stalled_tcp.address)
 
     @property
+    def tls_echo_tcp(self) -> SocketAddress:
+        return self.route(self.servers.tls_echo_tcp.address)
+
+    @property
+    def tls_discard_tcp(self) -> SocketAddress:
+        return self.route(self.servers.tls_discard_tcp.address)
+
+    @property
+    def tls_daytime_tcp(self) -> SocketAddress:
+        return self.route(self.servers.tls_daytime_tcp.address)
+
+    @property
     def http(self) -> SocketAddress:
         return self.route(self.servers.http.address)
 

@@ -8,6 +8,7 @@ entry to ``STACKS`` (see README.md).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -128,13 +129,51 @@ ESP_URL = "espemu://?profile={profile}&timescale=0.01&chunking=1&inject=0.3&seed
 """The emulated module under test: fast timing, random output chunking and URC injection switched on."""
 
 
+_esp_ids = itertools.count(1)
+
+
 def _esp_interface(profile: str) -> Callable[[LoopbackServers], NetworkInterface]:
     def make(servers: LoopbackServers) -> NetworkInterface:
         from drivers.esp_at import ESP8266Interface
 
-        return ESP8266Interface(ESP_URL.format(profile=profile))
+        return ESP8266Interface(ESP_URL.format(profile=profile) + f"&name=conformance-{profile}-{next(_esp_ids)}")
 
     return make
+
+
+_pty_emulators: dict[int, tuple[object, int]] = {}
+
+
+def _esp_pty_interface(profile: str) -> Callable[[LoopbackServers], NetworkInterface]:
+    """The same emulated module behind a pseudo-terminal: the driver opens it as it would /dev/ttyUSB0."""
+
+    def make(servers: LoopbackServers) -> NetworkInterface:
+        import os
+        import tty
+
+        from drivers.esp_at import ESP8266Interface
+        from mocks.esp_at import Emulator, EmulatorOptions
+        from mocks.esp_at.transport import FdTransport
+
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        url = ESP_URL.format(profile=profile) + f"&name=conformance-pty-{profile}-{next(_esp_ids)}"
+        emulator = Emulator(EmulatorOptions.from_url(url), FdTransport(master), aliases=(os.ttyname(slave),))
+        emulator.start()
+        interface = ESP8266Interface(os.ttyname(slave))
+        _pty_emulators[id(interface)] = (emulator, slave)
+        return interface
+
+    return make
+
+
+def _esp_pty_release(interface: NetworkInterface) -> None:
+    import os
+
+    _esp_release(interface)
+    emulator, slave = _pty_emulators.pop(id(interface))
+    emulator.close()  # type: ignore[attr-defined]
+    os.close(slave)
 
 
 def _esp_connect(interface: NetworkInterface) -> NsapiError:
@@ -167,11 +206,34 @@ ESP_CAPS = Capabilities(
     max_udp_payload=1472,
 )
 
+
+def _w5500_interface(servers: LoopbackServers) -> NetworkInterface:
+    """The W5500 emulator on its default LAN; the address comes from the emulated LAN's DHCP server."""
+    from drivers.w5500 import W5500Interface
+    from mocks.w5500 import FakeSpiDev
+
+    return W5500Interface(FakeSpiDev())
+
+
+def _w5500_release(interface: NetworkInterface) -> None:
+    from drivers.w5500 import W5500Interface
+
+    _release(interface)
+    if isinstance(interface, W5500Interface):
+        interface.close()
+        close = getattr(interface.chip.bus, "close", None)
+        if callable(close):
+            close()
+
+
 STACKS: list[StackEntry] = [
+    # Before "host": pytest finalises a session fixture's instance when the next param starts, so the W5500 and ESP
+    # emulators are closed before the emulator suites run (their leak check counts every open emulator).
     StackEntry(
-        name="host",
-        make_interface=_host_interface,
-        caps=Capabilities(max_sockets=None, ipv6=True, max_udp_payload=65507),
+        name="w5500",
+        make_interface=_w5500_interface,
+        release=_w5500_release,
+        caps=Capabilities(max_sockets=8, ipv6=False),
         open_sockets=_host_open_sockets,
     ),
     *(
@@ -185,6 +247,25 @@ STACKS: list[StackEntry] = [
             open_sockets=_esp_open_sockets,
         )
         for profile in ESP_PROFILES
+    ),
+    *(
+        StackEntry(
+            name=f"esp-pty-{profile}",
+            make_interface=_esp_pty_interface(profile),
+            connect=_esp_connect,
+            release=_esp_pty_release,
+            caps=ESP_CAPS,
+            wifi=WifiWorld(),
+            open_sockets=_esp_open_sockets,
+        )
+        for profile in ESP_PROFILES
+    ),
+    # Last: the final parameter's session fixture lives until the session ends, and only "host" runs no emulator.
+    StackEntry(
+        name="host",
+        make_interface=_host_interface,
+        caps=Capabilities(max_sockets=None, ipv6=True, max_udp_payload=65507),
+        open_sockets=_host_open_sockets,
     ),
 ]
 """Every stack the conformance suite runs on. Append an entry to add one."""

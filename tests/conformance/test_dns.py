@@ -11,9 +11,6 @@ import pytest
 
 from netsocket import NetworkInterface, NsapiError, NsapiVersion, SocketAddress
 from tests.conformance.harness import Network
-
-# The loopback DNS server comes from branch `dns`; until it is merged the cases cannot run (reported as skipped).
-pytest.importorskip("tests.servers.dns_server", reason="the loopback DNS server (branch dns) is not merged yet")
 from tests.servers.dns_fixtures import DNS_HOSTS
 from tests.servers.dns_server import LoopbackDnsServer
 

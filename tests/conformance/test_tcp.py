@@ -8,6 +8,7 @@ import re
 import socket as pysocket
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -303,7 +304,8 @@ def test_TCPSOCKET_NO_CALLS_FROM_SIGIO(network: Network, sockets: Sockets) -> No
     done = threading.Event()
 
     def callback() -> None:
-        for call in (lambda: sock.recv(bytearray(8)), lambda: sock.send(b"x")):
+        calls: list[Callable[[], int]] = [lambda: sock.recv(bytearray(8)), lambda: sock.send(b"x")]
+        for call in calls:
             try:
                 call()
             except RuntimeError as exc:

@@ -13,6 +13,7 @@ class FakeConnection:
         self.remote_ip, self.remote_port = remote
         self.local_port = 4000
         self.incoming: deque[bytes] = deque()
+        self.datagrams: deque[tuple[bytes, str, int]] = deque()
         self.eof = False
         self.sent = bytearray()
         self.closed = False
@@ -27,7 +28,7 @@ class FakeConnection:
         return b"" if self.eof else None
 
     def recv_datagram(self) -> tuple[bytes, str, int] | None:
-        return None
+        return self.datagrams.popleft() if self.datagrams else None
 
     def send(self, data: bytes, address: tuple[str, int] | None = None) -> bool:
         self.sent += data

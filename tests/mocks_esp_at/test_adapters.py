@@ -113,6 +113,8 @@ def test_bad_url_is_a_serial_exception() -> None:
         serial.serial_for_url("espemu://?timescale=2")
     with pytest.raises(serial.SerialException):
         serial.serial_for_url("espemu://?no_such_option=1")
+    with pytest.raises(serial.SerialException):
+        serial.serial_for_url("espemu://?quirks=debug_leaks,not_a_quirk")
     assert running_emulators() == []
 
 
@@ -141,3 +143,10 @@ def test_byte_log_both_directions(tmp_path: Path, caplog: pytest.LogCaptureFixtu
     assert "host->esp b'AT\\r\\n'" in text
     assert "esp->host b'\\r\\nready\\r\\n'" in text
     assert any("host->esp" in r.getMessage() and "b'AT\\r\\n'" in r.getMessage() for r in caplog.records)
+
+
+def test_a_name_can_only_be_used_once() -> None:
+    with serial.serial_for_url("espemu://?timescale=0.01&name=twice") as first:
+        with pytest.raises(serial.SerialException):
+            serial.serial_for_url("espemu://?timescale=0.01&name=twice")
+        assert running_emulators() == [find_emulator(first)]

@@ -23,9 +23,7 @@ OK = b"\r\nOK\r\n"
 
 @contextlib.contextmanager
 def url_port(profile: str = "at22_8266", extra: str = "") -> Iterator[AtPort]:
-    with serial.serial_for_url(
-        f"espemu://?profile={profile}&timescale=0.01&seed=2{extra}", timeout=0.05
-    ) as port:
+    with serial.serial_for_url(f"espemu://?profile={profile}&timescale=0.01&seed=2{extra}", timeout=0.05) as port:
         at = AtPort(port, find_emulator(port), profile)
         at.boot()
         yield at
@@ -47,9 +45,7 @@ def test_spontaneous_reset_garbage_then_ready_links_vanish_silently(profile: str
         data = at.read_until(b"\r\nready\r\n")
         assert len(data) > 9 and b"CLOSED" not in data
         assert peer.recv(10) == b""  # the host socket behind the link was closed
-        at.cmd(
-            b"AT+CIPMUX?", (b"AT+CIPMUX?\r\r\n" if at.nonos else b"AT+CIPMUX?\r\n") + b"+CIPMUX:0\r\n" + OK
-        )
+        at.cmd(b"AT+CIPMUX?", (b"AT+CIPMUX?\r\r\n" if at.nonos else b"AT+CIPMUX?\r\n") + b"+CIPMUX:0\r\n" + OK)
 
 
 def test_wifi_loss_closes_links_and_esp_at_reconnects() -> None:
@@ -178,3 +174,23 @@ def test_baud_change_applies_after_the_queued_output() -> None:
         next_time = pacer.next_time()
         now = next_time if next_time is not None else now
     assert 1.09 <= now <= 1.11
+
+
+def test_cts_flow_control_holds_the_modules_output() -> None:
+    with url_port() as at:
+        at.cmd(b"AT+UART_CUR=115200,8,1,0,2", OK)
+        at.port.rts = False
+        at.send(b"AT+GMR\r\n")
+        assert at.read_exact(1, timeout=0.3) == b""
+        at.port.rts = True
+        at.read_until(b"Bin version:2.2.0(ESP8266_1MB)\r\n\r\nOK\r\n")
+
+
+def test_baud_throttles_both_directions() -> None:
+    with url_port(extra="&baud=9600") as at:
+        at.cmd(b"AT+CIPMUX=1", OK)
+        start = time.monotonic()
+        at.send(b"AT" + b"+" * 954 + b"\r\n")  # 958 bytes take about 1 s at 960 bytes/s
+        at.read_until(b"\r\nERROR\r\n", timeout=5)
+        elapsed = time.monotonic() - start
+        assert 0.9 <= elapsed <= 3.0

@@ -24,9 +24,7 @@ def _instant_timing() -> Timing:
 class Rig:
     def __init__(self, passive: bool) -> None:
         self.net = FakeNetwork()
-        self.dev = EspAtDevice(
-            get_profile("at22_8266"), self.net, timing=_instant_timing(), boot=False, seed=5
-        )
+        self.dev = EspAtDevice(get_profile("at22_8266"), self.net, timing=_instant_timing(), boot=False, seed=5)
         self.now = 0.0
         self.out = bytearray()
         self.dev.echo = False

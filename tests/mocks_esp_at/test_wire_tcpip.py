@@ -147,7 +147,13 @@ def test_server_accepts_on_the_same_port(at: AtPort) -> None:
     at.cmd(b"AT+CIPSERVER=1,%d" % port, ERROR)  # needs CIPMUX=1
     at.cmd(b"AT+CIPMUX=1", OK)
     at.cmd(b"AT+CIPSERVERMAXCONN?", b"+CIPSERVERMAXCONN:5\r\n" + OK)
+    at.cmd(b"AT+CIPSERVERMAXCONN=6", ERROR)
+    at.cmd(b"AT+CIPSERVERMAXCONN=2", OK)
+    at.cmd(b"AT+CIPSERVERMAXCONN?", b"+CIPSERVERMAXCONN:2\r\n" + OK)
     at.cmd(b"AT+CIPSTO?", b"+CIPSTO:180\r\n" + OK)
+    at.cmd(b"AT+CIPSTO=7201", ERROR)
+    at.cmd(b"AT+CIPSTO=60", OK)
+    at.cmd(b"AT+CIPSTO?", b"+CIPSTO:60\r\n" + OK)
     at.cmd(b"AT+CIPSERVER=1,%d" % port, OK)
     if not at.nonos:
         at.cmd(b"AT+CIPSERVER?", b'+CIPSERVER:1,%d,"TCP",0\r\n' % port + OK)
@@ -225,10 +231,7 @@ def test_passive_recvdata_with_dinfo(at: AtPort) -> None:
         port = server.getsockname()[1]
         peer.sendall(b"xyz")
         at.expect(b"\r\n+IPD,0,3\r\n")
-        if at.nonos:
-            expected = b"\r\n+CIPRECVDATA,3:xyz" + OK
-        else:
-            expected = b'+CIPRECVDATA:3,"127.0.0.1",%d,xyz' % port + OK
+        expected = b"\r\n+CIPRECVDATA,3:xyz" + OK if at.nonos else b'+CIPRECVDATA:3,"127.0.0.1",%d,xyz' % port + OK
         at.cmd(b"AT+CIPRECVDATA=0,10", expected)
 
 
@@ -282,9 +285,7 @@ def test_sntp(at: AtPort) -> None:
     else:
         at.wait_for(lambda dev: dev.sntp_synced)
     answer = at.answer(b"AT+CIPSNTPTIME?")
-    assert re.fullmatch(rb"\+CIPSNTPTIME:\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d 20\d\d\r\n\r\nOK\r\n", answer), (
-        answer
-    )
+    assert re.fullmatch(rb"\+CIPSNTPTIME:\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d 20\d\d\r\n\r\nOK\r\n", answer), answer
 
 
 def test_five_link_limit(at: AtPort) -> None:

@@ -1,4 +1,5 @@
-"""Loopback servers for the test suites: RFC 862/863/864/867 services, an HTTP server, misbehaving peers.
+"""Loopback servers for the test suites: RFC 862/863/864/867 services, an HTTP server, misbehaving peers, and (in
+``dns_server``/``dns_fixtures``) a DNS server with fault knobs.
 
 Every server binds 127.0.0.1 on an ephemeral port, runs on its own threads and stops cleanly. Suites start them
 once per session (see ``tests/conformance/conftest.py``): ``with LoopbackServers() as servers: ...``.

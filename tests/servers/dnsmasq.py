@@ -59,6 +59,7 @@ class DnsmasqServer:
         folder = Path(self._dir.name)
         hosts_file = folder / "hosts"
         hosts_file.write_text("".join(f"{ip} {name}\n" for name, ips in self.hosts.items() for ip in ips))
+        errors = ""
         for _ in range(5):  # the free port may be taken again before dnsmasq binds it
             self.port = _free_udp_port()
             args = [
@@ -81,8 +82,8 @@ class DnsmasqServer:
             self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             if self._wait_ready(timeout):
                 return self
-            self._terminate()
-        raise RuntimeError("dnsmasq did not start on 127.0.0.1")
+            errors = self._terminate()
+        raise RuntimeError(f"dnsmasq did not start on 127.0.0.1: {errors.strip()}")
 
     def _wait_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -95,21 +96,21 @@ class DnsmasqServer:
                 return reply.rcode() in (dns.rcode.NXDOMAIN, dns.rcode.NOERROR, dns.rcode.REFUSED)
         return False
 
-    def _terminate(self) -> None:
+    def _terminate(self) -> str:
+        """Stop dnsmasq; returns what it wrote to stderr (its log: startup lines and errors)."""
         proc, self._proc = self._proc, None
         if proc is None:
-            return
+            return ""
         proc.terminate()
         try:
-            proc.wait(5.0)
+            _, errors = proc.communicate(timeout=5.0)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(5.0)
-        if proc.stderr is not None:
-            proc.stderr.close()
+            _, errors = proc.communicate(timeout=5.0)
+        return errors.decode(errors="replace") if errors else ""
 
     def stop(self) -> None:
-        self._terminate()
+        self._terminate()  # its log is not needed once it ran
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None

@@ -23,6 +23,8 @@ class Service(Protocol):
     @property
     def address(self) -> tuple[str, int]: ...
 
+    def start(self) -> object: ...
+
     def stop(self) -> None: ...
 
 
@@ -49,6 +51,10 @@ class LoopbackServers:
         self.daytime_tcp: TcpServer = services.daytime_tcp()
         self.reset_tcp: TcpServer = services.reset_tcp()
         self.stalled_tcp = services.StalledTcpServer()
+        self.tls = services.TlsServices()
+        self.tls_echo_tcp: TcpServer = self.tls.echo()
+        self.tls_discard_tcp: TcpServer = self.tls.discard()
+        self.tls_daytime_tcp: TcpServer = self.tls.daytime()
         self.http = HttpServer(
             {
                 "/hello": HttpResponse(b"hello from netsocket's loopback server\n"),
@@ -65,12 +71,15 @@ class LoopbackServers:
             self.daytime_tcp,
             self.reset_tcp,
             self.stalled_tcp,
+            self.tls_echo_tcp,
+            self.tls_discard_tcp,
+            self.tls_daytime_tcp,
             self.http,
         ]
 
     def start(self) -> LoopbackServers:
         for service in self._all:
-            service.start()  # type: ignore[attr-defined]
+            service.start()
         return self
 
     def stop(self) -> None:

@@ -8,8 +8,11 @@ whose full accept queue makes every further connect hang in SYN-SENT, so a conne
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import time
+
+import trustme
 
 from tests.servers.chargen import chargen_chunks
 from tests.servers.threaded import LOOPBACK, TcpServer, UdpServer
@@ -76,6 +79,40 @@ def daytime_tcp() -> TcpServer:
 def reset_tcp() -> TcpServer:
     """Accepts, reads one byte, then resets the connection."""
     return TcpServer("reset-tcp", _reset_stream)
+
+
+class TlsServices:
+    """A test CA and a TLS server context with a certificate for ``localhost`` and ``127.0.0.1`` (Mbed's stunnel
+    ports in front of echo, discard and daytime). ``ca_pem`` is what a client passes to ``set_root_ca_cert``."""
+
+    HOSTNAME = "localhost"
+
+    def __init__(self) -> None:
+        self.ca = trustme.CA()
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ca.issue_cert(self.HOSTNAME, "127.0.0.1").configure_cert(self.context)
+        self.ca_pem = self.ca.cert_pem.bytes().decode()
+
+    def _wrap(self, conn: socket.socket) -> socket.socket:
+        conn.settimeout(30)  # a client that never finishes its handshake cannot hold the thread for ever
+        tls = self.context.wrap_socket(conn, server_side=True)
+        tls.settimeout(None)
+        return tls
+
+    def echo(self) -> TcpServer:
+        return TcpServer("tls-echo-tcp", _echo_stream, wrap=self._wrap)
+
+    def discard(self) -> TcpServer:
+        return TcpServer("tls-discard-tcp", _discard_stream, wrap=self._wrap)
+
+    def daytime(self) -> TcpServer:
+        return TcpServer("tls-daytime-tcp", _tls_daytime_stream, wrap=self._wrap)
+
+
+def _tls_daytime_stream(conn: socket.socket) -> None:
+    conn.sendall(daytime_text())
+    if isinstance(conn, ssl.SSLSocket):
+        conn.unwrap()  # close_notify: the client's recv returns 0
 
 
 class StalledTcpServer:

@@ -25,6 +25,9 @@ JOIN_TIMEOUT_S = 5.0
 ConnectionHandler = Callable[[socket.socket], None]
 """Serves one accepted connection; returning (or raising ``OSError``) ends it and the server closes the socket."""
 
+ConnectionWrapper = Callable[[socket.socket], socket.socket]
+"""Turns an accepted connection into the socket the handler gets (e.g. a TLS server socket after its handshake)."""
+
 DatagramHandler = Callable[[bytes, tuple[str, int]], "bytes | None"]
 """Answers one datagram: the reply to send back to the sender, or None for no reply."""
 
@@ -105,15 +108,24 @@ class _Service:
 
 class TcpServer(_Service):
     """A TCP server on ``host`` (loopback) and an ephemeral port; ``handler(conn)`` runs on a thread per
-    connection. ``backlog`` is the listen queue (the stalled server uses 0)."""
+    connection. ``backlog`` is the listen queue (the stalled server uses 0). ``wrap`` (run on the connection's
+    thread) replaces the accepted socket first, e.g. with TLS; if it raises ``OSError`` the connection ends."""
 
-    def __init__(self, name: str, handler: ConnectionHandler, host: str = LOOPBACK, backlog: int = 16) -> None:
+    def __init__(
+        self,
+        name: str,
+        handler: ConnectionHandler,
+        host: str = LOOPBACK,
+        backlog: int = 16,
+        wrap: ConnectionWrapper | None = None,
+    ) -> None:
         _check_loopback(host)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((host, 0))
         sock.listen(backlog)
         super().__init__(name, sock)
         self._handler = handler
+        self._wrap = wrap
         self._lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
         self.accepted = 0
@@ -132,6 +144,11 @@ class TcpServer(_Service):
 
     def _run(self, conn: socket.socket) -> None:
         try:
+            if self._wrap is not None:
+                wrapped = self._wrap(conn)
+                with self._lock:
+                    self._connections[wrapped] = self._connections.pop(conn)
+                conn = wrapped
             self._handler(conn)
         except OSError as exc:  # the peer went away: normal for chargen, echo after a reset, ...
             _log.debug("%s: connection ended: %s", self.name, exc)

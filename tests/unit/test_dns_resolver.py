@@ -12,7 +12,7 @@ from drivers.host import HostStack
 from netsocket import NsapiError, NsapiVersion, SocketAddress
 from netsocket.callback_context import in_callback
 from netsocket.dns import DnsConfig, DnsResolver
-from netsocket.event_queue import stop_shared_event_queue
+from netsocket.event_queue import EventQueue, stop_shared_event_queue
 from tests.servers.dns_server import Behaviour, LoopbackDnsServer
 from tests.servers.dnsmasq import DnsmasqServer
 
@@ -415,3 +415,64 @@ def test_dnsmasq_round_trip(stack: HostStack, dnsmasq_dns: DnsmasqServer, result
     assert stack.gethostbyname_async("cnn.com", results.callback("cnn")) > 0
     assert results.wait(count=1)
     assert results.calls[0][0] == 1 and results.calls[0][1] == SocketAddress("127.0.0.24")
+
+
+def test_external_call_in_runs_callbacks_on_the_applications_queue(
+    stack: HostStack, dns_server: LoopbackDnsServer, results: Results
+) -> None:
+    app_queue = EventQueue("app-queue")
+    stack.dns.set_call_in(app_queue.call_in)
+    try:
+        stack.add_dns_server(_server(dns_server))
+        for name in HOSTS[:3]:
+            assert stack.gethostbyname_async(name, results.callback(name)) > 0
+        assert results.wait(count=3)
+        assert set(results.threads) == {"app-queue"}
+    finally:
+        stack.dns.set_call_in(None)
+        assert app_queue.stop()
+
+
+def test_sync_queries_from_several_threads_and_async_together_get_their_own_answers(
+    stack: HostStack, dns_server: LoopbackDnsServer, results: Results
+) -> None:
+    dns_server.behaviour.delay = 0.05
+    stack.dns.set_config(DnsConfig(response_wait_ms=2000, total_attempts=2, cache_size=0))
+    stack.add_dns_server(_server(dns_server))
+    expected = {name: f"127.0.0.{11 + i}" for i, name in enumerate(HOSTS)}
+    got: dict[str, str | None] = {}
+
+    def resolve(name: str) -> None:
+        address = SocketAddress()
+        assert stack.gethostbyname(name, address) == NsapiError.OK
+        got[name] = address.get_ip_address()
+
+    assert stack.gethostbyname_async("wireshark.org", results.callback("async")) > 0
+    threads = [threading.Thread(target=resolve, args=(name,)) for name in HOSTS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert got == expected
+    assert results.wait(count=1)
+    assert results.calls[0][1] == SocketAddress("127.0.0.22")
+    assert stack.open_sockets == 0
+
+
+def test_blocking_query_from_a_callback_raises_instead_of_deadlocking(
+    stack: HostStack, dns_server: LoopbackDnsServer
+) -> None:
+    stack.add_dns_server(_server(dns_server))
+    seen: list[BaseException] = []
+    done = threading.Event()
+
+    def callback(result: int, address: SocketAddress | None) -> None:
+        try:
+            stack.gethostbyname("youtube.com", SocketAddress())
+        except RuntimeError as exc:
+            seen.append(exc)
+        done.set()
+
+    assert stack.gethostbyname_async("google.com", callback) > 0
+    assert done.wait(5)
+    assert len(seen) == 1

@@ -17,9 +17,15 @@ def test_events_run_in_due_order_on_one_daemon_thread() -> None:
     queue = EventQueue("test-events")
     ran: list[tuple[str, str]] = []
     done = threading.Event()
-    queue.call_in(60, lambda: (ran.append(("late", threading.current_thread().name)), done.set()))
-    queue.call_in(0, lambda: ran.append(("first", threading.current_thread().name)))
-    queue.call_in(20, lambda: ran.append(("second", threading.current_thread().name)))
+
+    def record(what: str, last: bool = False) -> None:
+        ran.append((what, threading.current_thread().name))
+        if last:
+            done.set()
+
+    queue.call_in(60, lambda: record("late", last=True))
+    queue.call_in(0, lambda: record("first"))
+    queue.call_in(20, lambda: record("second"))
     assert done.wait(5)
     assert [what for what, _ in ran] == ["first", "second", "late"]
     assert {thread for _, thread in ran} == {"test-events"}
@@ -42,7 +48,12 @@ def test_cancelled_event_never_runs_and_a_raising_event_does_not_stop_the_queue(
         raise ValueError("boom")
 
     queue.call_in(0, boom)
-    queue.call_in(50, lambda: (ran.append("after"), done.set()))
+
+    def after() -> None:
+        ran.append("after")
+        done.set()
+
+    queue.call_in(50, after)
     assert done.wait(5)
     assert ran == ["after"]
     assert "boom" in caplog.text

@@ -42,10 +42,10 @@ class Serial(SerialBase):
         host_end, device_end = socket.socketpair()
         try:
             self.emulator = Emulator(options, SocketTransport(device_end), aliases=(str(self.portstr),))
-        except Exception:
+        except (ValueError, OSError) as exc:
             host_end.close()
             device_end.close()
-            raise
+            raise SerialException(f"cannot start the emulator for {self.portstr!r}: {exc}") from exc
         host_end.setblocking(False)
         self._socket = host_end
         self.emulator.start()
@@ -139,7 +139,8 @@ class Serial(SerialBase):
         pass
 
     def _update_rts_state(self) -> None:
-        pass
+        if self.emulator is not None:
+            self.emulator.set_host_rts(bool(self.rts))
 
     def _update_dtr_state(self) -> None:
         pass

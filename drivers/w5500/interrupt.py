@@ -1,0 +1,135 @@
+"""The W5500's GPIO lines: INTn for the stack's service thread (``wait(timeout) -> bool``, True once INTn is low)
+and RSTn for the chip layer (``pin(level)``).
+
+Layer: I/O adapters. Accepted sources: an object that already has ``wait(timeout)``; the emulator's
+``FakeSpiDev`` (``intn`` level plus ``on_int_edge`` callbacks); a ``"/dev/gpiochipN:LINE"`` string read through
+libgpiod (the ``rpi`` extra, imported lazily); or a zero-argument callable returning True while INTn is asserted
+(read every millisecond: a GPIO read costs no SPI traffic).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+LEVEL_POLL_S = 0.001
+
+
+class EdgeInterrupt:
+    """INTn from a level getter (``True`` = high = idle) and an edge-callback subscription."""
+
+    def __init__(self, level: Callable[[], bool], subscribe: Callable[[Callable[[bool], None]], Any]) -> None:
+        self._level = level
+        self._cond = threading.Condition()
+        self._unsubscribe = subscribe(self._edge)
+
+    def _edge(self, level: bool) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        with self._cond:
+            while self._level():
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def close(self) -> None:
+        if callable(self._unsubscribe):
+            self._unsubscribe()
+
+
+class LevelInterrupt:
+    """INTn from a callable that returns True while the line is asserted."""
+
+    def __init__(self, asserted: Callable[[], bool]) -> None:
+        self._asserted = asserted
+
+    def wait(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while not self._asserted():
+            if time.monotonic() >= end:
+                return False
+            time.sleep(LEVEL_POLL_S)
+        return True
+
+
+class GpiodInterrupt:
+    """INTn on a GPIO line through libgpiod v2 (falling edges; the level is checked first)."""
+
+    def __init__(self, spec: str) -> None:
+        try:
+            import gpiod  # type: ignore[import-not-found, unused-ignore]
+        except ImportError as exc:
+            raise ImportError("W5500 interrupts on GPIO need libgpiod: pip install 'netsocket[rpi]'") from exc
+        chip, sep, line = spec.rpartition(":")
+        if not sep or not line.isdigit():
+            raise ValueError(f"an interrupt line is '/dev/gpiochipN:LINE', not {spec!r}")
+        self._offset = int(line)
+        settings = gpiod.LineSettings(
+            direction=gpiod.line.Direction.INPUT,
+            edge_detection=gpiod.line.Edge.FALLING,
+            bias=gpiod.line.Bias.PULL_UP,
+        )
+        self._request: Any = gpiod.request_lines(chip, consumer="netsocket-w5500", config={self._offset: settings})
+        self._inactive = gpiod.line.Value.ACTIVE
+
+    def wait(self, timeout: float) -> bool:
+        if self._request.get_value(self._offset) != self._inactive:
+            return True
+        if self._request.wait_edge_events(timeout):
+            self._request.read_edge_events()
+            return True
+        return False
+
+    def close(self) -> None:
+        self._request.release()
+
+
+def as_interrupt_line(source: Any) -> Any:
+    """An object with ``wait(timeout)`` for ``source`` (see the module docstring), or None for polling."""
+    if source is None:
+        return None
+    if callable(getattr(source, "wait", None)):
+        return source
+    if callable(getattr(source, "on_int_edge", None)) and hasattr(source, "intn"):
+        return EdgeInterrupt(lambda: bool(source.intn), source.on_int_edge)
+    if isinstance(source, str):
+        return GpiodInterrupt(source)
+    if callable(source):
+        return LevelInterrupt(source)
+    raise TypeError(f"cannot use {type(source).__name__} as the W5500 interrupt line")
+
+
+class GpiodResetPin:
+    """RSTn on a GPIO line through libgpiod v2: ``pin(False)`` pulls it low (reset), ``pin(True)`` releases it."""
+
+    def __init__(self, spec: str) -> None:
+        try:
+            import gpiod  # type: ignore[import-not-found, unused-ignore]
+        except ImportError as exc:
+            raise ImportError("a W5500 reset line on GPIO needs libgpiod: pip install 'netsocket[rpi]'") from exc
+        chip, sep, line = spec.rpartition(":")
+        if not sep or not line.isdigit():
+            raise ValueError(f"a reset line is '/dev/gpiochipN:LINE', not {spec!r}")
+        self._offset = int(line)
+        self._value = gpiod.line.Value
+        settings = gpiod.LineSettings(direction=gpiod.line.Direction.OUTPUT, output_value=gpiod.line.Value.ACTIVE)
+        self._request: Any = gpiod.request_lines(chip, consumer="netsocket-w5500", config={self._offset: settings})
+
+    def __call__(self, level: bool) -> None:
+        self._request.set_value(self._offset, self._value.ACTIVE if level else self._value.INACTIVE)
+
+
+def as_reset_pin(source: Any) -> Any:
+    """A ``pin(level)`` callable for ``source``: a callable as it is, or a ``"/dev/gpiochipN:LINE"`` string."""
+    if source is None or callable(source):
+        return source
+    if isinstance(source, str):
+        return GpiodResetPin(source)
+    raise TypeError(f"cannot use {type(source).__name__} as the W5500 reset line")
