@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import subprocess
 import sys
 
 import pytest
 
 from examples._network import ENV_PORT, add_network_arguments, describe, esp_port, split_host_port
-from tests.examples.running import ROOT
+from tests.examples.running import FAST_ESP, ROOT
 
 EXAMPLES = ["http_client", "mqtt_client", "coap_client", "websocket_client", "udp_echo", "tcp_server", "wifi_scan"]
 
@@ -68,3 +69,22 @@ def test_runs_as_a_module_and_documents_the_network_options(name: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "--port PORT" in done.stdout and "--interface URL" in done.stdout and "--ssid" in done.stdout
+
+
+UNKNOWN_HOST_ARGS = {
+    "http_client": ["--url", "http://nowhere.invalid/"],
+    "mqtt_client": ["--broker", "nowhere.invalid:1883"],
+    "coap_client": ["--uri", "coap://nowhere.invalid/x"],
+    "websocket_client": ["--url", "ws://nowhere.invalid/"],
+    "udp_echo": ["--server", "nowhere.invalid:7"],
+}
+
+
+@pytest.mark.parametrize("name", list(UNKNOWN_HOST_ARGS))
+def test_every_client_reports_an_unknown_host(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The emulator resolves names from its own table, so no DNS query leaves this computer."""
+    module = importlib.import_module(f"examples.{name}")
+    assert module.main([*FAST_ESP, *UNKNOWN_HOST_ARGS[name]]) == 1
+    err = capsys.readouterr().err
+    assert "cannot resolve 'nowhere.invalid'" in err and "DNS_FAILURE" in err
+    assert "Traceback" not in err
