@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 
 import pytest
@@ -50,3 +51,18 @@ def test_a_port_in_use_is_reported() -> None:
     assert f"cannot bind port {port}" in err or "cannot listen" in err
     assert "Traceback" not in err
     assert "Echo server listening" not in out
+
+
+def test_serves_clients_one_after_another_until_ctrl_c() -> None:
+    port = free_loopback_port()
+    with ExampleProcess("tcp_server", [*FAST_ESP, "--listen", str(port)]) as example:
+        example.wait_for_line("Echo server listening on", timeout=30)
+        for message in (b"first client\n", b"second client\n"):
+            assert exchange(port, [message]) == message
+            example.wait_for_line("Echoed", timeout=10)
+        example.process.send_signal(signal.SIGINT)
+        returncode, out, err = example.finish(timeout=30)
+    assert returncode == 0, err
+    assert out.count("Connection from 127.0.0.1:") == 2
+    assert out.endswith("Stopped.\n")
+    assert "Traceback" not in err
