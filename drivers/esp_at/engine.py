@@ -111,6 +111,8 @@ class Pending:
     recvdata: p.RecvData | None = None
     expect: bytes | None = None
     """An OK without an information line starting with this is someone else's (a late or busy-time answer)."""
+    ok_seen: bool = False
+    """A send's OK arrived (its '>' may follow)."""
     other_finished: bool = False
     """While busy: the command that kept the module busy has ended, so ours can go again at once."""
 
@@ -157,6 +159,7 @@ class Engine:
     def begin(self, pending: Pending) -> bytes:
         """Make ``pending`` the command in flight; returns the bytes to write."""
         self.pending = pending
+        self.parser.expect_prompt = pending.kind == "send"
         return pending.line + b"\r\n"
 
     def retry(self) -> bytes:
@@ -164,12 +167,14 @@ class Engine:
         assert self.pending is not None
         self.pending.busy = False
         self.pending.other_finished = False
+        self.pending.ok_seen = False
         self.pending.stage = "sent"
         self.pending.lines.clear()
         return self.pending.line + b"\r\n"
 
     def finish(self) -> None:
         self.pending = None
+        self.parser.expect_prompt = False
 
     def data_written(self) -> None:
         if self.pending is not None and self.pending.kind == "send" and self.pending.stage == "prompt":
@@ -232,9 +237,12 @@ class Engine:
                 pending.busy = True
             return _NOTHING
         if isinstance(event, p.Prompt):
-            if pending.kind == "send" and pending.stage == "sent":
+            # The prompt follows the command's own OK ("\r\nOK\r\n\r\n>"): a '>' before it is line noise, and
+            # writing the payload then would feed it to the command parser.
+            if pending.kind == "send" and pending.stage == "sent" and pending.ok_seen:
                 pending.stage = "prompt"
                 pending.busy = False
+                self.parser.expect_prompt = False
             return _NOTHING
         if isinstance(event, p.RecvBytes):
             if pending.kind == "send" and pending.stage == "data":
@@ -259,6 +267,7 @@ class Engine:
         kind = event.kind
         if pending.kind == "send":
             if kind == "OK":
+                pending.ok_seen = pending.stage == "sent"
                 return _NOTHING  # the OK before '>'
             if kind in ("SEND OK", "SEND FAIL"):
                 if pending.stage == "received" or (pending.stage == "data" and not self.unconfirmed_send):

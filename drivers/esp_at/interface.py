@@ -593,13 +593,10 @@ class ESP8266Interface(WiFiInterface):
             return 0
         reply = self.stack.command(self.stack.dialect.cwjap_query)
         for line in reply.lines:
-            if line.startswith(b"+CWJAP"):
-                fields = line.split(b",")
-                if len(fields) >= 4:
-                    try:
-                        return int(fields[3])
-                    except ValueError:
-                        return 0
+            # +CWJAP[_CUR]:"<ssid>","<bssid>",<channel>,<rssi>[,...]: anchor on the BSSID (an SSID may hold commas)
+            match = re.search(rb'"[0-9a-fA-F:]{17}",(\d+),(-?\d+)', line) if line.startswith(b"+CWJAP") else None
+            if match is not None:
+                return int(match.group(2))
         return 0
 
     def set_channel(self, channel: int) -> NsapiError:

@@ -218,6 +218,8 @@ class ATParser:
     def __init__(self, max_data: int = DEFAULT_MAX_DATA, recvdata_addr: bool = False) -> None:
         self.max_data = max_data
         self.recvdata_addr = recvdata_addr
+        self.expect_prompt = False
+        """Set by the engine while an AT+CIPSEND waits for its '>' (see the noise rule in next_event)."""
         self._buf = bytearray()
         self._pos = 0
         self._skipping = False  # discarding up to the next line end
@@ -290,6 +292,14 @@ class ATParser:
                 if end - pos > MAX_LINE:
                     self._begin_skip("line too long", 0)
                     continue
+                if self.expect_prompt:
+                    # Line noise just before the prompt would hide it (the module then waits for data forever):
+                    # while a CIPSEND waits for '>', a '>' that ends the input is the prompt.
+                    tail = bytes(buf[max(pos, end - 2) : end])
+                    at = end - 1 if tail.endswith(b">") else (end - 2 if tail == b"> " else -1)
+                    if at > pos:
+                        self._pos = at
+                        return Garbage("noise before the prompt", at - pos)
                 return NEED_DATA
             text = bytes(buf[pos:nl]).rstrip(b"\r")
             self._pos = nl + 1

@@ -74,6 +74,8 @@ class EspSocket:
     tx: bytearray = field(default_factory=bytearray)
     udp_tx: deque[tuple[bytes, str, int]] = field(default_factory=deque)
     udp_starting: bool = False
+    ephemeral_port: bool = False
+    """The local port was picked by the driver (another may be tried if the module refuses it)."""
 
     def link_ok(self) -> Link | None:
         link = self.link
@@ -391,12 +393,17 @@ class ESPATStack(NetworkStack):
                 sock.failed = NsapiError.NO_SOCKET
             if sock.bound_port == 0:
                 sock.bound_port = self._pick_ephemeral()
+                sock.ephemeral_port = True
             port = sock.bound_port
         if link is None:
             self._signal(sock)
             return
-        line = b'AT+CIPSTART=%d,"UDP","0.0.0.0",0,%d,2' % (link.id, port)
-        reply = self.runner.execute(line, CONNECT_TIMEOUT)
+        for _attempt in range(4):
+            reply = self.runner.execute(b'AT+CIPSTART=%d,"UDP","0.0.0.0",0,%d,2' % (link.id, port), CONNECT_TIMEOUT)
+            if reply.ok or reply.outcome != "ERROR" or not sock.ephemeral_port:
+                break
+            with self.lock:  # the port we picked is taken on the module's side: pick another
+                sock.bound_port = port = self._pick_ephemeral()
         active = self.dialect.udp_active_command
         if reply.ok and active is not None and self.engine.passive:
             self.runner.execute(active % link.id, COMMAND_TIMEOUT)
@@ -404,8 +411,11 @@ class ESPATStack(NetworkStack):
             if reply.ok:
                 link.state = LinkState.OPEN
             else:
-                _log.warning("UDP link start failed: %s %r", reply.outcome, reply.lines)
-                sock.failed = NsapiError.DEVICE_ERROR if reply.outcome in ("PORT", "TIMEOUT") else NsapiError.NO_SOCKET
+                _log.warning("UDP link start on port %d failed: %s %r", port, reply.outcome, reply.lines)
+                if reply.device_error or reply.outcome == "TIMEOUT":
+                    sock.failed = NsapiError.DEVICE_ERROR
+                else:
+                    sock.failed = NsapiError.NO_SOCKET if sock.ephemeral_port else NsapiError.ADDRESS_IN_USE
                 link.reset()
                 sock.link = None
         self._signal(sock)
@@ -611,6 +621,7 @@ class ESPATStack(NetworkStack):
             if port and any(s.bound_port == port and s.proto == sock.proto for s in self._sockets):
                 return NsapiError.PARAMETER
             sock.bound_port = port or self._pick_ephemeral()
+            sock.ephemeral_port = not port
             if sock.proto == NsapiProtocol.UDP:
                 sock.udp_starting = True
                 self._kick()

@@ -326,3 +326,20 @@ def test_static_address_then_dhcp_again(profile: str) -> None:
         assert ip.get_ip_address() != "192.168.42.77"
     finally:
         iface.close()
+
+
+@pytest.mark.parametrize("profile", ["at22_8266", "nonos17"])
+def test_line_noise_between_answers_is_survived(profile: str, servers: LoopbackServers) -> None:
+    iface = make_interface(profile)
+    try:
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        sock = echo_socket(iface, servers)
+        emulator = emulator_of(iface)
+        for round_ in range(20):
+            emulator.inject_noise(16)
+            echo_once(sock, b"round %d " % round_ * 40)
+            address = SocketAddress()
+            assert iface.gethostbyname("localhost", address) == NsapiError.OK
+        sock.close()
+    finally:
+        iface.close()

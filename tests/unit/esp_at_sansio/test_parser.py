@@ -135,3 +135,13 @@ def test_fuzz_mutated_transcripts_never_raise_and_resynchronise(data: st.DataObj
     while not isinstance(event := parser.next_event(), p._NeedData):
         events.append(event)
     assert events[-1] == p.WifiEvent("GOT IP")
+
+
+def test_noise_glued_to_the_prompt_still_gives_the_prompt_while_one_is_expected() -> None:
+    parser = p.ATParser()
+    parser.receive_data(b"\r\nOK\r\n\r\n\x8f\x13>")
+    assert parser.next_event() == p.Result("OK")
+    assert isinstance(parser.next_event(), p._NeedData)  # not waiting for a prompt: an unfinished line
+    parser.expect_prompt = True
+    assert parser.next_event() == p.Garbage("noise before the prompt", 2)
+    assert parser.next_event() == p.Prompt()
