@@ -7,7 +7,7 @@ Layer: application glue on top of the netsocket API. Command-line options, added
   ESP8266 in its default world (DESIGN.md §5), whose sockets reach servers on 127.0.0.1.
 - ``--baudrate``: the module's UART speed (default 115200).
 - ``--ssid``/``--password``/``--security``: the Wi-Fi network to join (default ``netsocket-wpa2``, ``netsocket123``,
-  WPA2: an access point of the emulated world).
+  WPA2: an access point of the emulated world; an ``--interface`` URL's own credentials unless ``--ssid`` is given).
 - ``--interface URL``: any netsocket interface instead of an ESP module (``host://`` for this computer's own
   network, ``w5500:///dev/spidev0.0``, ``esp:///dev/ttyUSB0``).
 
@@ -53,8 +53,8 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     )
     where.add_argument("--interface", metavar="URL", help="any netsocket interface instead (host://, w5500://...)")
     group.add_argument("--baudrate", type=int, default=115200, help="the ESP module's UART speed (default: 115200)")
-    group.add_argument("--ssid", default=DEFAULT_SSID, help=f"Wi-Fi network to join (default: {DEFAULT_SSID})")
-    group.add_argument("--password", default=DEFAULT_PASSWORD, help="Wi-Fi passphrase (default: the emulator's)")
+    group.add_argument("--ssid", help=f"Wi-Fi network to join (default: {DEFAULT_SSID}, or the --interface URL's)")
+    group.add_argument("--password", help=f"Wi-Fi passphrase (default with the default SSID: {DEFAULT_PASSWORD})")
     group.add_argument(
         "--security",
         default=DEFAULT_SECURITY,
@@ -102,22 +102,34 @@ def release(net: NetworkInterface) -> None:
         close()
 
 
-def connect(net: NetworkInterface, args: argparse.Namespace) -> None:
-    """Bring ``net`` up: join the Wi-Fi network for Wi-Fi interfaces, plain ``connect()`` otherwise."""
-    if isinstance(net, WiFiInterface):
-        security = NsapiSecurity[args.security]
-        err = net.connect(args.ssid, args.password if security != NsapiSecurity.NONE else "", security)
-        what = f"cannot join Wi-Fi network {args.ssid!r} ({args.security}) via {describe(args)}"
+def credentials(args: argparse.Namespace) -> tuple[str, str, NsapiSecurity]:
+    """SSID, passphrase and security to join: the options, else the emulator's ``netsocket-wpa2``."""
+    ssid = args.ssid or DEFAULT_SSID
+    password = args.password if args.password is not None else (DEFAULT_PASSWORD if ssid == DEFAULT_SSID else "")
+    security = NsapiSecurity[args.security]
+    return ssid, password if security != NsapiSecurity.NONE else "", security
+
+
+def connect(net: NetworkInterface, args: argparse.Namespace) -> str:
+    """Bring ``net`` up: a Wi-Fi interface joins the network of ``credentials`` (an ``--interface`` URL's own
+    credentials count unless ``--ssid`` is given), others just ``connect()``. Returns what was joined, in words."""
+    if isinstance(net, WiFiInterface) and (args.ssid or not args.interface):
+        ssid, password, security = credentials(args)
+        err = net.connect(ssid, password, security)
+        what = f"cannot join Wi-Fi network {ssid!r} ({security.name}) via {describe(args)}"
+        joined = f", joined {ssid!r}"
     else:
         err = net.connect()
         what = f"cannot connect {describe(args)}"
+        joined = ", joined Wi-Fi" if isinstance(net, WiFiInterface) else ""
     if err not in (NsapiError.OK, NsapiError.IS_CONNECTED):
         raise NetworkError(f"{what}: {NsapiError(err)}{_hint(NsapiError(err))}")
+    return joined
 
 
 def _hint(err: NsapiError) -> str:
     hints = {
-        NsapiError.DEVICE_ERROR: " (is the module on that port, powered and at 115200 baud?)",
+        NsapiError.DEVICE_ERROR: " (is the module on that port, powered, and at the --baudrate speed?)",
         NsapiError.AUTH_FAILURE: " (wrong --password?)",
         NsapiError.PARAMETER: " (a WPA passphrase has 8 to 63 characters; an SSID at most 32)",
         NsapiError.NO_SSID: " (no such --ssid in range; try examples.wifi_scan)",
@@ -136,8 +148,7 @@ def connected_network(args: argparse.Namespace) -> Iterator[NetworkInterface]:
     """The chosen interface, connected, for the length of the block; prints one line saying which it is."""
     net = open_network(args)
     try:
-        connect(net, args)
-        joined = f", joined {args.ssid!r}" if isinstance(net, WiFiInterface) else ""
+        joined = connect(net, args)
         print(f"Network: {describe(args)}{joined}, IP address {ip_address(net)}")
         try:
             yield net

@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from examples._network import ENV_PORT, add_network_arguments, describe, esp_port, split_host_port
+from examples import http_client
+from examples._network import ENV_PORT, add_network_arguments, credentials, describe, esp_port, split_host_port
+from netsocket import NsapiSecurity
 from tests.examples.running import FAST_ESP, ROOT
 
 EXAMPLES = ["http_client", "mqtt_client", "coap_client", "websocket_client", "udp_echo", "tcp_server", "wifi_scan"]
@@ -24,8 +26,27 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def test_defaults_are_the_emulator_and_its_wpa2_network() -> None:
     args = parse([])
     assert esp_port(args) == "espemu://"
-    assert (args.ssid, args.password, args.security) == ("netsocket-wpa2", "netsocket123", "WPA2")
+    assert credentials(args) == ("netsocket-wpa2", "netsocket123", NsapiSecurity.WPA2)
     assert describe(args) == "ESP8266 on espemu:// (the built-in emulator)"
+
+
+def test_credentials_for_another_network() -> None:
+    assert credentials(parse(["--ssid", "home", "--password", "secret123"])) == (
+        "home",
+        "secret123",
+        NsapiSecurity.WPA2,
+    )
+    assert credentials(parse(["--ssid", "cafe", "--security", "NONE"])) == ("cafe", "", NsapiSecurity.NONE)
+
+
+def test_an_esp_url_brings_its_own_credentials(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--interface esp://...?ssid=...``: the URL's network is joined, not the default one."""
+    url = "esp://?port=espemu://%3Ftimescale%3D0.05&ssid=netsocket-open"
+    assert http_client.main(["--interface", url]) == 0
+    assert f"Network: interface {url}, joined Wi-Fi, IP address" in capsys.readouterr().out
+    missing = "esp://?port=espemu://%3Ftimescale%3D0.05&ssid=not-in-range"
+    assert http_client.main(["--interface", missing]) == 1
+    assert "NO_SSID" in capsys.readouterr().err
 
 
 def test_port_option_beats_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
