@@ -256,10 +256,12 @@ class ESP8266Interface(WiFiInterface):
 
     def _connect_wifi(self) -> NsapiError:
         status = self.get_connection_status()
-        if status == NsapiConnectionStatus.CONNECTING or self._joining:
+        if self._joining:
             return NsapiError.BUSY
         if status == NsapiConnectionStatus.GLOBAL_UP:
             return NsapiError.IS_CONNECTED
+        # CONNECTING without a join of ours means the module lost the AP and may or may not rejoin by itself
+        # (NonOS does not): joining again is the way out.
         self._joining = True
         if not self._blocking:
             self._set_status(NsapiConnectionStatus.CONNECTING)
