@@ -1,8 +1,10 @@
-"""HTTP GET with a netsocket ``TCPSocket`` (the Mbed HTTP example), HTTP framing by h11.
+"""HTTP(S) GET with a netsocket ``TCPSocket`` or ``TLSSocket`` (the Mbed HTTP example), HTTP framing by h11.
 
-Run: ``python -m examples.http_client`` (starts an HTTP server on 127.0.0.1 and fetches ``/`` from it through the
-built-in emulated ESP8266, which joins its world's ``netsocket-wpa2``); ``--port /dev/ttyUSB0 --ssid ... --password
-...`` does the same through a real module; ``--interface host://`` through the computer's own stack.
+Run: ``python -m examples.http_client`` (joins the emulated ESP8266's Wi-Fi, starts an HTTP server on 127.0.0.1 and
+fetches ``/`` from it through the module), ``python -m examples.http_client --url http://127.0.0.1:8000/``, or
+``python -m examples.http_client --url https://localhost:8443/ --ca-file ca.pem --interface host://``.
+HTTPS verifies the server's certificate against ``--ca-file`` (default: the system's CAs) and its name against the
+URL's host.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import h11
 
-from netsocket import NetworkInterface, NsapiError, SocketAddress, TCPSocket, open_interface
+from examples._network import NetworkError, add_network_arguments, connected_network, resolve
+from netsocket import NetworkInterface, NsapiError, TCPSocket, TLSSocket
 
 BODY = b"<html><body>Hello from netsocket's demo server</body></html>\n"
 
@@ -49,22 +52,44 @@ def local_server() -> Iterator[str]:
         thread.join()
 
 
-def http_get(net: NetworkInterface, url: str, timeout_ms: int = 10_000) -> tuple[h11.Response, bytes]:
-    """GET ``url`` over ``net``; raises ``RuntimeError`` naming the nsapi error on failure."""
+def _open_socket(url: str, ca_pem: str | None) -> TCPSocket:
+    """A plain socket for http://, a verifying ``TLSSocket`` for https://."""
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        raise ValueError(f"only http:// URLs are supported here, not {url!r}")
-    address = SocketAddress()
-    err = net.gethostbyname(parts.hostname, address)
+    if parts.scheme == "http":
+        return TCPSocket()
+    assert parts.hostname is not None
+    tls = TLSSocket()
+    err = tls.set_root_ca_cert(ca_pem) if ca_pem is not None else tls.use_system_ca_certs()
     if err != NsapiError.OK:
-        raise RuntimeError(f"cannot resolve {parts.hostname}: {NsapiError(err)}")
-    address.set_port(parts.port or 80)
+        tls.close()
+        raise NetworkError(f"the CA file does not hold a PEM certificate: {NsapiError(err)}")
+    tls.set_hostname(parts.hostname)  # SNI, and the name the certificate must carry
+    return tls
+
+
+def http_get(
+    net: NetworkInterface, url: str, ca_pem: str | None = None, timeout_ms: int = 10_000
+) -> tuple[h11.Response, bytes]:
+    """GET ``url`` over ``net``; raises ``NetworkError`` naming the nsapi error on failure."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise NetworkError(f"only http:// and https:// URLs are supported, not {url!r}")
+    address = resolve(net, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     conn = h11.Connection(our_role=h11.CLIENT)
-    with TCPSocket() as sock:
-        for step in (sock.open(net), sock.connect(address)):
-            if step != NsapiError.OK:
-                raise RuntimeError(f"cannot connect to {address}: {NsapiError(step)}")
+    sock = _open_socket(url, ca_pem)
+    with sock:
+        err = sock.open(net)
+        if err != NsapiError.OK:
+            raise NetworkError(f"cannot open a socket: {NsapiError(err)}")
         sock.set_timeout(timeout_ms)
+        err = sock.connect(address)
+        if err == NsapiError.AUTH_FAILURE:
+            raise NetworkError(
+                f"TLS handshake with {address} failed: {err} (certificate not signed by the CA, or not for "
+                f"{parts.hostname!r})"
+            )
+        if err != NsapiError.OK:
+            raise NetworkError(f"cannot connect to {address}: {NsapiError(err)}")
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         request = h11.Request(
             method="GET",
@@ -74,16 +99,19 @@ def http_get(net: NetworkInterface, url: str, timeout_ms: int = 10_000) -> tuple
         data = conn.send(request) + conn.send(h11.EndOfMessage())
         sent = sock.send(data)
         if sent != len(data):
-            raise RuntimeError(f"send failed: {NsapiError(sent) if sent < 0 else sent}")
+            raise NetworkError(f"send failed: {NsapiError(sent) if sent < 0 else sent}")
         response: h11.Response | None = None
         body = bytearray()
         buffer = bytearray(1460)
         while True:
-            event = conn.next_event()
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise NetworkError(f"the server's reply is not valid HTTP: {exc}") from exc
             if event is h11.NEED_DATA:
                 size = sock.recv(buffer)
                 if size < 0:
-                    raise RuntimeError(f"recv failed: {NsapiError(size)}")
+                    raise NetworkError(f"recv failed: {NsapiError(size)}")
                 conn.receive_data(bytes(buffer[:size]))
             elif isinstance(event, h11.Response):
                 response = event
@@ -92,45 +120,34 @@ def http_get(net: NetworkInterface, url: str, timeout_ms: int = 10_000) -> tuple
             elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
                 break
         if response is None:
-            raise RuntimeError("the server closed the connection without a response")
+            raise NetworkError("the server closed the connection without a response")
         return response, bytes(body)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--url", help="URL to fetch (default: a server this program starts on 127.0.0.1)")
-    parser.add_argument("--interface", help="netsocket interface URL (default: an ESP module, see --port)")
-    parser.add_argument("--port", default="espemu://", help="ESP module's serial port or URL (default: emulator)")
-    parser.add_argument("--baudrate", type=int, default=115200)
-    parser.add_argument("--ssid", help="network to join (default with the emulator: netsocket-wpa2)")
-    parser.add_argument("--password", help="its passphrase")
+    parser.add_argument("--url", help="http:// or https:// URL to fetch (default: a server started on 127.0.0.1)")
+    parser.add_argument("--ca-file", help="PEM file of the CA that signs the https:// server (default: system CAs)")
+    add_network_arguments(parser)
     args = parser.parse_args(argv)
 
-    interface_url = args.interface
-    if interface_url is None:
-        query = {"port": args.port, "baudrate": str(args.baudrate)}
-        if args.ssid:
-            query.update(ssid=args.ssid, password=args.password or "")
-        interface_url = "esp://?" + urlencode(query)
-    net = open_interface(interface_url)
-    err = net.connect()
-    if err != NsapiError.OK:
-        print(f"connect failed: {NsapiError(err)}", file=sys.stderr)
-        return 1
+    ca_pem: str | None = None
+    if args.ca_file:
+        try:
+            with open(args.ca_file, encoding="ascii") as file:
+                ca_pem = file.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"cannot read --ca-file: {exc}", file=sys.stderr)
+            return 1
     try:
-        with contextlib.ExitStack() as stack:
+        with connected_network(args) as net, contextlib.ExitStack() as stack:
             url = args.url or stack.enter_context(local_server())
             started = time.monotonic()
-            response, body = http_get(net, url)
+            response, body = http_get(net, url, ca_pem)
             elapsed = time.monotonic() - started
-    except RuntimeError as exc:
+    except NetworkError as exc:
         print(exc, file=sys.stderr)
         return 1
-    finally:
-        net.disconnect()
-        close = getattr(net, "close", None)
-        if callable(close):
-            close()
     print(f"HTTP/{response.http_version.decode()} {response.status_code} {response.reason.decode()}")
     for name, value in response.headers:
         print(f"{name.decode()}: {value.decode()}")

@@ -17,7 +17,7 @@ import abc
 import threading
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from netsocket.address import SocketAddress
 from netsocket.callback_context import forbid_in_callback, run_callback
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 WritableBuffer = bytearray | memoryview
 ReadableBuffer = bytes | bytearray | memoryview
+
+_SocketT = TypeVar("_SocketT", bound="Socket")
 
 _WAITING = frozenset({NsapiError.WOULD_BLOCK})
 _CONNECTING = frozenset({NsapiError.IN_PROGRESS, NsapiError.ALREADY, NsapiError.WOULD_BLOCK})
@@ -132,7 +134,7 @@ class Socket(abc.ABC):
         """Mbed's deprecated alias of ``sigio``."""
         self.sigio(callback)
 
-    def __enter__(self) -> Socket:
+    def __enter__(self: _SocketT) -> _SocketT:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,12 +1,14 @@
 """A loopback HTTP/1.1 server for end-to-end tests: fixed routes, threaded, stoppable.
 
 ``HttpServer({"/hello": HttpResponse(b"hi")})`` serves ``GET``/``HEAD`` on those paths (404 elsewhere), echoes
-``POST`` bodies back, and records every request's method, path and headers in ``requests``.
+``POST`` bodies back, and records every request's method, path and headers in ``requests``. With ``tls`` (a server
+``SSLContext``) it serves HTTPS.
 """
 
 from __future__ import annotations
 
 import http.server
+import ssl
 import threading
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -75,8 +77,11 @@ class _Server(http.server.ThreadingHTTPServer):
 class HttpServer:
     """An HTTP server on 127.0.0.1 and an ephemeral port, serving ``routes`` until ``stop()``."""
 
-    def __init__(self, routes: dict[str, HttpResponse] | None = None) -> None:
+    def __init__(self, routes: dict[str, HttpResponse] | None = None, *, tls: ssl.SSLContext | None = None) -> None:
         self._server = _Server((LOOPBACK, 0), _Handler)
+        if tls is not None:  # HTTPS: the handshake runs when a connection is accepted
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self._scheme = "https" if tls is not None else "http"
         self._server.routes = dict(routes or {})
         self._server.requests = []
         self._server.lock = threading.Lock()
@@ -96,7 +101,7 @@ class HttpServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address[0]}:{self.port}"
+        return f"{self._scheme}://{self.address[0]}:{self.port}"
 
     @property
     def requests(self) -> list[HttpRequest]:

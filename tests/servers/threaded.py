@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 _log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ DatagramHandler = Callable[[bytes, tuple[str, int]], "bytes | None"]
 def _check_loopback(host: str) -> None:
     if not host.startswith("127."):
         raise ValueError(f"test servers bind 127.0.0.0/8 only, not {host!r}")
+
+
+_ServiceT = TypeVar("_ServiceT", bound="_Service")
 
 
 class _Service:
@@ -89,8 +93,9 @@ class _Service:
     def _ready(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> _Service:
-        return self.start()
+    def __enter__(self: _ServiceT) -> _ServiceT:
+        self.start()
+        return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
