@@ -73,6 +73,8 @@ class Link:
     module_pending: int = 0
     """Bytes the module holds for this link (passive mode, from +IPD notices)."""
     notice_raced: bool = False
+    detached: bool = False
+    """No longer in the link table: the module reused the id (see _link_event); never send commands for it."""
     rx: bytearray = field(default_factory=bytearray)
     datagrams: deque[tuple[bytes, str | None, int | None]] = field(default_factory=deque)
     remote: tuple[str, int] | None = None
@@ -322,6 +324,15 @@ class Engine:
         if event.kind == "CONNECT":
             if link.state is LinkState.CONNECTING:
                 return Notice(links=frozenset({link.id}))  # our CIPSTART; OK completes it
+            if link.state is not LinkState.FREE and link.peer_closed:
+                # The module printed this id's CLOSED and gave the id to a new client before the host closed its
+                # side: the old socket keeps what it had buffered on a detached record, the id starts afresh.
+                link.detached = True
+                link.module_pending = 0
+                fresh = Link(link.id)
+                fresh.generation = link.generation + 1
+                self.links[link.id] = fresh
+                link = fresh
             if link.state is LinkState.FREE:
                 link.reset()
                 link.state = LinkState.OPEN
@@ -340,9 +351,7 @@ class Engine:
         link.peer_closed = True
         if not self.wifi_up:
             link.lost = True
-        if link.owner is None and link.state is LinkState.OPEN and link.accepted and link.id in self.accept_queue:
-            self.accept_queue.remove(link.id)
-            link.reset()
+        # An accepted connection that closed before accept() stays queued: its data is still to be read.
         return Notice(links=frozenset({link.id}))
 
     def _ipd_data(self, event: p.IpdData) -> Notice:

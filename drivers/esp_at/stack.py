@@ -302,7 +302,7 @@ class ESPATStack(NetworkStack):
         # data both ways; rotate so one busy socket cannot starve the others
         for sock in socks:
             link = sock.link_ok()
-            if link is None or link.state is not LinkState.OPEN or sock.failed is not None:
+            if link is None or link.detached or link.state is not LinkState.OPEN or sock.failed is not None:
                 continue
             if link.module_pending > 0 and (
                 (link.proto == "TCP" and len(link.rx) < REFETCH_BELOW)
@@ -488,6 +488,9 @@ class ESPATStack(NetworkStack):
 
     def _do_close(self, link: Link, generation: int, server_client: bool) -> None:
         with self.lock:
+            if link.detached:
+                link.state = LinkState.FREE  # the id belongs to a newer connection now
+                return
             if link.generation != generation or link.state is LinkState.FREE:
                 return
             if link.lost:

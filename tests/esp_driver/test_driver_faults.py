@@ -345,3 +345,37 @@ def test_line_noise_between_answers_is_survived(profile: str, servers: LoopbackS
         sock.close()
     finally:
         iface.close()
+
+
+@pytest.mark.parametrize("profile", ["at22_8266", "nonos17", "at3_esp32"])
+def test_server_accepts_clients_one_after_another(profile: str) -> None:
+    import socket
+
+    iface = make_interface(profile)
+    try:
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        server = TCPSocket()
+        assert server.open(iface) == NsapiError.OK
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        assert server.bind(port) == NsapiError.OK
+        assert server.listen(2) == NsapiError.OK
+        server.set_timeout(5000)
+        for round_ in range(12):
+            # The client says its piece and hangs up at once; the module frees the id and hands it to the next one.
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                client.sendall(b"client %d" % round_)
+            accepted, err = server.accept()
+            assert err == NsapiError.OK and accepted is not None, f"round {round_}: {err}"
+            accepted.set_timeout(5000)
+            got = bytearray()
+            buffer = bytearray(64)
+            while (result := accepted.recv(buffer)) > 0:
+                got += buffer[:result]
+            assert result == 0, f"round {round_}: recv gave {result!s}"
+            assert bytes(got) == b"client %d" % round_
+            accepted.close()
+        server.close()
+    finally:
+        iface.close()
