@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from netsocket import NetworkInterface, NetworkStack, NsapiError, NsapiProtocol, NsapiSecurity, SocketAddress
 from tests.servers import LoopbackServers
@@ -42,6 +42,10 @@ class Capabilities:
     tell a reset from an orderly close, like ESP-AT's ``<id>,CLOSED``, adds 0)."""
     max_udp_payload: int = 1472
     """The largest datagram ``sendto`` must carry."""
+    udp_merges_queued_datagrams: bool = False
+    """Datagrams that queue up before the application reads may come back joined, in order (ESP-AT 2.x for the
+    ESP8266 in passive receive mode: esp-at #451; its passive mode is what gives TCP backpressure). The burst cases
+    then check the byte stream instead of the datagram boundaries; nothing may be lost or damaged either way."""
     dns_cache: bool = True
     """Resolved names are cached (netsocket's resolver: yes), so asking again sends no query."""
     dns_async_limit: int | None = 5
@@ -207,6 +211,11 @@ ESP_CAPS = Capabilities(
 )
 
 
+def esp_caps(profile: str) -> Capabilities:
+    """ESP-AT 2.x for the ESP8266 has passive receive for UDP too, and it joins queued datagrams (esp-at #451)."""
+    return replace(ESP_CAPS, udp_merges_queued_datagrams=profile == "at22_8266")
+
+
 def _w5500_interface(servers: LoopbackServers) -> NetworkInterface:
     """The W5500 emulator on its default LAN; the address comes from the emulated LAN's DHCP server."""
     from drivers.w5500 import W5500Interface
@@ -242,7 +251,7 @@ STACKS: list[StackEntry] = [
             make_interface=_esp_interface(profile),
             connect=_esp_connect,
             release=_esp_release,
-            caps=ESP_CAPS,
+            caps=esp_caps(profile),
             wifi=WifiWorld(),
             open_sockets=_esp_open_sockets,
         )
@@ -254,7 +263,7 @@ STACKS: list[StackEntry] = [
             make_interface=_esp_pty_interface(profile),
             connect=_esp_connect,
             release=_esp_pty_release,
-            caps=ESP_CAPS,
+            caps=esp_caps(profile),
             wifi=WifiWorld(),
             open_sockets=_esp_open_sockets,
         )
