@@ -98,27 +98,10 @@ AT2_ESP8266: Final = Dialect(
     passive_window=5760,
 )
 
-AT3_ESP32: Final = Dialect(
+AT3_ESP32: Final = replace(
+    AT2_ESP8266,
     name="at3_esp32",
     send_limit=8192,
-    command_limit=256,
-    passive_command=b"AT+CIPRECVMODE=1",
-    passive_udp=True,
-    recvlen_inactive=-1,
-    recvdata_has_addr=True,
-    cwmode=b"AT+CWMODE=1",
-    cwjap=b"AT+CWJAP=",
-    cwjap_query=b"AT+CWJAP?",
-    cipsta_query=b"AT+CIPSTA?",
-    cipsta_set=b"AT+CIPSTA=",
-    cipstamac_query=b"AT+CIPSTAMAC?",
-    cwdhcp_on=b"AT+CWDHCP=1,1",
-    cwdhcp_off=b"AT+CWDHCP=0,1",
-    cwhostname=b"AT+CWHOSTNAME=",
-    cwcountry=b"AT+CWCOUNTRY=",
-    server_stop=b"AT+CIPSERVER=0,1",
-    sysstore_off=b"AT+SYSSTORE=0",
-    ipd_chunk=2920,
     passive_window=5744,
     udp_active_command=b"AT+CIPRECVTYPE=%d,0",
 )
