@@ -288,6 +288,15 @@ class ATParser:
                     continue
                 return step
             nl = buf.find(b"\n", pos, pos + MAX_LINE + 1)
+            # Line noise glued before a data header would hide the header and turn its payload into lines: the
+            # bytes would be lost unnoticed. The noise is skipped and the header parsed.
+            header = min(
+                (at for at in (buf.find(prefix, pos, nl if nl >= 0 else end) for prefix in _PREFIXES) if at > pos),
+                default=-1,
+            )
+            if header > pos:
+                self._pos = header
+                return Garbage("noise before a data header", header - pos)
             if nl < 0:
                 if end - pos > MAX_LINE:
                     self._begin_skip("line too long", 0)
