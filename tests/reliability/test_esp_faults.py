@@ -17,8 +17,8 @@ import pytest
 
 from drivers.esp_at import ESP8266Interface
 from mocks.esp_at import Emulator, find_emulator, running_emulators
-from netsocket import NsapiError, NsapiSecurity, SocketAddress, TCPSocket
-from tests.reliability._flood import stream
+from netsocket import NsapiConnectionStatus, NsapiError, NsapiSecurity, SocketAddress, TCPSocket
+from tests.reliability._flood import FloodServer, stream
 from tests.servers import LoopbackServers
 
 pytestmark = pytest.mark.esp
@@ -163,5 +163,114 @@ def test_echo_through_chunking_urcs_and_noise_is_intact_or_an_error(profile: str
             assert received[0] == size, context
             assert digest.digest() == hashlib.sha256(data).digest(), f"{context}: wrong bytes returned as success"
         sock.close()
+    finally:
+        iface.close()
+
+
+class StatusLog:
+    def __init__(self, iface: ESP8266Interface) -> None:
+        self.statuses: list[int] = []
+        self._cond = threading.Condition()
+        iface.attach(self._record)
+
+    def _record(self, event: object, status: int) -> None:
+        with self._cond:
+            self.statuses.append(status)
+            self._cond.notify_all()
+
+    def wait_for(self, status: NsapiConnectionStatus, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: status in self.statuses, timeout)
+
+
+def interrupted_download(iface: ESP8266Interface, fault: str, seed: int, context: str) -> None:
+    """Downloads 2 MB, applies ``fault`` after a seeded random number of bytes, and checks that the download then
+    ends with a negative error within its deadline, every byte before it intact."""
+    size = 2_000_000
+    data = stream(seed, size)
+    cut = random.Random(seed).randrange(50_000, size // 2)
+    deadline = Deadline(f"{context} cut={cut}")
+    with FloodServer(data) as flood:
+        sock = open_tcp(iface, flood.server.address, deadline)
+        head, got = download(sock, deadline, stop_after=cut)
+        assert got == cut, deadline.context
+        emulator = emulator_of(iface)
+        if fault == "reset":
+            emulator.inject_reset()
+        elif fault == "wifi":
+            emulator.drop_wifi(reconnect=True)
+        else:
+            emulator.go_silent()
+        digest = hashlib.sha256(data[:cut])
+        got = cut
+        buffer = bytearray(8192)
+        while (result := deadline.call("recv after the fault", sock.recv, buffer)) > 0:
+            digest.update(memoryview(buffer)[:result])
+            got += result
+        assert head == hashlib.sha256(data[:cut]).digest(), deadline.context
+        assert got < size and result < 0, f"{deadline.context}: {got} bytes, then {result!s}"
+        assert digest.digest() == hashlib.sha256(data[:got]).digest(), f"{deadline.context}: wrong bytes"
+        if fault in ("reset", "wifi"):
+            assert result == NsapiError.CONNECTION_LOST, f"{deadline.context}: {result!s}"
+        sent = deadline.call("send after the fault", sock.send, b"x")
+        _log.info(f"{deadline.context}: {got} bytes intact, then recv gave {result!s}; a send then gave {sent!s}")
+        if fault in ("reset", "wifi"):
+            assert sent == NsapiError.CONNECTION_LOST, f"{deadline.context}: {sent!s}"
+        assert sock.close() == NsapiError.OK
+
+
+def fresh_download_works(iface: ESP8266Interface, seed: int, context: str) -> None:
+    data = stream(seed + 1, 300_000)
+    deadline = Deadline(f"{context} (after recovery)")
+    with FloodServer(data) as flood:
+        sock = open_tcp(iface, flood.server.address, deadline)
+        digest, result = download(sock, deadline)
+        assert result == 0 and digest == hashlib.sha256(data).digest(), f"{deadline.context}: {result!s}"
+        assert sock.close() == NsapiError.OK
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_module_reset_mid_download_is_reported_then_the_interface_recovers(profile: str) -> None:
+    seed = 202
+    context = f"profile={profile} seed={seed} fault=reset"
+    iface = make_interface(profile, seed)
+    try:
+        log = StatusLog(iface)
+        interrupted_download(iface, "reset", seed, context)
+        assert log.wait_for(NsapiConnectionStatus.DISCONNECTED, 5), context
+        assert iface.wait_initialised(10), context
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK, context
+        fresh_download_works(iface, seed, context)
+    finally:
+        iface.close()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_wifi_loss_mid_download_is_reported_then_the_interface_recovers(profile: str) -> None:
+    seed = 303
+    context = f"profile={profile} seed={seed} fault=wifi"
+    iface = make_interface(profile, seed)
+    try:
+        log = StatusLog(iface)
+        interrupted_download(iface, "wifi", seed, context)
+        assert log.wait_for(NsapiConnectionStatus.CONNECTING, 5), context
+        if profile == "nonos17":  # the NonOS module does not rejoin by itself
+            assert iface.connect() == NsapiError.OK, context
+        assert log.wait_for(NsapiConnectionStatus.GLOBAL_UP, 10), context
+        fresh_download_works(iface, seed, context)
+    finally:
+        iface.close()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_silent_module_mid_download_gives_errors_within_deadlines(profile: str) -> None:
+    seed = 404
+    context = f"profile={profile} seed={seed} fault=silent"
+    iface = make_interface(profile, seed)
+    try:
+        interrupted_download(iface, "silent", seed, context)
+        start = time.monotonic()
+        iface.disconnect()  # the module does not answer; whatever the call says, it must come back
+        assert time.monotonic() - start < 30, f"{context}: disconnect hung"
     finally:
         iface.close()
