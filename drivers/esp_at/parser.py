@@ -152,6 +152,8 @@ _Step = Event | Literal["more", "continue"]
 _IPD: Final = b"+IPD,"
 _RECVDATA: Final = b"+CIPRECVDATA"
 _PREFIXES: Final = (_IPD, _RECVDATA)
+_GLUED_HEADERS: Final = (_IPD, _RECVDATA + b":", _RECVDATA + b",")
+"""Data headers looked for after noise within a line (not an echoed ``AT+CIPRECVDATA=``)."""
 
 
 def classify_line(text: bytes) -> Event:
@@ -291,7 +293,7 @@ class ATParser:
             # Line noise glued before a data header would hide the header and turn its payload into lines: the
             # bytes would be lost unnoticed. The noise is skipped and the header parsed.
             header = min(
-                (at for at in (buf.find(prefix, pos, nl if nl >= 0 else end) for prefix in _PREFIXES) if at > pos),
+                (at for at in (buf.find(head, pos, nl if nl >= 0 else end) for head in _GLUED_HEADERS) if at > pos),
                 default=-1,
             )
             if header > pos:

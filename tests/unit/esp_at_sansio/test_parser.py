@@ -145,3 +145,22 @@ def test_noise_glued_to_the_prompt_still_gives_the_prompt_while_one_is_expected(
     parser.expect_prompt = True
     assert parser.next_event() == p.Garbage("noise before the prompt", 2)
     assert parser.next_event() == p.Prompt()
+
+
+@pytest.mark.parametrize(
+    "frame, event",
+    [
+        (b"+IPD,0,3:abc", p.IpdData(0, b"abc")),
+        (b"+CIPRECVDATA:3,abc", p.RecvData(b"abc")),
+        (b"+CIPRECVDATA,3:abc", p.RecvData(b"abc")),
+    ],
+)
+def test_noise_glued_before_a_data_header_does_not_hide_the_data(frame: bytes, event: p.Event) -> None:
+    wire = b"\r\n\x13\xfe}" + frame + b"\r\nOK\r\n"
+    for cut in range(len(wire) + 1):
+        events = parse_all(wire, [cut], False)
+        assert events == [p.Garbage("noise before a data header", 3), event, p.Result("OK")], cut
+
+
+def test_an_echoed_recvdata_command_stays_a_line() -> None:
+    assert parse_all(b"AT+CIPRECVDATA=0,100\r\n", [], False) == [p.Line(b"AT+CIPRECVDATA=0,100")]
