@@ -30,8 +30,9 @@ ALLOC_BOUND = 4_000_000
 CHIP_RX_MAX = 16384
 """The largest receive ring a W5500 socket can have."""
 DATAGRAM = 512
-DRIVER_HELD_BOUND = 256 * 1024
-COUNT = 3000
+DRIVER_HELD_BOUND = 512 * 1024
+"""What the driver and API code may still hold after a 5 MB UDP flood (queues, parser buffer, transient records)."""
+COUNT = 10_000
 _names = itertools.count(1)
 _log = logging.getLogger(__name__)
 
