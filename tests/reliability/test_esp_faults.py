@@ -229,11 +229,11 @@ def fresh_download_works(iface: ESP8266Interface, seed: int, context: str) -> No
         assert sock.close() == NsapiError.OK
 
 
+@pytest.mark.parametrize("seed", [202, 203, 204])
 @pytest.mark.parametrize("profile", PROFILES)
-def test_module_reset_mid_download_is_reported_then_the_interface_recovers(profile: str) -> None:
-    seed = 202
-    context = f"profile={profile} seed={seed} fault=reset"
-    iface = make_interface(profile, seed)
+def test_module_reset_mid_download_is_reported_then_the_interface_recovers(profile: str, seed: int) -> None:
+    context = f"profile={profile} seed={seed} fault=reset (chunked output, injected URCs)"
+    iface = make_interface(profile, seed, "&chunking=1&inject=1")
     try:
         log = StatusLog(iface)
         interrupted_download(iface, "reset", seed, context)
@@ -245,11 +245,11 @@ def test_module_reset_mid_download_is_reported_then_the_interface_recovers(profi
         iface.close()
 
 
+@pytest.mark.parametrize("seed", [303, 304, 305])
 @pytest.mark.parametrize("profile", PROFILES)
-def test_wifi_loss_mid_download_is_reported_then_the_interface_recovers(profile: str) -> None:
-    seed = 303
-    context = f"profile={profile} seed={seed} fault=wifi"
-    iface = make_interface(profile, seed)
+def test_wifi_loss_mid_download_is_reported_then_the_interface_recovers(profile: str, seed: int) -> None:
+    context = f"profile={profile} seed={seed} fault=wifi (chunked output, injected URCs)"
+    iface = make_interface(profile, seed, "&chunking=1&inject=1")
     try:
         log = StatusLog(iface)
         interrupted_download(iface, "wifi", seed, context)
