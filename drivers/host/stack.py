@@ -57,6 +57,12 @@ def _nsapi(exc: OSError) -> NsapiError:
     return _ERRNO_TO_NSAPI.get(exc.errno or 0, NsapiError.DEVICE_ERROR)
 
 
+def _deliver(callback: HostbynameCallback, result: NsapiError, address: SocketAddress) -> None:
+    """Call a hostbyname callback with Mbed's arguments: (1, address) on success, (error, None) otherwise."""
+    ok = result == NsapiError.OK
+    run_callback(callback, 1 if ok else result, address if ok else None)
+
+
 def _from_sockaddr(sockaddr: Any) -> SocketAddress:
     host, port = sockaddr[0], sockaddr[1]
     if isinstance(host, str) and host.startswith("::ffff:") and "." in host:
@@ -145,7 +151,7 @@ class HostStack(NetworkStack):
         if SocketAddress(host).get_ip_version() != NsapiVersion.UNSPEC:
             address = SocketAddress()
             result = self._resolve(host, address, version)
-            run_callback(callback, 1 if result == NsapiError.OK else result, address if result == 0 else None)
+            _deliver(callback, result, address)
             return NsapiError.OK if result == NsapiError.OK else result
         with self._async_lock:
             if len(self._async_queries) >= MAX_ASYNC_QUERIES:
@@ -160,7 +166,7 @@ class HostStack(NetworkStack):
             with self._async_lock:
                 wanted = self._async_queries.pop(query_id, False)
             if wanted:
-                run_callback(callback, 1 if result == NsapiError.OK else result, address if result == 0 else None)
+                _deliver(callback, result, address)
 
         threading.Thread(target=work, name=f"netsocket-host-dns-{query_id}", daemon=True).start()
         return query_id
