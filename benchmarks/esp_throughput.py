@@ -159,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", default=None, help="a real module's serial port (default: the emulator)")
     args = parser.parse_args(argv)
 
-    from drivers.esp_at import ESP8266Interface
+    from netsocket.drivers.esp_at import ESP8266Interface
 
     port = args.port or f"espemu://?profile={args.profile}&baud={args.baud}&timescale=0.01&name=bench-{os.getpid()}"
     iface = ESP8266Interface(port, args.baud)

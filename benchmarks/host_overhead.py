@@ -13,7 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from drivers.host import HostInterface
+from netsocket.drivers.host import HostInterface
+
 from netsocket import NsapiError, SocketAddress, TCPSocket
 
 CHUNK = 16 * 1024

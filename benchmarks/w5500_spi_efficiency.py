@@ -19,8 +19,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from drivers.w5500 import W5500Interface
-from mocks.w5500 import FakeSpiDev
+from netsocket.drivers.w5500 import W5500Interface
+from netsocket.mocks.w5500 import FakeSpiDev
+
 from netsocket import NsapiError, SocketAddress, TCPSocket
 
 BUFSIZ = 4096

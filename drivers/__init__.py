@@ -1,1 +1,1 @@
-"""drivers."""
+"""netsocket.drivers."""

@@ -88,10 +88,8 @@ def open_network(args: argparse.Namespace) -> NetworkInterface:
             return open_interface(args.interface)
         except (ValueError, OSError) as exc:
             raise NetworkError(f"cannot open interface {args.interface!r}: {exc}") from exc
-    try:
-        from drivers.esp_at import ESP8266Interface
-    except ImportError as exc:  # pyserial is an optional dependency of netsocket
-        raise NetworkError(f"the ESP-AT driver needs pyserial: pip install 'netsocket[esp]' ({exc})") from exc
+    from netsocket.drivers.esp_at import ESP8266Interface
+
     return ESP8266Interface(esp_port(args), args.baudrate)
 
 

@@ -6,7 +6,7 @@ Run on real devices::
         --server-bind=0.0.0.0 --server-host=<this PC's LAN address>
     pytest hw_tests --w5500-spi=/dev/spidev0.0 --server-bind=0.0.0.0 --server-host=<this Pi's LAN address>
 
-and on the emulators (CI does): ``--esp-port=espemu://`` or a pty from ``python -m mocks.esp_at --pty``, and
+and on the emulators (CI does): ``--esp-port=espemu://`` or a pty from ``python -m netsocket.mocks.esp_at --pty``, and
 ``--w5500-spi=emulator``. A device whose option is missing has its tests skipped, with the reason.
 Wi-Fi secrets come from the environment only; the emulators' defaults (DESIGN §5) apply when it is empty.
 """
@@ -40,18 +40,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _esp_interface(config: pytest.Config) -> NetworkInterface:
-    from drivers.esp_at import ESP32Interface, ESP8266Interface
+    from netsocket.drivers.esp_at import ESP32Interface, ESP8266Interface
 
     cls = ESP32Interface if config.getoption("--esp-model") == "esp32" else ESP8266Interface
     return cls(config.getoption("--esp-port"), config.getoption("--esp-baud"))
 
 
 def _w5500_interface(config: pytest.Config) -> NetworkInterface:
-    from drivers.w5500 import W5500Interface
+    from netsocket.drivers.w5500 import W5500Interface
 
     spi = config.getoption("--w5500-spi")
     if spi == "emulator":
-        from mocks.w5500 import FakeSpiDev
+        from netsocket.mocks.w5500 import FakeSpiDev
 
         return W5500Interface(FakeSpiDev())
     return W5500Interface(spi)

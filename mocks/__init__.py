@@ -1,1 +1,1 @@
-"""mocks."""
+"""netsocket.mocks."""

@@ -4,6 +4,8 @@ Calls return ``0`` (``NSAPI_ERROR_OK``), a non-negative size, or a negative ``Ns
 programming errors. See ``docs/`` for where netsocket differs from Mbed OS.
 """
 
+__version__ = "0.2.0"
+
 from netsocket.address import SocketAddress
 from netsocket.errors import (
     NSAPI_ERROR_ADDRESS_IN_USE,
@@ -92,6 +94,7 @@ __all__ = [
     "UDPSocket",
     "WiFiAccessPoint",
     "WiFiInterface",
+    "__version__",
     "available_drivers",
     "open_interface",
 ]

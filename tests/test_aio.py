@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 import trustme
+from netsocket.drivers.host import HostInterface
 
-from drivers.host import HostInterface
 from netsocket import NsapiError, SocketAddress
 from netsocket.aio import AsyncTCPSocket, AsyncUDPSocket, open_connection
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 import trustme
+from netsocket.drivers.host import HostInterface
 
-from drivers.host import HostInterface
 from netsocket import NsapiError, compat
 
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 import trustme
+from netsocket.drivers.host import HostInterface
 
-from drivers.host import HostInterface
 from netsocket import NsapiError, SocketAddress, TCPSocket
 from netsocket.tls import TLSSocket, TLSSocketWrapper
 

@@ -17,10 +17,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from drivers.esp_at import parser as p
-from drivers.esp_at.dialects import AT2_ESP8266, Dialect
+from . import parser as p
+from .dialects import AT2_ESP8266, Dialect
 
-_log = logging.getLogger("drivers.esp_at")
+_log = logging.getLogger("netsocket.drivers.esp_at")
 
 LINK_COUNT: Final = 5
 TCP_BUFFER_LIMIT: Final = 16384

@@ -16,16 +16,18 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from drivers.esp_at.engine import Engine, Notice, ParameterError, quote
-from drivers.esp_at.runner import Reply, Runner
-from drivers.esp_at.stack import COMMAND_TIMEOUT, ESPATStack
 from netsocket.address import SocketAddress
 from netsocket.errors import NsapiError
 from netsocket.interface import WiFiAccessPoint, WiFiInterface, check_hostname
 from netsocket.stack import NetworkStack
 from netsocket.types import NsapiConnectionStatus, NsapiSecurity
 
-_log = logging.getLogger("drivers.esp_at")
+from .engine import Engine, Notice, ParameterError, quote
+from .runner import Reply, Runner
+from .serial_port import open_port
+from .stack import COMMAND_TIMEOUT, ESPATStack
+
+_log = logging.getLogger("netsocket.drivers.esp_at")
 
 JOIN_TIMEOUT = 25.0
 SCAN_TIMEOUT = 15.0
@@ -46,19 +48,6 @@ _ECN = {
 }
 _CWLAP_RE = re.compile(rb'\+CWLAP:\((\d+),"((?:[^"\\]|\\.)*)",(-?\d+),"([0-9a-fA-F:]{17})",(\d+)')
 _QUOTED_RE = re.compile(rb'"([^"]*)"')
-
-
-def _open_port(port: Any, baudrate: int, rtscts: bool) -> tuple[Any, bool]:
-    """A pyserial port from a path, a URL or an open serial-like object; the flag says whether we own it."""
-    if not isinstance(port, str):
-        return port, False
-    import serial
-
-    if port.startswith("espemu:"):
-        import importlib
-
-        importlib.import_module("mocks.esp_at")  # registers the espemu:// scheme
-    return serial.serial_for_url(port, baudrate=baudrate, rtscts=rtscts, timeout=0.05), True
 
 
 class ESP8266Interface(WiFiInterface):
@@ -173,7 +162,7 @@ class ESP8266Interface(WiFiInterface):
         stack = self.stack
         if stack.runner.port is None:
             try:
-                stack.runner.port, self._owns_port = _open_port(self._port_spec, self._baudrate, self._rtscts)
+                stack.runner.port, self._owns_port = open_port(self._port_spec, self._baudrate, self._rtscts)
             except Exception as exc:
                 _log.error("cannot open %r: %r", self._port_spec, exc)
                 return NsapiError.DEVICE_ERROR

@@ -4,8 +4,8 @@ Rules: commands are serialised (one in flight, so one ``AT+CIPSEND`` outstanding
 with a deadline; ``busy p...``/``busy s...`` is answered by waiting a growing backoff (returning early if the
 module ran the command after all) and repeating the command, within the caller's deadline; once ``Recv N bytes``
 was seen a send is never reported as failed by a timeout. A port that fails ends the reader thread quietly and
-makes every later call fail with ``PORT`` at once. The AT trace goes to the ``drivers.esp_at`` logger at DEBUG,
-direction-marked (``->`` host to module), ``%r``-escaped, with secrets masked.
+makes every later call fail with ``PORT`` at once. The AT trace goes to the ``netsocket.drivers.esp_at`` logger at
+DEBUG, direction-marked (``->`` host to module), ``%r``-escaped, with secrets masked.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from drivers.esp_at import parser as p
-from drivers.esp_at.engine import Engine, Notice, Pending
+from . import parser as p
+from .engine import Engine, Notice, Pending
 
-_log = logging.getLogger("drivers.esp_at")
+_log = logging.getLogger("netsocket.drivers.esp_at")
 
 ReplyOutcome = Literal["OK", "ERROR", "FAIL", "SEND OK", "SEND FAIL", "SEND CANCELED", "RESET", "TIMEOUT", "PORT"]
 BUSY_BACKOFF_FIRST = 0.02

@@ -24,8 +24,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from drivers.esp_at.dialects import Dialect, FirmwareInfo, detect_dialect
-from drivers.esp_at.engine import (
+from netsocket.address import SocketAddress
+from netsocket.callback_context import run_callback
+from netsocket.errors import NsapiError
+from netsocket.stack import HostbynameCallback, NetworkStack, OptionValue, SocketHandle
+from netsocket.types import NsapiProtocol, NsapiSocketLevel, NsapiSocketOption, NsapiVersion
+
+from .dialects import Dialect, FirmwareInfo, detect_dialect
+from .engine import (
     LINK_COUNT,
     TCP_BUFFER_LIMIT,
     Engine,
@@ -35,14 +41,9 @@ from drivers.esp_at.engine import (
     ParameterError,
     quote,
 )
-from drivers.esp_at.runner import Reply, Runner
-from netsocket.address import SocketAddress
-from netsocket.callback_context import run_callback
-from netsocket.errors import NsapiError
-from netsocket.stack import HostbynameCallback, NetworkStack, OptionValue, SocketHandle
-from netsocket.types import NsapiProtocol, NsapiSocketLevel, NsapiSocketOption, NsapiVersion
+from .runner import Reply, Runner
 
-_log = logging.getLogger("drivers.esp_at")
+_log = logging.getLogger("netsocket.drivers.esp_at")
 
 COMMAND_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 20.0

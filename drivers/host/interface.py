@@ -7,11 +7,12 @@ compared with in the conformance suite, and lets application code run unchanged 
 
 from __future__ import annotations
 
-from drivers.host.stack import HostStack
 from netsocket.address import SocketAddress
 from netsocket.errors import NsapiError
 from netsocket.interface import EthernetInterface
 from netsocket.types import NsapiConnectionStatus
+
+from .stack import HostStack
 
 
 class HostInterface(EthernetInterface):

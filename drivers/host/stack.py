@@ -13,13 +13,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from drivers.host.io_thread import IoThread, Watch
 from netsocket.address import SocketAddress
 from netsocket.callback_context import run_callback
 from netsocket.errors import NsapiError
 from netsocket.interface import check_hostname
 from netsocket.stack import HostbynameCallback, NetworkStack, OptionValue
 from netsocket.types import NsapiProtocol, NsapiSocketLevel, NsapiSocketOption, NsapiVersion
+
+from .io_thread import IoThread, Watch
 
 _ERRNO_TO_NSAPI = {
     errno.ECONNREFUSED: NsapiError.NO_CONNECTION,

@@ -1,4 +1,4 @@
-"""drivers.w5500: a WIZnet W5500 on SPI behind netsocket's API.
+"""netsocket.drivers.w5500: a WIZnet W5500 on SPI behind netsocket's API.
 
 Layers, bottom up: ``registers`` and ``frame`` (sans-IO register map and SPI frame codec), ``spi`` (the ``SpiBus``
 protocol and spidev/pyftdi backends), ``chip`` (register access, one SPI transaction each), ``stack``
@@ -8,10 +8,10 @@ protocol and spidev/pyftdi backends), ``chip`` (register access, one SPI transac
 
 from __future__ import annotations
 
-from drivers.w5500.chip import ChipError, ChipTimeout, NetworkConfig, W5500Chip
-from drivers.w5500.interface import W5500Interface
-from drivers.w5500.spi import FtdiBus, SpiBus, SpidevBus
-from drivers.w5500.stack import W5500Stack
+from .chip import ChipError, ChipTimeout, NetworkConfig, W5500Chip
+from .interface import W5500Interface
+from .spi import FtdiBus, SpiBus, SpidevBus
+from .stack import W5500Stack
 
 __all__ = [
     "ChipError",

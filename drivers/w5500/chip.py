@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.w5500 import frame
-from drivers.w5500.registers import (
+from . import frame
+from .registers import (
     BUFFER_TOTAL_KB,
     CHIP_VERSION,
     SOCKET_COUNT,
@@ -32,7 +32,7 @@ from drivers.w5500.registers import (
     socket_rx_buffer,
     socket_tx_buffer,
 )
-from drivers.w5500.spi import SpiBus, max_transfer_of
+from .spi import SpiBus, max_transfer_of
 
 COMMAND_TIMEOUT_S = 0.1
 RESET_TIMEOUT_S = 0.1

@@ -16,17 +16,18 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from drivers.w5500.chip import ChipError, NetworkConfig, ResetPin, W5500Chip
-from drivers.w5500.interrupt import as_interrupt_line, as_reset_pin
-from drivers.w5500.registers import SOCKET_COUNT
-from drivers.w5500.spi import DEFAULT_SPEED_HZ, SpiBus, open_bus
-from drivers.w5500.stack import POLL_INTERVAL_S, W5500Stack
 from netsocket.address import SocketAddress
 from netsocket.deadline import Deadline
 from netsocket.dhcp import DhcpClient, DhcpLease
 from netsocket.errors import NsapiError
 from netsocket.interface import EthernetInterface
 from netsocket.types import NsapiConnectionStatus, NsapiVersion
+
+from .chip import ChipError, NetworkConfig, ResetPin, W5500Chip
+from .interrupt import as_interrupt_line, as_reset_pin
+from .registers import SOCKET_COUNT
+from .spi import DEFAULT_SPEED_HZ, SpiBus, open_bus
+from .stack import POLL_INTERVAL_S, W5500Stack
 
 _log = logging.getLogger(__name__)
 

@@ -25,9 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from drivers.w5500 import frame
-from drivers.w5500.chip import ChipError, NetworkConfig, W5500Chip
-from drivers.w5500.registers import (
+from netsocket.address import SocketAddress
+from netsocket.errors import NsapiError
+from netsocket.stack import NetworkStack, OptionValue
+from netsocket.types import NsapiProtocol, NsapiSocketLevel, NsapiSocketOption, NsapiVersion
+
+from . import frame
+from .chip import ChipError, NetworkConfig, W5500Chip
+from .registers import (
     KEEPALIVE_UNIT_S,
     SOCKET_COUNT,
     UDP_HEADER_SIZE,
@@ -40,10 +45,6 @@ from drivers.w5500.registers import (
     SocketMode,
     Status,
 )
-from netsocket.address import SocketAddress
-from netsocket.errors import NsapiError
-from netsocket.stack import NetworkStack, OptionValue
-from netsocket.types import NsapiProtocol, NsapiSocketLevel, NsapiSocketOption, NsapiVersion
 
 _log = logging.getLogger(__name__)
 

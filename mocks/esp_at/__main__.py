@@ -1,9 +1,9 @@
-"""``python -m mocks.esp_at``: see `mocks.esp_at.cli`."""
+"""``python -m netsocket.mocks.esp_at``: see `netsocket.mocks.esp_at.cli`."""
 
 from __future__ import annotations
 
 import sys
 
-from mocks.esp_at.cli import main
+from .cli import main
 
 sys.exit(main())

@@ -1,7 +1,7 @@
 """Command line: serve an emulated module on a pseudo-terminal or as a ``socket://`` server.
 
-Layer: I/O adapter. ``python -m mocks.esp_at --pty --profile at3_esp32`` prints the device path (flushed) and
-serves until killed; ``python -m mocks.esp_at --listen 127.0.0.1:0`` prints the TCP port and gives every
+Layer: I/O adapter. ``python -m netsocket.mocks.esp_at --pty --profile at3_esp32`` prints the device path (flushed) and
+serves until killed; ``python -m netsocket.mocks.esp_at --listen 127.0.0.1:0`` prints the TCP port and gives every
 client that connects a freshly powered module. The listening address must be a loopback one.
 """
 
@@ -21,15 +21,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from types import FrameType
 
-from mocks.esp_at.emulator import Emulator
-from mocks.esp_at.options import EmulatorOptions
-from mocks.esp_at.profiles import DEFAULT_PROFILE, PROFILES
-from mocks.esp_at.timing import Timing
-from mocks.esp_at.transport import FdTransport, SocketTransport
+from .emulator import Emulator
+from .options import EmulatorOptions
+from .profiles import DEFAULT_PROFILE, PROFILES
+from .timing import Timing
+from .transport import FdTransport, SocketTransport
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mocks.esp_at", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m netsocket.mocks.esp_at", description=__doc__)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal; print its path")
     where.add_argument("--listen", metavar="HOST:PORT", help="serve socket:// clients; print the port")

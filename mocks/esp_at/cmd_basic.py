@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mocks.esp_at.atline import Command, Form, ParseError
-from mocks.esp_at.state import UartSettings
+from .atline import Command, Form, ParseError
+from .state import UartSettings
 
 if TYPE_CHECKING:
-    from mocks.esp_at.device import EspAtDevice
+    from .device import EspAtDevice
 
 
 def _rst(dev: EspAtDevice, cmd: Command, now: float) -> None:

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mocks.esp_at.atline import Command, Form, ParseError
+from .atline import Command, Form, ParseError
 
 if TYPE_CHECKING:
-    from mocks.esp_at.device import EspAtDevice
+    from .device import EspAtDevice
 
 
 def _cipdomain(dev: EspAtDevice, cmd: Command, now: float) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mocks.esp_at.atline import Command, Form
-from mocks.esp_at.state import Link
+from .atline import Command, Form
+from .state import Link
 
 if TYPE_CHECKING:
-    from mocks.esp_at.device import EspAtDevice
+    from .device import EspAtDevice
 
 
 def _ciprecvmode(dev: EspAtDevice, cmd: Command, now: float) -> None:

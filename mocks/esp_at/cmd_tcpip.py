@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mocks.esp_at import passthrough
-from mocks.esp_at.atline import Command, Form, ParseError
-from mocks.esp_at.network import ConnectError
-from mocks.esp_at.state import Link, SendJob, WifiState
+from . import passthrough
+from .atline import Command, Form, ParseError
+from .network import ConnectError
+from .state import Link, SendJob, WifiState
 
 if TYPE_CHECKING:
-    from mocks.esp_at.device import EspAtDevice
+    from .device import EspAtDevice
 
 _TYPES = ("TCP", "UDP", "SSL")
 

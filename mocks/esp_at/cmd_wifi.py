@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mocks.esp_at.atline import Command, Form
-from mocks.esp_at.state import WifiState
-from mocks.esp_at.world import CIPHERS, AccessPoint
+from .atline import Command, Form
+from .state import WifiState
+from .world import CIPHERS, AccessPoint
 
 if TYPE_CHECKING:
-    from mocks.esp_at.device import EspAtDevice
+    from .device import EspAtDevice
 
 
 def _sta_enabled(dev: EspAtDevice) -> bool:

@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mocks.esp_at import cmd_basic, cmd_net, cmd_recv, cmd_tcpip, cmd_wifi, passthrough
-from mocks.esp_at.atline import Command, ParseError, parse_line
-from mocks.esp_at.network import Listener, Network
-from mocks.esp_at.profiles import Profile
-from mocks.esp_at.state import (
+from . import cmd_basic, cmd_net, cmd_recv, cmd_tcpip, cmd_wifi, passthrough
+from .atline import Command, ParseError, parse_line
+from .network import Listener, Network
+from .profiles import Profile
+from .state import (
     ERR_BUSY,
     ERR_EXEC,
     ERR_NO_AT,
@@ -35,8 +35,8 @@ from mocks.esp_at.state import (
     UartSettings,
     WifiState,
 )
-from mocks.esp_at.timing import Timing
-from mocks.esp_at.world import AccessPoint, World, default_world
+from .timing import Timing
+from .world import AccessPoint, World, default_world
 
 log = logging.getLogger(__name__)
 

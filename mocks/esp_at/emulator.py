@@ -19,20 +19,20 @@ import time
 from collections.abc import Callable
 from typing import IO, TypeVar
 
-from mocks.esp_at import registry
-from mocks.esp_at.device import EspAtDevice, Faults
-from mocks.esp_at.network import HostNetwork, Network
-from mocks.esp_at.options import EmulatorOptions
-from mocks.esp_at.pacer import OutputPacer
-from mocks.esp_at.profiles import get_profile
-from mocks.esp_at.transport import Transport
-from mocks.esp_at.world import World
+from . import registry
+from .device import EspAtDevice, Faults
+from .network import HostNetwork, Network
+from .options import EmulatorOptions
+from .pacer import OutputPacer
+from .profiles import get_profile
+from .transport import Transport
+from .world import World
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 #: The byte log of both directions (DEBUG, ``%r``), for diagnosing a failing driver test.
-wire_log = logging.getLogger("mocks.esp_at.wire")
+wire_log = logging.getLogger("netsocket.mocks.esp_at.wire")
 
 _names = itertools.count(1)
 _READ_SIZE = 4096

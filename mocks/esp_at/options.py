@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, urlsplit
 
-from mocks.esp_at.device import INJECTION_POINTS, QUIRKS
-from mocks.esp_at.profiles import DEFAULT_PROFILE, PROFILES
-from mocks.esp_at.timing import Timing, timing_field_names
+from .device import INJECTION_POINTS, QUIRKS
+from .profiles import DEFAULT_PROFILE, PROFILES
+from .timing import Timing, timing_field_names
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class EmulatorOptions:
     #: Probability per output chunk that one bit is flipped (line noise).
     noise: float = 0.0
     send_fail: float = 0.0
-    #: Reference §8 behaviours to switch on (see `mocks.esp_at.device.QUIRKS`).
+    #: Reference §8 behaviours to switch on (see `netsocket.mocks.esp_at.device.QUIRKS`).
     quirks: frozenset[str] = frozenset()
     allow_non_loopback: bool = False
     #: Start with the boot sequence (``ready`` after `reset_to_ready`); False starts an already booted module.

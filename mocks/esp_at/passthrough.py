@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mocks.esp_at.state import InputMode, Link
+from .state import InputMode, Link
 
 if TYPE_CHECKING:
-    from mocks.esp_at.device import EspAtDevice
+    from .device import EspAtDevice
 
 _PLUS = 0x2B
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
-    from mocks.esp_at.emulator import Emulator
+    from .emulator import Emulator
 
 _lock = threading.Lock()
 _by_key: dict[str, Emulator] = {}

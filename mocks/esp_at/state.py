@@ -10,7 +10,7 @@ import enum
 from collections import deque
 from dataclasses import dataclass, field
 
-from mocks.esp_at.network import Connection
+from .network import Connection
 
 ERR_NO_AT = 0x01030000
 ERR_PARSE = 0x01080000

@@ -1,4 +1,4 @@
-"""mocks.w5500: a WIZnet W5500 behind a fake SPI bus, on an emulated LAN bridged to loopback.
+"""netsocket.mocks.w5500: a WIZnet W5500 behind a fake SPI bus, on an emulated LAN bridged to loopback.
 
 `FakeSpiDev()` is the entry point (py-spidev's surface); `W5500Emulator` is the device itself, `LanConfig` the
 network around it (DHCP pool, lease time, DNS relay), `ChipFaults` the fault-injection switches, and

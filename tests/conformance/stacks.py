@@ -116,7 +116,7 @@ class StackEntry:
 
 
 def _host_interface(servers: LoopbackServers) -> NetworkInterface:
-    from drivers.host import HostInterface
+    from netsocket.drivers.host import HostInterface
 
     return HostInterface()
 
@@ -138,7 +138,7 @@ _esp_ids = itertools.count(1)
 
 def _esp_interface(profile: str) -> Callable[[LoopbackServers], NetworkInterface]:
     def make(servers: LoopbackServers) -> NetworkInterface:
-        from drivers.esp_at import ESP8266Interface
+        from netsocket.drivers.esp_at import ESP8266Interface
 
         return ESP8266Interface(ESP_URL.format(profile=profile) + f"&name=conformance-{profile}-{next(_esp_ids)}")
 
@@ -155,9 +155,9 @@ def _esp_pty_interface(profile: str) -> Callable[[LoopbackServers], NetworkInter
         import os
         import tty
 
-        from drivers.esp_at import ESP8266Interface
-        from mocks.esp_at import Emulator, EmulatorOptions
-        from mocks.esp_at.transport import FdTransport
+        from netsocket.drivers.esp_at import ESP8266Interface
+        from netsocket.mocks.esp_at import Emulator, EmulatorOptions
+        from netsocket.mocks.esp_at.transport import FdTransport
 
         master, slave = os.openpty()
         tty.setraw(slave)
@@ -218,14 +218,14 @@ def esp_caps(profile: str) -> Capabilities:
 
 def _w5500_interface(servers: LoopbackServers) -> NetworkInterface:
     """The W5500 emulator on its default LAN; the address comes from the emulated LAN's DHCP server."""
-    from drivers.w5500 import W5500Interface
-    from mocks.w5500 import FakeSpiDev
+    from netsocket.drivers.w5500 import W5500Interface
+    from netsocket.mocks.w5500 import FakeSpiDev
 
     return W5500Interface(FakeSpiDev())
 
 
 def _w5500_release(interface: NetworkInterface) -> None:
-    from drivers.w5500 import W5500Interface
+    from netsocket.drivers.w5500 import W5500Interface
 
     _release(interface)
     if isinstance(interface, W5500Interface):

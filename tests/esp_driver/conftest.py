@@ -6,8 +6,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-
-from mocks.esp_at import running_emulators
+from netsocket.mocks.esp_at import running_emulators
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from netsocket.drivers.esp_at import ESP8266Interface
+from netsocket.mocks.esp_at import Emulator, find_emulator
 
-from drivers.esp_at import ESP8266Interface
-from mocks.esp_at import Emulator, find_emulator
 from netsocket import (
     NsapiConnectionStatus,
     NsapiError,
@@ -163,9 +163,9 @@ def test_send_fail_after_recv_is_not_reported_as_a_failed_send(
 def test_passphrase_never_appears_in_the_trace(caplog: pytest.LogCaptureFixture) -> None:
     iface = make_interface()
     try:
-        with caplog.at_level(logging.DEBUG, logger="drivers.esp_at"):
+        with caplog.at_level(logging.DEBUG, logger="netsocket.drivers.esp_at"):
             assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
-        trace = "\n".join(r.getMessage() for r in caplog.records if r.name == "drivers.esp_at")
+        trace = "\n".join(r.getMessage() for r in caplog.records if r.name == "netsocket.drivers.esp_at")
         assert "AT+CWJAP=" in trace
         assert PASSPHRASE not in trace
         assert "-> " in trace and "<- " in trace

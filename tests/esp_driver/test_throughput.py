@@ -9,9 +9,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from netsocket.drivers.esp_at import ESP8266Interface
 
 from benchmarks.esp_throughput import download, pattern
-from drivers.esp_at import ESP8266Interface
 from netsocket import NsapiError, NsapiSecurity, SocketAddress, TCPSocket
 from tests.servers import LoopbackServers
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from mocks.esp_at.network import ConnectError, Connection, Listener
+from netsocket.mocks.esp_at.network import ConnectError, Connection, Listener
 
 
 class FakeConnection:

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import serial
-
-from mocks.esp_at import Emulator, EmulatorOptions, Timing
-from mocks.esp_at.transport import FdTransport
+from netsocket.mocks.esp_at import Emulator, EmulatorOptions, Timing
+from netsocket.mocks.esp_at.transport import FdTransport
 
 PROFILES = ("nonos17", "at22_8266", "at3_esp32")
 FAST = 0.01

@@ -15,10 +15,9 @@ import threading
 import time
 from collections.abc import Iterator
 
+import netsocket.mocks.esp_at  # noqa: F401  (registers espemu://)
 import pytest
 import serial
-
-import mocks.esp_at  # noqa: F401  (registers espemu://)
 
 adafruit = pytest.importorskip("adafruit_espatcontrol.adafruit_espatcontrol")
 

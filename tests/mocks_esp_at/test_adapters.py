@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 import serial
 import serial_asyncio
-
-from mocks.esp_at import find_emulator, running_emulators
+from netsocket.mocks.esp_at import find_emulator, running_emulators
 
 from .helpers import AtPort, tcp_server
 
@@ -27,9 +26,9 @@ GMR3 = b"AT version:3.3.0.0(3b13d04 - ESP32C3 - May  8 2024 08:21:54)\r\n"
 
 @contextlib.contextmanager
 def cli(*args: str) -> Iterator[str]:
-    """Run ``python -m mocks.esp_at`` and yield the first line it prints."""
+    """Run ``python -m netsocket.mocks.esp_at`` and yield the first line it prints."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "mocks.esp_at", *args],
+        [sys.executable, "-m", "netsocket.mocks.esp_at", *args],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parents[2],
@@ -134,7 +133,7 @@ def test_pyserial_asyncio_on_the_real_file_descriptor() -> None:
 
 def test_byte_log_both_directions(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     log_file = tmp_path / "wire.log"
-    caplog.set_level(logging.DEBUG, logger="mocks.esp_at.wire")
+    caplog.set_level(logging.DEBUG, logger="netsocket.mocks.esp_at.wire")
     with serial.serial_for_url(f"espemu://?timescale=0.01&log_file={log_file}", timeout=0.1) as port:
         at = AtPort(port, find_emulator(port), "at22_8266")
         at.read_until(b"ready\r\n")

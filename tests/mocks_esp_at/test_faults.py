@@ -12,9 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 import serial
-
-from mocks.esp_at import find_emulator
-from mocks.esp_at.pacer import OutputPacer
+from netsocket.mocks.esp_at import find_emulator
+from netsocket.mocks.esp_at.pacer import OutputPacer
 
 from .helpers import AtPort, tcp_server
 

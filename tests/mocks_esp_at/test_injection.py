@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 
 import pytest
-
-from mocks.esp_at import EspAtDevice, Faults, Timing, get_profile
+from netsocket.mocks.esp_at import EspAtDevice, Faults, Timing, get_profile
 
 from .fakenet import FakeConnection, FakeNetwork
 

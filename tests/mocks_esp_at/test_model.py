@@ -9,9 +9,8 @@ from dataclasses import fields, replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from mocks.esp_at import EspAtDevice, Faults, Timing, get_profile
-from mocks.esp_at.atline import Form, ParseError, parse_line
+from netsocket.mocks.esp_at import EspAtDevice, Faults, Timing, get_profile
+from netsocket.mocks.esp_at.atline import Form, ParseError, parse_line
 
 from .fakenet import FakeConnection, FakeNetwork
 

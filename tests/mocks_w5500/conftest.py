@@ -7,8 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-
-from mocks.w5500 import FakeSpiDev, open_emulators
+from netsocket.mocks.w5500 import FakeSpiDev, open_emulators
 
 from .spi import Wire
 

@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from mocks.w5500 import FakeSpiDev
+from netsocket.mocks.w5500 import FakeSpiDev
 
 COMMON = 0x00
 MR, GAR, SUBR, SHAR, SIPR, INTLEVEL, IR, IMR, SIR, SIMR, RTR, RCR = (

@@ -16,8 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from mocks.w5500 import FakeSpiDev, LanConfig, W5500Emulator
+from netsocket.mocks.w5500 import FakeSpiDev, LanConfig, W5500Emulator
 
 from .spi import free_port, wait_until
 

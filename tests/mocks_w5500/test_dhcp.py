@@ -4,8 +4,7 @@ and directly (strict parsing, leases, renewals, NAK and silence injection)."""
 from __future__ import annotations
 
 import pytest
-
-from mocks.w5500 import DhcpConfig, DhcpServer, FakeSpiDev, LanConfig
+from netsocket.mocks.w5500 import DhcpConfig, DhcpServer, FakeSpiDev, LanConfig
 
 from .spi import (
     IR_SEND_OK,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from mocks.w5500 import W5500Chip
+from netsocket.mocks.w5500 import W5500Chip
 
 
 @settings(max_examples=300, deadline=None)

@@ -6,9 +6,8 @@ from __future__ import annotations
 import socket
 
 import pytest
-
-from mocks.w5500 import FakeSpiDev, W5500Chip
-from mocks.w5500.network_port import NullNetwork
+from netsocket.mocks.w5500 import FakeSpiDev, W5500Chip
+from netsocket.mocks.w5500.network_port import NullNetwork
 
 from .spi import (
     CLOSED,

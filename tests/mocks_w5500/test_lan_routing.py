@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from mocks.w5500.lan import HOST_MAC, ROUTER_MAC, Lan, LanConfig, RouteKind
+from netsocket.mocks.w5500.lan import HOST_MAC, ROUTER_MAC, Lan, LanConfig, RouteKind
 
 
 def _ip(text: str) -> bytes:

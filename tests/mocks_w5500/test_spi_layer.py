@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from mocks.w5500 import FakeSpiDev
+from netsocket.mocks.w5500 import FakeSpiDev
 
 from .spi import (
     COMMON,

@@ -10,8 +10,7 @@ import threading
 import time
 
 import pytest
-
-from mocks.w5500 import FakeSpiDev, LanConfig
+from netsocket.mocks.w5500 import FakeSpiDev, LanConfig
 
 from .spi import (
     CLOSE,

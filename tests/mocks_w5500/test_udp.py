@@ -11,8 +11,7 @@ from collections.abc import Iterator
 import dns.message
 import dns.rrset
 import pytest
-
-from mocks.w5500 import FakeSpiDev, LanConfig
+from netsocket.mocks.w5500 import FakeSpiDev, LanConfig
 
 from .spi import (
     IR_RECV,

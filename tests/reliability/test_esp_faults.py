@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from netsocket.drivers.esp_at import ESP8266Interface
+from netsocket.mocks.esp_at import Emulator, find_emulator, running_emulators
 
-from drivers.esp_at import ESP8266Interface
-from mocks.esp_at import Emulator, find_emulator, running_emulators
 from netsocket import NsapiConnectionStatus, NsapiError, NsapiSecurity, SocketAddress, TCPSocket
 from tests.reliability._flood import FloodServer, stream
 from tests.servers import LoopbackServers

@@ -15,11 +15,11 @@ import tracemalloc
 from collections.abc import Callable
 
 import pytest
+from netsocket.drivers.esp_at import ESP8266Interface
+from netsocket.drivers.esp_at.engine import TCP_BUFFER_LIMIT, UDP_QUEUE_LIMIT
+from netsocket.drivers.w5500 import W5500Interface
+from netsocket.mocks.w5500 import FakeSpiDev
 
-from drivers.esp_at import ESP8266Interface
-from drivers.esp_at.engine import TCP_BUFFER_LIMIT, UDP_QUEUE_LIMIT
-from drivers.w5500 import W5500Interface
-from mocks.w5500 import FakeSpiDev
 from netsocket import NetworkInterface, NsapiError, NsapiSecurity, SocketAddress, TCPSocket, UDPSocket
 from tests.reliability._flood import FloodServer, stream
 
@@ -211,7 +211,7 @@ def test_unread_udp_flood_stays_bounded_and_losses_are_counted_esp(
     profile: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # One warning per dropped datagram: the log capture would keep thousands of records the driver does not hold.
-    caplog.set_level(logging.ERROR, logger="drivers.esp_at")
+    caplog.set_level(logging.ERROR, logger="netsocket.drivers.esp_at")
     seed = 13
     context = f"profile={profile} seed={seed}"
     iface = esp_interface(profile, seed)

@@ -12,9 +12,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from netsocket.drivers.w5500 import W5500Interface
+from netsocket.mocks.w5500 import FakeSpiDev
 
-from drivers.w5500 import W5500Interface
-from mocks.w5500 import FakeSpiDev
 from netsocket import NsapiConnectionStatus, NsapiError, SocketAddress, TCPSocket
 from tests.reliability._flood import FloodServer, stream
 

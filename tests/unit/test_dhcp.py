@@ -6,8 +6,8 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from netsocket.mocks.w5500 import DhcpConfig, DhcpServer
 
-from mocks.w5500 import DhcpConfig, DhcpServer
 from netsocket.dhcp import (
     ACK,
     BROADCAST,

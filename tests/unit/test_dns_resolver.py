@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from netsocket.drivers.host import HostStack
 
-from drivers.host import HostStack
 from netsocket import NsapiError, NsapiVersion, SocketAddress
 from netsocket.callback_context import in_callback
 from netsocket.dns import DnsConfig, DnsResolver

@@ -9,8 +9,8 @@ import dns.rrset
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from netsocket.drivers.host import HostStack
 
-from drivers.host import HostStack
 from netsocket import NsapiError, SocketAddress
 from netsocket.dns import DnsConfig
 from netsocket.dns_cache import DnsCache

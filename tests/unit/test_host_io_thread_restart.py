@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from drivers.host.io_thread import IoThread, Watch
+from netsocket.drivers.host.io_thread import IoThread, Watch
 
 
 def test_watch_unwatch_from_several_threads_never_hangs() -> None:

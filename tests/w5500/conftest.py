@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from netsocket.drivers.w5500 import W5500Interface
+from netsocket.mocks.w5500 import FakeSpiDev, LanConfig
 
-from drivers.w5500 import W5500Interface
-from mocks.w5500 import FakeSpiDev, LanConfig
 from netsocket import NsapiConnectionStatus, NsapiError, SocketAddress
 from tests.servers import TcpServer, UdpServer
 

@@ -6,11 +6,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
-from drivers.w5500 import ChipError, ChipTimeout, W5500Chip
-from drivers.w5500.registers import Command, Common, Sn
-from drivers.w5500.spi import open_bus, parse_spidev_path
-from mocks.w5500 import FakeSpiDev
+from netsocket.drivers.w5500 import ChipError, ChipTimeout, W5500Chip
+from netsocket.drivers.w5500.registers import Command, Common, Sn
+from netsocket.drivers.w5500.spi import open_bus, parse_spidev_path
+from netsocket.mocks.w5500 import FakeSpiDev
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from drivers.w5500 import frame
-from drivers.w5500.registers import (
+from netsocket.drivers.w5500 import frame
+from netsocket.drivers.w5500.registers import (
     Common,
     Sn,
     buffer_size_code,

@@ -10,10 +10,10 @@ import threading
 import time
 
 import pytest
+from netsocket.drivers.w5500 import W5500Interface
+from netsocket.drivers.w5500.registers import Sn
+from netsocket.mocks.w5500 import FakeSpiDev
 
-from drivers.w5500 import W5500Interface
-from drivers.w5500.registers import Sn
-from mocks.w5500 import FakeSpiDev
 from netsocket import (
     NsapiConnectionStatus,
     NsapiError,
@@ -208,7 +208,7 @@ def test_dhcp_failure_is_reported(make_interface: MakeInterface) -> None:
 
 
 def test_short_lease_renews_during_a_long_transfer(make_interface: MakeInterface, tcp_echo: TcpServer) -> None:
-    from mocks.w5500 import LanConfig
+    from netsocket.mocks.w5500 import LanConfig
 
     log = StatusLog()
     interface, fake = make_interface(static=False, connect=False, lan=LanConfig(lease_time=2))
@@ -234,7 +234,7 @@ def test_short_lease_renews_during_a_long_transfer(make_interface: MakeInterface
 
 
 def test_lease_loss_is_a_status_change(make_interface: MakeInterface) -> None:
-    from mocks.w5500 import LanConfig
+    from netsocket.mocks.w5500 import LanConfig
 
     log = StatusLog()
     interface, fake = make_interface(static=False, connect=False, lan=LanConfig(lease_time=2), dhcp_initial_backoff=0.5)

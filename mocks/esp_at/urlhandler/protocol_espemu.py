@@ -3,7 +3,7 @@
 Layer: I/O adapter. The port is one end of `socket.socketpair()`, so `fileno()` is real and pyserial-asyncio
 can watch it; the emulator runs in a daemon thread on the other end. Closing the port stops the thread and
 closes every host socket the emulator bridged. The emulator is reachable as ``port.emulator`` (or through
-`mocks.esp_at.find_emulator`) for fault injection.
+`netsocket.mocks.esp_at.find_emulator`) for fault injection.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import termios
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException, SerialTimeoutException, Timeout
 
-from mocks.esp_at.emulator import Emulator
-from mocks.esp_at.options import EmulatorOptions
-from mocks.esp_at.transport import SocketTransport
+from ..emulator import Emulator
+from ..options import EmulatorOptions
+from ..transport import SocketTransport
 
 _RETRY_ERRNOS = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
 

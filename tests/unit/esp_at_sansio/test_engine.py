@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from drivers.esp_at import parser as p
-from drivers.esp_at.dialects import AT2_ESP8266, AT3_ESP32, NONOS_17, detect_dialect
-from drivers.esp_at.engine import Engine, LinkState, ParameterError, Pending, quote
+from netsocket.drivers.esp_at import parser as p
+from netsocket.drivers.esp_at.dialects import AT2_ESP8266, AT3_ESP32, NONOS_17, detect_dialect
+from netsocket.drivers.esp_at.engine import Engine, LinkState, ParameterError, Pending, quote
 
 
 def feed(engine: Engine, wire: bytes) -> None:

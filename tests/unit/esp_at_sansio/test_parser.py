@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from netsocket.drivers.esp_at import parser as p
 
-from drivers.esp_at import parser as p
 from tests.unit.esp_at_sansio.transcripts import TRANSCRIPTS, Transcript
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drivers.esp_at import parser as p
+from netsocket.drivers.esp_at import parser as p
 
 OK = p.Result("OK")
 ERROR = p.Result("ERROR")
