@@ -112,3 +112,36 @@ def coap_server() -> Iterator[str]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
+
+
+@contextlib.contextmanager
+def mqtt_broker() -> Iterator[str]:
+    """An MQTT broker (amqtt, from PyPI) on 127.0.0.1, anonymous, on its own event loop; yields ``HOST:PORT``."""
+    from amqtt.broker import Broker
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = {
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    }
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="demo-mqtt-broker", daemon=True)
+    thread.start()
+
+    async def start() -> Broker:
+        broker = Broker(config, loop=loop)
+        await broker.start()
+        return broker
+
+    try:
+        broker = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            asyncio.run_coroutine_threadsafe(broker.shutdown(), loop).result(10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()

@@ -5,13 +5,15 @@ netsocket ``TCPSocket``. paho 2.x has no public option for a custom socket (ecli
 ``NetsocketMqttClient`` overrides the one method that opens its TCP connection; everything else (MQTT, TLS with
 ``tls_set``, reconnects, the network loop) is paho's own.
 
-Run: ``python -m examples.mqtt_client`` (a broker on 127.0.0.1:1883, e.g. ``mosquitto``, reached through the
-emulated ESP8266), or ``python -m examples.mqtt_client --broker 127.0.0.1:1884 --topic demo/t --message hi``.
+Run: ``python -m examples.mqtt_client`` (with no ``--broker`` it starts an MQTT broker of its own on 127.0.0.1,
+amqtt, and reaches it through the emulated ESP8266), or
+``python -m examples.mqtt_client --broker 127.0.0.1:1883 --topic demo/t --message hi`` for a broker of yours.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import sys
 import threading
@@ -23,6 +25,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from examples._demo_servers import mqtt_broker
 from examples._network import NetworkError, add_network_arguments, connected_network, split_host_port
 from netsocket import NetworkInterface, compat
 
@@ -114,19 +117,23 @@ class RoundTrip:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--broker", default="127.0.0.1:1883", help="MQTT broker HOST:PORT (default: 127.0.0.1:1883)")
+    parser.add_argument("--broker", help="MQTT broker HOST:PORT (default: a broker this example starts on 127.0.0.1)")
     parser.add_argument("--topic", help="topic for the round trip (default: a fresh netsocket/examples/... topic)")
     parser.add_argument("--message", default="hello from netsocket", help="payload to publish")
     parser.add_argument("--timeout", type=float, default=15.0, help="seconds for the whole round trip (default: 15)")
     add_network_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        host, port = split_host_port(args.broker, 1883)
-    except ValueError as exc:
-        parser.error(f"--broker: {exc}")
+    if args.broker is not None:
+        try:
+            split_host_port(args.broker, 1883)
+        except ValueError as exc:
+            parser.error(f"--broker: {exc}")
     topic = args.topic or f"netsocket/examples/{uuid.uuid4().hex[:12]}"
     try:
-        with connected_network(args) as net:
+        with contextlib.ExitStack() as stack:
+            broker = args.broker or stack.enter_context(mqtt_broker())
+            host, port = split_host_port(broker, 1883)
+            net = stack.enter_context(connected_network(args))
             client = NetsocketMqttClient(net, CallbackAPIVersion.VERSION2, client_id=f"netsocket-{topic[-12:]}")
             RoundTrip(client, topic, args.message).run(host, port, args.timeout)
     except NetworkError as exc:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import functools
+import os
 import re
 from pathlib import Path
 
@@ -36,3 +38,31 @@ def test_readme_quick_start_is_two_make_commands() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+FILE_MENTION = re.compile(r"`([\w./-]+\.(?:py|md|json|jsonl|toml|txt|pem|ya?ml|ini|cfg))(?:::[^`]*)?`")
+DOC_PAGES = sorted({*PAGES, *ROOT.glob("*.md"), *ROOT.glob("*/README.md"), *ROOT.glob("tests/*/README.md")})
+
+
+SKIPPED_DIRS = {".git", ".venv", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", "__pycache__"}
+
+
+@functools.cache
+def repository_files() -> list[str]:
+    found = []
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")]
+        found += [(Path(folder) / name).relative_to(ROOT).as_posix() for name in files]
+    return found
+
+
+@pytest.mark.parametrize("page", DOC_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_files_the_docs_name_are_in_the_repository(page: Path) -> None:
+    """A file named in backquotes exists in the repository (by its path, or by its name where only that is given)."""
+    tracked = repository_files()
+    names = {path.rsplit("/", 1)[-1] for path in tracked}
+    for mention in FILE_MENTION.findall(page.read_text()):
+        if "/" in mention:
+            assert any(path == mention or path.endswith("/" + mention) for path in tracked), f"{page.name}: {mention}"
+        else:
+            assert mention in names, f"{page.name} names {mention}, which is not in the repository"

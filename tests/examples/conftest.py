@@ -19,7 +19,7 @@ from examples._network import ENV_PORT
 from tests.examples.running import HOST, HTTPS_PAGE
 from tests.servers import HttpResponse, HttpServer
 from tests.servers.coap import CoapServer
-from tests.servers.mosquitto import Mosquitto, MosquittoMissing
+from tests.servers.mqtt import BROKERS, Broker, running_broker
 from tests.servers.websocket import WebSocketEchoServer
 
 NETWORKS = {"emulator": [], "host": HOST}
@@ -59,14 +59,11 @@ def https_server(ca: trustme.CA) -> Iterator[HttpServer]:
         yield server
 
 
-@pytest.fixture(scope="session")
-def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
-    """A real mosquitto broker on 127.0.0.1 (a missing mosquitto fails the test, saying how to install it)."""
-    try:
-        broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
-    except MosquittoMissing as exc:
-        pytest.fail(str(exc))
-    with broker:
+@pytest.fixture(scope="session", params=BROKERS)
+def mqtt_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A real MQTT broker on 127.0.0.1: amqtt (from PyPI) and, where installed, mosquitto (skipped without it on a
+    developer's machine, a failure in CI)."""
+    with running_broker(request.param, tmp_path_factory.mktemp(request.param)) as broker:
         yield broker
 
 

@@ -1,4 +1,5 @@
-"""examples.mqtt_client end to end: paho-mqtt over netsocket against a real mosquitto broker on 127.0.0.1."""
+"""examples.mqtt_client end to end: paho-mqtt over netsocket against real MQTT brokers on 127.0.0.1 (amqtt, and
+mosquitto where installed), and with the broker the example starts by itself."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ from examples import mqtt_client
 from tests.examples.running import FAST_ESP, HOST, free_loopback_port
 from tests.servers import TcpServer
 from tests.servers.mosquitto import Mosquitto, MosquittoMissing
+from tests.servers.mqtt import Broker
 
 
 def test_publish_subscribe_round_trip(
-    network: list[str], mosquitto: Mosquitto, capsys: pytest.CaptureFixture[str]
+    network: list[str], mqtt_broker: Broker, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert mqtt_client.main([*network, "--broker", mosquitto.address, "--message", "ping over netsocket"]) == 0
+    assert mqtt_client.main([*network, "--broker", mqtt_broker.address, "--message", "ping over netsocket"]) == 0
     out = capsys.readouterr().out
-    assert f"Connected to MQTT broker {mosquitto.address}" in out
+    assert f"Connected to MQTT broker {mqtt_broker.address}" in out
     assert "Published 'ping over netsocket' (QoS 1)" in out
     assert "Received on 'netsocket/examples/" in out and ": 'ping over netsocket' in " in out
 
@@ -29,7 +31,7 @@ def test_publish_subscribe_round_trip(
 class Listener:
     """A plain paho subscriber on this computer's own network, proving the message really crossed the broker."""
 
-    def __init__(self, broker: Mosquitto, topic: str) -> None:
+    def __init__(self, broker: Broker, topic: str) -> None:
         self.messages: list[bytes] = []
         self.got = threading.Event()
         self.subscribed = threading.Event()
@@ -50,16 +52,24 @@ class Listener:
         self.client.loop_stop()
 
 
-def test_the_message_reaches_other_subscribers(mosquitto: Mosquitto, capsys: pytest.CaptureFixture[str]) -> None:
-    listener = Listener(mosquitto, "demo/netsocket")
+def test_the_message_reaches_other_subscribers(mqtt_broker: Broker, capsys: pytest.CaptureFixture[str]) -> None:
+    listener = Listener(mqtt_broker, "demo/netsocket")
     try:
         assert listener.subscribed.wait(10)
-        args = [*FAST_ESP, "--broker", mosquitto.address, "--topic", "demo/netsocket", "--message", "to everyone"]
+        args = [*FAST_ESP, "--broker", mqtt_broker.address, "--topic", "demo/netsocket", "--message", "to everyone"]
         assert mqtt_client.main(args) == 0
         assert listener.got.wait(10)
     finally:
         listener.close()
     assert listener.messages == [b"to everyone"]
+
+
+def test_with_no_broker_given_it_starts_one_of_its_own(capsys: pytest.CaptureFixture[str]) -> None:
+    """Run as a new user does, with no options: the emulated ESP8266 and a broker the example starts itself."""
+    assert mqtt_client.main(["--message", "all by itself"]) == 0
+    out = capsys.readouterr().out
+    assert "Connected to MQTT broker 127.0.0.1:" in out
+    assert "Received on 'netsocket/examples/" in out and ": 'all by itself' in " in out
 
 
 def test_reports_a_broker_that_is_not_there(capsys: pytest.CaptureFixture[str]) -> None:

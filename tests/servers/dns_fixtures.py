@@ -3,8 +3,9 @@
     from tests.servers.dns_fixtures import dns_server, dnsmasq_dns  # noqa: F401
 
 - ``dns_server``: a fresh ``LoopbackDnsServer`` (dnspython, fault knobs) serving ``DNS_HOSTS``; one per test.
-- ``dnsmasq_dns``: a real dnsmasq serving ``DNS_HOSTS``, shared by the session; the test is skipped, with the
-  reason, when dnsmasq is not installed (CI installs ``dnsmasq-base``).
+- ``dnsmasq_dns``: a real dnsmasq serving ``DNS_HOSTS``, shared by the session; when dnsmasq is not installed the
+  test is skipped with the install command on a developer's machine and fails in CI (``.ci/run`` installs
+  ``dnsmasq-base``), see ``tests.servers.system``.
 
 Both bind 127.0.0.1 only. Give a stack the server with
 ``stack.add_dns_server(SocketAddress(*server.address))``.
@@ -18,6 +19,7 @@ import pytest
 
 from tests.servers.dns_server import LoopbackDnsServer
 from tests.servers.dnsmasq import DnsmasqServer, dnsmasq_path
+from tests.servers.system import system_server_missing
 
 # Mbed's DNS test host lists (mbed_netsocket.md 3.6), pointed at loopback addresses, plus a few of our own.
 DNS_HOSTS: dict[str, list[str]] = {
@@ -48,6 +50,6 @@ def dns_server() -> Iterator[LoopbackDnsServer]:
 @pytest.fixture(scope="session")
 def dnsmasq_dns() -> Iterator[DnsmasqServer]:
     if dnsmasq_path() is None:
-        pytest.skip("dnsmasq is not installed (apt-get install dnsmasq-base)")
+        system_server_missing("dnsmasq is not installed (apt-get install dnsmasq-base)")
     with DnsmasqServer(DNS_HOSTS) as server:
         yield server
