@@ -38,6 +38,11 @@ class EmulatorOptions:
     passive_window: int = 5760
     recvlen_inactive: int | None = None
     log_file: str | None = None
+    #: Play the module's side of this transcript instead of emulating one (see `netsocket.mocks.esp_at.replay`);
+    #: ``timescale`` scales its recorded delays.
+    replay: str | None = None
+    #: Replay matching that tolerates link ids, port numbers and the order of independent commands.
+    lenient: bool = False
     #: Registry name; default is generated.
     name: str | None = None
 
@@ -96,6 +101,10 @@ class EmulatorOptions:
                 changes["log_file"] = value
             elif key == "name":
                 changes["name"] = value
+            elif key == "replay":
+                changes["replay"] = value
+            elif key == "lenient":
+                changes["lenient"] = _flag(value)
             elif key in timing_field_names():
                 timing = replace(timing, **{key: float(value)})
             else:
