@@ -16,7 +16,9 @@ then one line per chunk as the host saw it at the serial boundary::
 
 ``t`` is seconds since the recording started (monotonic clock), ``dir`` says who sent the bytes (``host`` or
 ``module``), and ``data`` holds the bytes as a JSON string where each byte is the code point of the same value
-(latin-1): readable where the bytes are text, lossless where they are binary. Secrets appear as `MASK`.
+(latin-1): readable where the bytes are text, lossless where they are binary. JSON escapes the control characters
+(``\r``, ``\n``, ``\u0000``); the file is UTF-8, so a byte from 0x80 up takes two bytes of it. Secrets appear as
+`MASK`.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ class TranscriptWriter:
 
     @classmethod
     def open(cls, path: str | Path) -> TranscriptWriter:
-        return cls(open(path, "w", encoding="ascii", newline="\n"))
+        return cls(open(path, "w", encoding="utf-8", newline="\n"))
 
     def write_header(self, header: Header) -> None:
         if self._header_written:
@@ -157,7 +159,7 @@ class TranscriptWriter:
         self._line(chunk.to_json())
 
     def _line(self, obj: dict[str, Any]) -> None:
-        self._stream.write(json.dumps(obj, ensure_ascii=True, separators=(", ", ": ")) + "\n")
+        self._stream.write(json.dumps(obj, ensure_ascii=False, separators=(", ", ": ")) + "\n")
         self._stream.flush()
 
     def close(self) -> None:
@@ -185,7 +187,7 @@ def parse_lines(lines: Iterable[str]) -> Iterator[Header | Chunk]:
 
 def read_transcript(path: str | Path) -> Transcript:
     """Load a whole transcript file."""
-    with open(path, encoding="utf-8") as stream:
+    with open(path, encoding="utf-8", newline="\n") as stream:
         items = list(parse_lines(stream))
     header = items[0]
     assert isinstance(header, Header)
