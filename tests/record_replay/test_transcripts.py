@@ -177,3 +177,36 @@ def test_a_divergence_on_a_pseudo_terminal_is_printed_and_closes_it(
     assert server.wait(5) == 0
     assert server.stderr is not None
     assert "expected 'AT+CIPMUX=1\\r\\n', received 'AT+CIPMUX=0\\r\\n'" in server.stderr.read()
+
+
+def test_the_hardware_suite_records_the_esp_session(tmp_path: Path) -> None:
+    """``pytest hw_tests --esp-record FILE``: the transcript names the firmware and never holds the passphrase."""
+    path = tmp_path / "hw.jsonl"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "hw_tests",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "esp",
+            "-k",
+            "interface_is_up or tcp_echo_of_every",
+            "--esp-port=espemu://?profile=at3_esp32&timescale=0.1&boot=0",
+            f"--esp-record={path}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    transcript = read_transcript(path)
+    assert transcript.header.firmware is not None and transcript.header.firmware[0].startswith("AT version:3.")
+    assert transcript.header.baudrate == 115200
+    host = transcript.data("host")
+    assert b'AT+CWJAP="netsocket-wpa2","********"\r\n' in host and b"AT+CIPSEND=" in host
+    assert b"netsocket123" not in path.read_bytes()
