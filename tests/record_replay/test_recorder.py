@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from pathlib import Path
 
 import pytest
 import serial
 from netsocket.drivers.esp_at import ESP8266Interface
+from netsocket.drivers.esp_at.record_pty import serve_recording_pty
 from netsocket.drivers.esp_at.recorder import SecretMasker, SessionRecorder, parameter_spans
 from netsocket.mocks.esp_at import find_emulator
 
@@ -138,3 +141,33 @@ def test_the_record_url_wraps_any_port_url(tmp_path: Path) -> None:
 def test_a_record_url_without_a_file_is_refused() -> None:
     with pytest.raises(serial.SerialException, match="#file="):
         serial.serial_for_url("record://espemu://")
+
+
+def test_a_recording_pty_in_front_of_a_port_records_any_program(tmp_path: Path) -> None:
+    """``python -m netsocket.drivers.esp_at.record_pty``'s function: the driver talks to the pty path, the
+    transcript holds the session with the passphrase masked."""
+    path = tmp_path / "pty.jsonl"
+    stop = threading.Event()
+    ready: queue.Queue[str] = queue.Queue()
+    server = threading.Thread(
+        target=serve_recording_pty,
+        args=("espemu://?profile=at22_8266&timescale=0.01&boot=0", path, stop),
+        kwargs={"on_ready": ready.put},
+        name="esp_at-test-record-pty",
+    )
+    server.start()
+    try:
+        device = ready.get(timeout=10)
+        iface = ESP8266Interface(device)
+        try:
+            assert iface.connect("netsocket-wpa2", "netsocket123", NsapiSecurity.WPA2) == NsapiError.OK
+        finally:
+            iface.disconnect()
+            iface.close()
+    finally:
+        stop.set()
+        server.join(10)
+    transcript = read_transcript(path)
+    assert transcript.header.firmware is not None and transcript.header.firmware[0].startswith("AT version:2.2")
+    assert b'AT+CWJAP="netsocket-wpa2","' + MASK + b'"\r\n' in transcript.data("host")
+    assert b"netsocket123" not in path.read_bytes()
