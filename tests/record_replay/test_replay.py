@@ -10,7 +10,7 @@ import pytest
 import serial
 from netsocket.mocks.esp_at.replay import Replay, match_prefix
 
-from netsocket.transcript import MASK, Chunk, Header, Transcript, TranscriptWriter
+from netsocket.transcript import MASK, Chunk, Header, Transcript, TranscriptWriter, read_transcript
 
 
 def transcript(*chunks: tuple[float, str, bytes]) -> Transcript:
@@ -184,3 +184,27 @@ def test_a_bad_transcript_is_refused_when_the_port_opens(tmp_path: Path) -> None
         serial.serial_for_url(f"espemu://?replay={path}")
     with pytest.raises(serial.SerialException, match="No such file"):
         serial.serial_for_url(f"espemu://?replay={tmp_path / 'missing.jsonl'}")
+
+
+def test_the_documented_example_is_a_transcript_that_replays(tmp_path: Path) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "transcripts.md").read_text()
+    example = page.split("### A complete example", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.jsonl"
+    path.write_text(example, encoding="utf-8")
+    script = read_transcript(path)
+    assert script.header.firmware is not None and script.header.baudrate == 115200
+    assert b'AT+CWJAP="netsocket-wpa2","' + MASK + b'"\r\n' in script.data("host")
+    port = serial.serial_for_url(f"espemu://?replay={path}&timescale=0.1", timeout=0.05)
+    heard = b""
+    try:
+        for chunk in script.chunks:
+            if chunk.direction == "host":
+                port.write(chunk.data.replace(MASK, b"any passphrase"))
+            else:
+                deadline = time.monotonic() + 2.0
+                wanted = len(heard) + len(chunk.data)
+                while len(heard) < wanted and time.monotonic() < deadline:
+                    heard += port.read(wanted - len(heard))
+    finally:
+        port.close()
+    assert heard == script.data("module")
