@@ -10,8 +10,9 @@ once the host sent all of its bytes; if the host goes on before the answer is ou
 Matching is exact by default: the host's bytes must be the recorded ones, except where the recorder masked a secret
 (``MASK``: any value, quoted or not). ``lenient`` tolerates what does not change the conversation: the link id
 (first parameter of ``AT+CIPSTART``/``CIPSEND``/``CIPSENDEX``/``CIPCLOSE``/``CIPRECVDATA``; the module's answers are
-rewritten to the host's id), port numbers (``AT+CIPSTART``'s remote and local port, ``AT+CIPSERVER``'s), and the
-order of independent commands (a command line recorded up to `REORDER_WINDOW` steps later is answered now).
+rewritten to the host's id), port numbers (``AT+CIPSTART``'s remote and local port, ``AT+CIPSERVER``'s, a UDP
+``AT+CIPSEND``'s remote port), and the order of independent commands (a command line recorded up to
+`REORDER_WINDOW` steps later is answered now).
 
 A divergence (bytes the transcript does not hold there, a line left unfinished for ``stall_timeout``, anything after
 the end of the transcript) stops the replay with a message naming the expected and the received line.
@@ -132,9 +133,9 @@ def match_prefix(expect: bytes, received: bytes) -> tuple[str, int, int]:
                     return ("partial", len(received), epos) if line_end < 0 else ("mismatch", line_end, epos)
                 rpos = found
         have = received[rpos : rpos + len(piece)]
-        for k, byte in enumerate(have):
-            if byte != piece[k]:
-                return "mismatch", rpos + k, epos + k
+        if have != piece[: len(have)]:
+            k = next(k for k, byte in enumerate(have) if byte != piece[k])
+            return "mismatch", rpos + k, epos + k
         if len(have) < len(piece):
             return "partial", len(received), epos + len(have)
         rpos += len(piece)
@@ -164,6 +165,8 @@ def _lenient_template(line: bytes) -> tuple[bytes, int | None]:
                 params[index] = b"#"
     elif upper == b"AT+CIPSERVER=" and len(params) > 1 and params[1].isdigit():
         params[1] = b"#"
+    elif upper in (b"AT+CIPSEND=", b"AT+CIPSENDEX=") and len(params) == 4 and params[3].isdigit():
+        params[3] = b"#"  # a UDP datagram's remote port
     return name.upper() + eq + b",".join(params), link
 
 
