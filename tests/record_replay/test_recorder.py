@@ -123,6 +123,19 @@ def test_a_driver_session_is_recorded_with_the_firmware_and_never_the_passphrase
     assert b"WIFI GOT IP" in transcript.data("module")
 
 
+def test_a_passphrase_with_a_real_line_break_is_refused_and_nothing_of_it_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "session.jsonl"
+    iface = ESP8266Interface("espemu://?timescale=0.01&boot=0", record=path)
+    try:
+        assert iface.connect("netsocket-wpa2", "secret\r\nAT+RESTORE", NsapiSecurity.WPA2) == NsapiError.PARAMETER
+        assert iface.connect("netsocket-wpa2", "netsocket123", NsapiSecurity.WPA2) == NsapiError.OK
+    finally:
+        iface.disconnect()
+        iface.close()
+    text = path.read_text()
+    assert "secret" not in text and "RESTORE" not in text and "netsocket123" not in text
+
+
 def test_the_record_url_wraps_any_port_url(tmp_path: Path) -> None:
     path = tmp_path / "url.jsonl"
     url = f"record://espemu://?profile=nonos17&timescale=0.01#file={path}&secret=hunter22"
