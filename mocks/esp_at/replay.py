@@ -256,27 +256,27 @@ class Replay:
             step = self._steps[self._position]
             expect = step.expect[self._consumed :]
             if self._lenient and expect[:2].upper() == b"AT" and b"\n" in expect:
-                handled = self._advance_lenient_line(step, expect, now, give_up)
-                if handled is None:
+                if not self._advance_lenient_line(step, expect, now, give_up):
                     return
                 continue
             status, rpos, epos = match_prefix(expect, bytes(self._received))
             if status == "full":
                 self._complete(step, rpos, now)
             elif status == "partial":
-                self._consumed_partial(step, epos, rpos)
+                self._consume_partial(step, rpos)
                 if give_up:
                     self._diverge_at(step, expect, epos, "stopped in the middle of a line")
                 return
             else:
                 line_done = b"\n" in self._received[rpos:]
                 if not (line_done or give_up):
-                    self._mismatch_at = self._mismatch_at or now
+                    if self._mismatch_at is None:
+                        self._mismatch_at = now
                     return
                 self._diverge_at(step, expect, epos, "sent something else", rpos)
                 return
 
-    def _consumed_partial(self, step: _Step, epos: int, rpos: int) -> None:
+    def _consume_partial(self, step: _Step, rpos: int) -> None:
         """Keep a partial match of a payload (no line structure) from growing the buffer without bound."""
         if MASK not in step.expect and rpos == len(self._received) and rpos > 4096:
             self._consumed += rpos
@@ -291,12 +291,14 @@ class Replay:
         self._position += 1
         self._consumed = 0
 
-    def _advance_lenient_line(self, step: _Step, expect: bytes, now: float, give_up: bool) -> bool | None:
+    def _advance_lenient_line(self, step: _Step, expect: bytes, now: float, give_up: bool) -> bool:
+        """Match one whole command line leniently; False when matching has to stop (more bytes needed, or a
+        divergence)."""
         end = self._received.find(b"\n")
         if end < 0:
             if give_up:
                 self._diverge_at(step, expect, 0, "stopped in the middle of a line")
-            return None
+            return False
         got = bytes(self._received[: end + 1])
         want_end = expect.find(b"\n") + 1
         want = expect[:want_end]
@@ -318,7 +320,7 @@ class Replay:
                     self._complete(later, 0, now)
                     return True
         self._diverge_at(step, expect, 0, "sent something else", 0)
-        return None
+        return False
 
     def _lenient_equal(self, want: bytes, got: bytes) -> bool:
         status, used, _ = match_prefix(want, got)
