@@ -6,10 +6,11 @@ object (the driver's ``record=`` option); the ``record://`` URL handler (`netsoc
 any port URL, in the spirit of pyserial's ``spy://``.
 
 Masking happens before anything is written: the password parameter of the commands in `SECRET_PARAMETERS`
-(``AT+CWJAP``, ``AT+CWSAP``, ...) is replaced by ``MASK`` inside its quotes; the value learnt there, and every
-secret the caller marks, is then masked wherever it appears (module echo, payload), raw or AT-escaped. A host command
-line is held until its ``\\r\\n`` (or until the module speaks, or the port closes), so a secret never straddles two
-records. Masking a payload changes its length: a replay of that payload no longer matches it exactly.
+(``AT+CWJAP``, ``AT+CWSAP``, ..., sent or echoed) and of the answers in `SECRET_ANSWER_FIELDS` (``+CWSAP:``) is
+replaced by ``MASK`` inside its quotes; the value learnt there, and every secret the caller marks, is then masked
+wherever it appears (payload, a later echo), raw or AT-escaped. A line that may hold one is held until its ``\\n``
+(or until the other side speaks, or the port closes), so a secret never straddles two records. Masking a payload
+changes its length: a replay of that payload no longer matches it exactly.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ SECRET_PARAMETERS: dict[bytes, tuple[int, ...]] = {
 }
 """Commands whose parameters (0-based positions) are secrets: Wi-Fi passphrases (station, soft-AP, enterprise),
 the MQTT password, the TLS pre-shared key."""
+
+SECRET_ANSWER_FIELDS: dict[bytes, tuple[int, ...]] = {
+    b"+CWSAP": (1,),
+    b"+CWSAP_CUR": (1,),
+    b"+CWSAP_DEF": (1,),
+}
+"""Module answers that carry a secret: the soft-AP's passphrase in the answer to ``AT+CWSAP?``."""
+
+_SENSITIVE_STARTS = tuple(SECRET_PARAMETERS) + tuple(SECRET_ANSWER_FIELDS)
 
 LEARNT_SECRET_MIN = 5
 """A value learnt from a command is masked elsewhere only from this length on (WEP keys are 5 characters), so
@@ -90,6 +100,13 @@ def _may_be_command(data: bytes) -> bool:
     return data[:2].upper() in (b"A", b"AT")
 
 
+def _may_be_sensitive_line(data: bytes) -> bool:
+    """``data`` (after the last line end) may be the start of a line with a secret parameter (an echoed command,
+    a ``+CWSAP:`` answer) that the next read completes."""
+    head = data[:16].upper()
+    return bool(head) and any(name.startswith(head) or head.startswith(name) for name in _SENSITIVE_STARTS)
+
+
 class SecretMasker:
     """Masks secret parameters of command lines and every known secret elsewhere."""
 
@@ -107,10 +124,19 @@ class SecretMasker:
     def longest(self) -> int:
         return max((len(form) for form in self._forms), default=0)
 
-    def mask_command(self, line: bytes) -> bytes:
-        """Mask the secret parameters of one host command line (with or without its ``\\r\\n``)."""
-        name, eq, arguments = line.partition(b"=")
-        positions = SECRET_PARAMETERS.get(name.strip().upper()) if eq else None
+    def mask_lines(self, data: bytes) -> bytes:
+        """Mask every line of ``data`` (`mask_line`), then every known secret."""
+        return self.mask(b"\n".join(self.mask_line(line) for line in data.split(b"\n")))
+
+    def mask_line(self, line: bytes) -> bytes:
+        """Mask the secret parameters of one command line (``AT+CWJAP=...``, sent or echoed) or module answer
+        (``+CWSAP:...``), with or without its ``\\r\\n``; the values are learnt as secrets."""
+        if line.startswith(b"+"):
+            name, eq, arguments = line.partition(b":")
+            positions = SECRET_ANSWER_FIELDS.get(name.strip().upper()) if eq else None
+        else:
+            name, eq, arguments = line.partition(b"=")
+            positions = SECRET_PARAMETERS.get(name.strip().upper()) if eq else None
         if positions:
             body = arguments.rstrip(b"\r\n")
             tail = arguments[len(body) :]
@@ -123,7 +149,7 @@ class SecretMasker:
                         self.add(body[start:end])
                         body = body[:start] + MASK + body[end:]
             line = name + eq + body + tail
-        return self.mask(line)
+        return line
 
     def mask(self, data: bytes) -> bytes:
         for form in sorted(self._forms, key=len, reverse=True):
@@ -190,7 +216,7 @@ class SessionRecorder:
                 complete, rest = buffered, b""
             if complete:
                 self._note_host_lines(complete)
-                self._emit(Chunk(self._host_pending_t, "host", self._mask_host(complete)))
+                self._emit(Chunk(self._host_pending_t, "host", self._masker.mask_lines(complete)))
             self._host_pending = rest
             if rest:
                 self._host_pending_t = now
@@ -206,10 +232,11 @@ class SessionRecorder:
                 self._module_tail_t = now
             buffered = self._module_tail + data
             self._watch_gmr(data)
-            keep = self._masker.unsafe_tail(buffered)
+            last_line = buffered[buffered.rfind(b"\n") + 1 :]
+            keep = len(last_line) if _may_be_sensitive_line(last_line) else self._masker.unsafe_tail(buffered)
             ready, self._module_tail = buffered[: len(buffered) - keep], buffered[len(buffered) - keep :]
             if ready:
-                self._emit(Chunk(self._module_tail_t, "module", self._masker.mask(ready)))
+                self._emit(Chunk(self._module_tail_t, "module", self._masker.mask_lines(ready)))
             self._module_tail_t = now
 
     def close(self) -> None:
@@ -223,19 +250,15 @@ class SessionRecorder:
             self._writer.close()
 
     # -- helpers (lock held) --------------------------------------------------------------------------------------
-    def _mask_host(self, data: bytes) -> bytes:
-        lines = data.split(b"\n")
-        return b"\n".join(self._masker.mask_command(line) for line in lines)
-
     def _flush_host_pending(self) -> None:
         if self._host_pending:
             pending, self._host_pending = self._host_pending, b""
-            self._emit(Chunk(self._host_pending_t, "host", self._mask_host(pending)))
+            self._emit(Chunk(self._host_pending_t, "host", self._masker.mask_lines(pending)))
 
     def _flush_module_tail(self) -> None:
         if self._module_tail:
             tail, self._module_tail = self._module_tail, b""
-            self._emit(Chunk(self._module_tail_t, "module", self._masker.mask(tail)))
+            self._emit(Chunk(self._module_tail_t, "module", self._masker.mask_lines(tail)))
 
     def _note_host_lines(self, data: bytes) -> None:
         if self._gmr_state is None and any(line.strip().upper() == b"AT+GMR" for line in data.split(b"\n")):

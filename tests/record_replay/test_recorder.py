@@ -68,7 +68,7 @@ def test_the_passphrase_is_masked_in_commands_and_wherever_it_appears_again() ->
     masker = SecretMasker()
     line = b'AT+CWJAP="my,ssid","' + NASTY.replace("\\", "\\\\").replace('"', '\\"').replace(",", "\\,").encode()
     line += b'",,1\r\n'
-    masked = masker.mask_command(line)
+    masked = masker.mask_lines(line)
     assert masked == b'AT+CWJAP="my,ssid","' + MASK + b'",,1\r\n'
     assert masker.mask(b"echo " + NASTY.encode() + b" end") == b"echo " + MASK + b" end"
 
@@ -92,6 +92,23 @@ def test_a_secret_split_across_writes_and_reads_is_still_masked(tmp_path: Path) 
     assert transcript.data("host") == b'AT+CWSAP_CUR="ap","' + MASK + b'",5,3\r\n'
     assert transcript.data("module").endswith(b"+IPD,0,12:xx" + MASK + b"xx\r\n")
     assert transcript.header.firmware is None and transcript.header.baudrate == 9600
+
+
+def test_passphrases_in_echoed_commands_and_soft_ap_answers_are_masked_even_when_short(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    recorder = SessionRecorder(TranscriptWriter.open(path), baudrate=None)
+    recorder.host(b'AT+CWJAP="ap","ab,c"\r\n')  # shorter than a learnt secret is masked elsewhere
+    recorder.module(b'AT+CWJAP="ap","a')  # echo on, split inside the passphrase
+    recorder.module(b'b\\,c"\r\n\r\nOK\r\n')
+    recorder.host(b"AT+CWSAP_CUR?\r\n")
+    recorder.module(b'+CWSAP_CUR:"my-ap","sp')  # the soft-AP's passphrase, set long ago, read in pieces
+    recorder.module(b'-pw",5,3,4,0\r\n\r\nOK\r\n')
+    recorder.close()
+    module = read_transcript(path).data("module")
+    assert (
+        module == b'AT+CWJAP="ap","' + MASK + b'"\r\n\r\nOK\r\n+CWSAP_CUR:"my-ap","' + MASK + b'",5,3,4,0\r\n\r\nOK\r\n'
+    )
+    assert "sp-pw" not in path.read_text() and "ab" not in path.read_text().split("\n", 1)[1]
 
 
 def test_a_driver_session_is_recorded_with_the_firmware_and_never_the_passphrase(tmp_path: Path) -> None:
