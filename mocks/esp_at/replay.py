@@ -200,9 +200,14 @@ class Replay:
 
     # -- input and output -----------------------------------------------------------------------------------------
     def start(self, now: float) -> None:
-        """The port opened: step 0's answer (the module speaking first, e.g. ``ready``) is scheduled now."""
+        """The port opened: what the module said before the host's first byte (a boot ``ready``) starts now, so
+        that the host reads it before it speaks, as it did in the recording."""
         if self._steps and not self._steps[0].expect:
-            self._answer(self._steps[0], now)
+            first = self._steps[0]
+            if first.outputs:
+                skip = first.outputs[0][0]
+                first.outputs = [(delay - skip, data) for delay, data in first.outputs]
+            self._answer(first, now)
             self._position = 1
 
     def receive(self, data: bytes, now: float) -> None:

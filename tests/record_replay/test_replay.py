@@ -33,7 +33,7 @@ def drain(replay: Replay, now: float) -> bytes:
 
 def test_each_answer_comes_after_its_command_with_the_recorded_delay_scaled() -> None:
     script = transcript(
-        (0.0, "module", b"\r\nready\r\n"),
+        (0.3, "module", b"\r\nready\r\n"),  # before the host's first byte: at once, so the host reads it first
         (1.0, "host", b"AT\r\n"),
         (1.5, "module", b"\r\nOK\r\n"),
         (1.7, "module", b"WIFI GOT IP\r\n"),
