@@ -208,3 +208,17 @@ def test_the_documented_example_is_a_transcript_that_replays(tmp_path: Path) -> 
     finally:
         port.close()
     assert heard == script.data("module")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("replay=t.jsonl&profile=nonos17", "do not apply to a replay"),
+        ("replay=t.jsonl&chunking=1", "do not apply to a replay"),
+        ("replay=t.jsonl&join_to_connected=2", "timing fields"),
+        ("lenient=1", "lenient applies to a replay only"),
+    ],
+)
+def test_emulation_options_given_to_a_replay_are_refused(query: str, message: str) -> None:
+    with pytest.raises(serial.SerialException, match=message):
+        serial.serial_for_url(f"espemu://?{query}")

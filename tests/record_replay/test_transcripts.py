@@ -153,11 +153,12 @@ def test_a_transcript_replays_on_a_pseudo_terminal(replay_pty: tuple[str, subpro
     device, _server = replay_pty
     entry = next(e for e in MANIFEST if e["file"] == "download-nonos17.jsonl")
     iface = ESP8266Interface(device)
+    outcome = None
     try:
         assert iface.connect("netsocket-wpa2", "netsocket123", NsapiSecurity.WPA2) == NsapiError.OK
         outcome = SCENARIOS["download"].run(iface, tuple(entry["address"]), None)
     finally:
-        finish(iface)
+        finish(iface, outcome)
     assert (outcome.sha256, outcome.codes) == (entry["sha256"], entry["codes"])
 
 
@@ -222,3 +223,30 @@ def test_lenient_replay_tolerates_another_peer_port(name: str) -> None:
     lenient = replay(TRANSCRIPTS / name, SCENARIOS[entry["scenario"]], other, options="&lenient=1")
     assert lenient.divergence is None
     assert (lenient.outcome.sha256, lenient.outcome.codes) == (entry["sha256"], entry["codes"])
+
+
+def test_a_transcript_replays_to_every_socket_client_of_the_listening_server() -> None:
+    entry = next(e for e in MANIFEST if e["file"] == "upload-at3_esp32.jsonl")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "netsocket.mocks.esp_at", "--listen", "127.0.0.1:0", "--replay", entry["file"]],
+        cwd=TRANSCRIPTS,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        for _ in range(2):  # each client gets the module's side from the start
+            iface = ESP8266Interface(f"socket://127.0.0.1:{port}")
+            outcome = None
+            try:
+                assert iface.connect("netsocket-wpa2", "netsocket123", NsapiSecurity.WPA2) == NsapiError.OK
+                outcome = SCENARIOS["upload"].run(iface, tuple(entry["address"]), None)
+            finally:
+                finish(iface, outcome)
+            assert (outcome.sha256, outcome.codes) == (entry["sha256"], entry["codes"])
+    finally:
+        server.terminate()
+        server.wait(10)
+        if server.stdout is not None:
+            server.stdout.close()
