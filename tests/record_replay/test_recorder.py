@@ -14,6 +14,7 @@ from netsocket.drivers.esp_at.record_pty import serve_recording_pty
 from netsocket.drivers.esp_at.recorder import SecretMasker, SessionRecorder, parameter_spans
 from netsocket.mocks.esp_at import find_emulator
 
+import netsocket
 from netsocket import NsapiError, NsapiSecurity
 from netsocket.transcript import MASK, Chunk, Header, TranscriptError, TranscriptWriter, read_transcript
 
@@ -201,3 +202,16 @@ def test_a_recording_pty_in_front_of_a_port_records_any_program(tmp_path: Path) 
     assert transcript.header.firmware is not None and transcript.header.firmware[0].startswith("AT version:2.2")
     assert b'AT+CWJAP="netsocket-wpa2","' + MASK + b'"\r\n' in transcript.data("host")
     assert b"netsocket123" not in path.read_bytes()
+
+
+def test_an_esp_url_with_record_writes_a_transcript(tmp_path: Path) -> None:
+    path = tmp_path / "url.jsonl"
+    iface = netsocket.open_interface(f"esp://?record={path}")
+    try:
+        assert iface.connect() == NsapiError.OK
+    finally:
+        iface.disconnect()
+        iface.close()  # type: ignore[attr-defined]
+    transcript = read_transcript(path)
+    assert transcript.header.firmware is not None
+    assert b'AT+CWJAP="netsocket-wpa2","' + MASK + b'"\r\n' in transcript.data("host")
