@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEMO_STAMP := $(VENV)/.demo-installed
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv clean transcripts
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy --strict netsocket drivers mocks
+
+# Re-record tests/data/transcripts/ (after a driver change that alters the AT command sequence).
+transcripts: $(STAMP)
+	$(PY) -m tests.record_replay.transcripts
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -7,7 +7,9 @@ Run on real devices::
     pytest hw_tests --w5500-spi=/dev/spidev0.0 --server-bind=0.0.0.0 --server-host=<this Pi's LAN address>
 
 and on the emulators (CI does): ``--esp-port=espemu://`` or a pty from ``python -m netsocket.mocks.esp_at --pty``, and
-``--w5500-spi=emulator``. A device whose option is missing has its tests skipped, with the reason.
+``--w5500-spi=emulator``. ``--esp-record FILE`` writes a transcript of the ESP session (passphrase masked), which
+``--esp-port=espemu://?replay=FILE`` plays back later with no hardware. A device whose option is missing has its
+tests skipped, with the reason.
 Wi-Fi secrets come from the environment only; the emulators' defaults (DESIGN §5) apply when it is empty.
 """
 
@@ -27,6 +29,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--esp-port", help="ESP-AT module: device path or pyserial URL (espemu:// for the emulator)")
     group.addoption("--esp-baud", type=int, default=115200, help="the module's current baud rate")
     group.addoption("--esp-model", choices=["esp8266", "esp32"], default="esp8266")
+    group.addoption(
+        "--esp-record",
+        metavar="FILE",
+        help="write a transcript of the ESP session here (docs/transcripts.md); replay it with espemu://?replay=FILE",
+    )
     group.addoption("--w5500-spi", help="W5500: spidev path (/dev/spidev0.0), or 'emulator'")
     group.addoption("--server-bind", default="127.0.0.1", help="where this machine's test servers listen")
     group.addoption(
@@ -43,7 +50,7 @@ def _esp_interface(config: pytest.Config) -> NetworkInterface:
     from netsocket.drivers.esp_at import ESP32Interface, ESP8266Interface
 
     cls = ESP32Interface if config.getoption("--esp-model") == "esp32" else ESP8266Interface
-    return cls(config.getoption("--esp-port"), config.getoption("--esp-baud"))
+    return cls(config.getoption("--esp-port"), config.getoption("--esp-baud"), record=config.getoption("--esp-record"))
 
 
 def _w5500_interface(config: pytest.Config) -> NetworkInterface:

@@ -9,10 +9,11 @@ module reset (``ready``) or a vanished port. A reset re-initialises the module i
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -23,6 +24,7 @@ from netsocket.stack import NetworkStack
 from netsocket.types import NsapiConnectionStatus, NsapiSecurity
 
 from .engine import Engine, Notice, ParameterError, quote
+from .recorder import RecordingPort
 from .runner import Reply, Runner
 from .serial_port import open_port
 from .stack import COMMAND_TIMEOUT, ESPATStack
@@ -57,7 +59,8 @@ class ESP8266Interface(WiFiInterface):
     open serial-like object (then it is not closed by ``close()``). ``baudrate``: the module's current rate;
     ``target_baudrate`` switches both ends with ``AT+UART_CUR`` after start-up; ``rtscts`` turns on hardware flow
     control at both ends; ``reset`` is a callable that hard-resets the module (e.g. pulses a GPIO line), used when
-    it does not answer.
+    it does not answer. ``record``: a file to write a transcript of the serial session to (docs/transcripts.md;
+    each opening of the port starts it afresh), with Wi-Fi passphrases and the ``record_secrets`` masked.
     """
 
     def __init__(
@@ -69,8 +72,12 @@ class ESP8266Interface(WiFiInterface):
         rtscts: bool = False,
         reset: Callable[[], object] | None = None,
         join_timeout: float = JOIN_TIMEOUT,
+        record: str | os.PathLike[str] | None = None,
+        record_secrets: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        self._record = record
+        self._record_secrets = tuple(record_secrets)
         self._port_spec = port
         self._baudrate = baudrate
         self._target_baudrate = target_baudrate
@@ -103,7 +110,7 @@ class ESP8266Interface(WiFiInterface):
         or ``esp://`` for the built-in emulator (``espemu://``, which joins its world's ``netsocket-wpa2``).
 
         Query: ``port``, ``baudrate``, ``target_baudrate``, ``rtscts``, ``ssid``, ``password``, ``security`` (an
-        ``NsapiSecurity`` name; default WPA2 with a password, NONE without)."""
+        ``NsapiSecurity`` name; default WPA2 with a password, NONE without), ``record`` (a transcript file)."""
         parts = urlsplit(url)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         port = query.pop("port", None) or unquote(parts.path) or "espemu://"
@@ -113,9 +120,10 @@ class ESP8266Interface(WiFiInterface):
         ssid = query.pop("ssid", None)
         password = query.pop("password", None)
         security_name = query.pop("security", None)
+        record = query.pop("record", None)
         if query:
             raise ValueError(f"unknown esp:// parameters: {sorted(query)}")
-        iface = cls(port, baudrate, target_baudrate=int(target) if target else None, rtscts=rtscts)
+        iface = cls(port, baudrate, target_baudrate=int(target) if target else None, rtscts=rtscts, record=record)
         if ssid is None and port.startswith("espemu:"):
             ssid, password = "netsocket-wpa2", "netsocket123"
         if ssid is not None:
@@ -163,6 +171,11 @@ class ESP8266Interface(WiFiInterface):
         if stack.runner.port is None:
             try:
                 stack.runner.port, self._owns_port = open_port(self._port_spec, self._baudrate, self._rtscts)
+                if self._record is not None:
+                    stack.runner.port = RecordingPort(
+                        stack.runner.port, self._record, secrets=self._record_secrets, owns_inner=self._owns_port
+                    )
+                    self._owns_port = True  # closing the recorder finishes the transcript
             except Exception as exc:
                 _log.error("cannot open %r: %r", self._port_spec, exc)
                 return NsapiError.DEVICE_ERROR

@@ -2,7 +2,9 @@
 
 Layer: I/O adapter. ``python -m netsocket.mocks.esp_at --pty --profile at3_esp32`` prints the device path (flushed) and
 serves until killed; ``python -m netsocket.mocks.esp_at --listen 127.0.0.1:0`` prints the TCP port and gives every
-client that connects a freshly powered module. The listening address must be a loopback one.
+client that connects a freshly powered module. The listening address must be a loopback one. ``--replay FILE`` plays a
+recorded transcript instead (``--timescale`` scales its delays, ``--lenient`` relaxes the matching); the pty then
+closes when the replay diverges.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from types import FrameType
 from .emulator import Emulator
 from .options import EmulatorOptions
 from .profiles import DEFAULT_PROFILE, PROFILES
+from .replay import ReplayPlayer, start_replay
 from .timing import Timing
-from .transport import FdTransport, SocketTransport
+from .transport import FdTransport, SocketTransport, Transport
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quirks", default="", help="comma list of reference §8 quirks to switch on")
     parser.add_argument("--allow-non-loopback", action="store_true", help="let links reach beyond 127/8")
     parser.add_argument("--log-file", default=None, help="append the byte log of both directions here")
+    parser.add_argument("--replay", metavar="FILE", default=None, help="play this transcript instead of emulating")
+    parser.add_argument("--lenient", action="store_true", help="replay: tolerate link ids, ports, command order")
     parser.add_argument("-v", "--verbose", action="store_true", help="byte log on stderr (DEBUG)")
     return parser
 
@@ -59,6 +64,8 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         quirks=frozenset(q for q in str(args.quirks).split(",") if q),
         allow_non_loopback=args.allow_non_loopback,
         log_file=args.log_file,
+        replay=args.replay,
+        lenient=args.lenient,
     )
 
 
@@ -73,17 +80,36 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def serve(options: EmulatorOptions, transport: Transport, aliases: tuple[str, ...] = ()) -> Emulator | ReplayPlayer:
+    """A started emulator, or the player of ``options.replay``, on ``transport``."""
+    if options.replay is not None:
+        try:
+            return start_replay(
+                options.replay,
+                transport,
+                timescale=options.timing.timescale,
+                lenient=options.lenient,
+                name=options.name,
+            )
+        except (OSError, ValueError) as exc:
+            transport.close()
+            raise SystemExit(f"cannot replay {options.replay}: {exc}") from exc
+    return Emulator(options, transport, aliases=aliases).start()
+
+
 def serve_pty(options: EmulatorOptions, stop: threading.Event) -> None:
     master, slave = os.openpty()
     tty.setraw(slave)
     path = os.ttyname(slave)
-    emulator = Emulator(options, FdTransport(master), aliases=(path,))
+    emulator = serve(options, FdTransport(master), aliases=(path,))
     try:
-        emulator.start()
         sys.stdout.write(path + "\n")
         sys.stdout.flush()
         while not stop.wait(0.2) and emulator.running:
             pass
+        divergence = getattr(emulator, "divergence", None)
+        if divergence:
+            sys.stderr.write(divergence + "\n")
     finally:
         emulator.close()
         os.close(slave)
@@ -98,7 +124,7 @@ def serve_tcp(options: EmulatorOptions, host: str, port: int, stop: threading.Ev
     server.listen(1)
     sys.stdout.write(f"{server.getsockname()[1]}\n")
     sys.stdout.flush()
-    emulator: Emulator | None = None
+    emulator: Emulator | ReplayPlayer | None = None
     count = 0
     try:
         while not stop.is_set():
@@ -113,7 +139,7 @@ def serve_tcp(options: EmulatorOptions, host: str, port: int, stop: threading.Ev
                 emulator.close()
             count += 1
             name = f"{options.name or 'espemu-tcp'}-{count}"
-            emulator = Emulator(replace(options, name=name), SocketTransport(client)).start()
+            emulator = serve(replace(options, name=name), SocketTransport(client))
     finally:
         if emulator is not None:
             emulator.close()

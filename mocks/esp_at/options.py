@@ -7,7 +7,7 @@ both end up here; no parameter means the default world of DESIGN.md §5 at real-
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from urllib.parse import parse_qs, urlsplit
 
 from .device import INJECTION_POINTS, QUIRKS
@@ -38,6 +38,11 @@ class EmulatorOptions:
     passive_window: int = 5760
     recvlen_inactive: int | None = None
     log_file: str | None = None
+    #: Play the module's side of this transcript instead of emulating one (see `netsocket.mocks.esp_at.replay`);
+    #: ``timescale`` scales its recorded delays.
+    replay: str | None = None
+    #: Replay matching that tolerates link ids, port numbers and the order of independent commands.
+    lenient: bool = False
     #: Registry name; default is generated.
     name: str | None = None
 
@@ -53,6 +58,18 @@ class EmulatorOptions:
             raise ValueError(f"unknown quirks: {sorted(self.quirks - QUIRKS)}")
         if self.baud is not None and self.baud <= 0:
             raise ValueError("baud must be positive")
+        if self.replay is None and self.lenient:
+            raise ValueError("lenient applies to a replay only")
+        if self.replay is not None:
+            emulation_only = [
+                f.name
+                for f in fields(self)
+                if f.name not in _REPLAY_FIELDS and getattr(self, f.name) != getattr(_DEFAULTS, f.name)
+            ]
+            if replace(self.timing, timescale=1.0) != Timing():
+                emulation_only.append("timing fields")
+            if emulation_only:
+                raise ValueError(f"options that do not apply to a replay (it plays the transcript): {emulation_only}")
 
     @classmethod
     def from_url(cls, url: str) -> EmulatorOptions:
@@ -96,12 +113,20 @@ class EmulatorOptions:
                 changes["log_file"] = value
             elif key == "name":
                 changes["name"] = value
+            elif key == "replay":
+                changes["replay"] = value
+            elif key == "lenient":
+                changes["lenient"] = _flag(value)
             elif key in timing_field_names():
                 timing = replace(timing, **{key: float(value)})
             else:
                 raise ValueError(f"unknown espemu:// parameter {key!r}")
         changes["timing"] = timing
         return replace(options, **changes)  # type: ignore[arg-type]
+
+
+_DEFAULTS = EmulatorOptions()
+_REPLAY_FIELDS = {"replay", "lenient", "name", "timing"}
 
 
 def _flag(value: str) -> bool:

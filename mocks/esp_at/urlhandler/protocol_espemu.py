@@ -19,6 +19,7 @@ from serial.serialutil import PortNotOpenError, SerialBase, SerialException, Ser
 
 from ..emulator import Emulator
 from ..options import EmulatorOptions
+from ..replay import ReplayPlayer, start_replay
 from ..transport import SocketTransport
 
 _RETRY_ERRNOS = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
@@ -28,6 +29,8 @@ class Serial(SerialBase):
     """A pyserial port backed by an in-process ESP-AT emulator."""
 
     emulator: Emulator | None = None
+    replay: ReplayPlayer | None = None
+    """With ``?replay=FILE``: the player of the transcript (its ``divergence`` says why it stopped)."""
     _socket: socket.socket | None = None
 
     def open(self) -> None:
@@ -41,14 +44,24 @@ class Serial(SerialBase):
             raise SerialException(f"bad espemu:// URL {self.portstr!r}: {exc}") from exc
         host_end, device_end = socket.socketpair()
         try:
-            self.emulator = Emulator(options, SocketTransport(device_end), aliases=(str(self.portstr),))
-        except (ValueError, OSError) as exc:
+            if options.replay is not None:
+                self.replay = start_replay(
+                    options.replay,
+                    SocketTransport(device_end),
+                    timescale=options.timing.timescale,
+                    lenient=options.lenient,
+                    name=options.name,
+                )
+            else:
+                self.emulator = Emulator(options, SocketTransport(device_end), aliases=(str(self.portstr),))
+        except (ValueError, OSError) as exc:  # TranscriptError is a ValueError
             host_end.close()
             device_end.close()
             raise SerialException(f"cannot start the emulator for {self.portstr!r}: {exc}") from exc
         host_end.setblocking(False)
         self._socket = host_end
-        self.emulator.start()
+        if self.emulator is not None:
+            self.emulator.start()
         self.is_open = True
 
     def _reconfigure_port(self) -> None:
@@ -58,6 +71,9 @@ class Serial(SerialBase):
         if self.emulator is not None:
             self.emulator.close()
             self.emulator = None
+        if self.replay is not None:
+            self.replay.close()
+            self.replay = None
         if self._socket is not None:
             self._socket.close()
             self._socket = None
@@ -89,7 +105,8 @@ class Serial(SerialBase):
                     continue
                 raise SerialException(f"read failed: {exc}") from exc
             if not chunk:
-                raise SerialException("the emulator stopped")
+                divergence = self.replay.divergence if self.replay is not None else None
+                raise SerialException(divergence or "the emulator stopped")
             data += chunk
             if timeout.expired():
                 break

@@ -1,0 +1,224 @@
+"""Replay: the sans-IO core's matching, timing and divergence rules, and the ``espemu://?replay=`` port."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import serial
+from netsocket.mocks.esp_at.replay import Replay, match_prefix
+
+from netsocket.transcript import MASK, Chunk, Header, Transcript, TranscriptWriter, read_transcript
+
+
+def transcript(*chunks: tuple[float, str, bytes]) -> Transcript:
+    return Transcript(Header(date="2026-01-01T00:00:00Z"), tuple(Chunk(t, d, b) for t, d, b in chunks))  # type: ignore[arg-type]
+
+
+def write(path: Path, script: Transcript) -> Path:
+    writer = TranscriptWriter.open(path)
+    writer.write_header(script.header)
+    for chunk in script.chunks:
+        writer.write_chunk(chunk)
+    writer.close()
+    return path
+
+
+def drain(replay: Replay, now: float) -> bytes:
+    replay.tick(now)
+    return replay.take_output(now)
+
+
+def test_each_answer_comes_after_its_command_with_the_recorded_delay_scaled() -> None:
+    script = transcript(
+        (0.3, "module", b"\r\nready\r\n"),  # before the host's first byte: at once, so the host reads it first
+        (1.0, "host", b"AT\r\n"),
+        (1.5, "module", b"\r\nOK\r\n"),
+        (1.7, "module", b"WIFI GOT IP\r\n"),
+    )
+    replay = Replay(script, timescale=0.5)
+    replay.start(100.0)
+    assert drain(replay, 100.0) == b"\r\nready\r\n"
+    assert drain(replay, 101.0) == b""  # nothing until the host speaks, however long it waits
+    replay.receive(b"A", 101.0)
+    replay.receive(b"T\r\n", 102.0)
+    assert drain(replay, 102.2) == b""
+    assert drain(replay, 102.25) == b"\r\nOK\r\n"  # 0.5 s recorded, scaled by 0.5
+    assert drain(replay, 102.34) == b""
+    assert drain(replay, 102.35) == b"WIFI GOT IP\r\n"
+    assert replay.finished and replay.divergence is None
+
+
+def test_the_host_going_on_early_gets_the_rest_of_the_answer_at_once() -> None:
+    script = transcript((0.0, "host", b"AT\r\n"), (0.1, "module", b"OK\r\n"), (5.0, "module", b"late\r\n"))
+    script = transcript(*[(c.t, c.direction, c.data) for c in script.chunks], (5.1, "host", b"AT+GMR\r\n"))
+    replay = Replay(script)
+    replay.start(0.0)
+    replay.receive(b"AT\r\n", 0.0)
+    assert drain(replay, 0.2) == b"OK\r\n"
+    replay.receive(b"AT+GMR\r\n", 0.3)
+    assert drain(replay, 0.3) == b"late\r\n"
+
+
+def test_a_masked_secret_matches_any_quoted_value_with_escapes() -> None:
+    expect = b'AT+CWJAP="ap","' + MASK + b'"\r\n'
+    assert match_prefix(expect, b'AT+CWJAP="ap","p\\"a\\,s\\\\s"\r\n')[0] == "full"
+    assert match_prefix(expect, b'AT+CWJAP="ap","p\\"a')[0] == "partial"
+    assert match_prefix(expect, b'AT+CWJAP="xx","secret"\r\n')[0] == "mismatch"
+
+
+def test_a_different_command_is_named_next_to_the_expected_one() -> None:
+    script = transcript((0.0, "host", b"AT+CIPMUX=1\r\n"), (0.01, "module", b"\r\nOK\r\n"))
+    replay = Replay(script, source="transcript t.jsonl")
+    replay.start(0.0)
+    replay.receive(b"AT+CIPMUX=0\r\n", 0.0)
+    assert replay.divergence == (
+        "replay diverged: at line 2 of the transcript t.jsonl, the host sent something else: "
+        "expected 'AT+CIPMUX=1\\r\\n', received 'AT+CIPMUX=0\\r\\n'"
+    )
+    assert drain(replay, 1.0) == b""
+
+
+def test_a_mismatch_waits_briefly_for_the_rest_of_the_line_then_reports_it() -> None:
+    replay = Replay(transcript((0.0, "host", b"AT+CIPMUX=1\r\n")))
+    replay.start(0.0)
+    replay.receive(b"AT+CIPMODE", 0.0)
+    assert replay.divergence is None and replay.next_deadline() is not None
+    deadline = replay.next_deadline()
+    assert deadline is not None and deadline <= 0.5
+    replay.tick(deadline)
+    assert replay.divergence is not None and "received 'AT+CIPMODE'" in replay.divergence
+
+
+def test_a_line_left_unfinished_is_a_divergence_after_the_stall_timeout() -> None:
+    replay = Replay(transcript((0.0, "host", b"ATE0\r\n")), stall_timeout=1.0)
+    replay.start(0.0)
+    replay.receive(b"ATE", 0.0)
+    replay.tick(0.9)
+    assert replay.divergence is None
+    replay.tick(1.0)
+    assert replay.divergence is not None
+    assert "stopped in the middle of a line: expected 'ATE0\\r\\n', received 'ATE'" in replay.divergence
+
+
+def test_anything_after_the_end_of_the_transcript_is_a_divergence() -> None:
+    replay = Replay(transcript((0.0, "host", b"AT\r\n"), (0.0, "module", b"OK\r\n")))
+    replay.start(0.0)
+    replay.receive(b"AT\r\n", 0.0)
+    replay.receive(b"AT+RST\r\n", 0.1)
+    assert replay.divergence is not None and "'AT+RST\\r\\n' after the end" in replay.divergence
+
+
+def test_lenient_mode_maps_link_ids_and_ignores_ports() -> None:
+    script = transcript(
+        (0.0, "host", b'AT+CIPSTART=3,"UDP","127.0.0.1",5000,40001,2\r\n'),
+        (0.0, "module", b"3,CONNECT\r\n\r\nOK\r\n"),
+        (0.1, "module", b"\r\n+IPD,3,4:ping"),
+        (0.2, "host", b"AT+CIPCLOSE=3\r\n"),
+        (0.2, "module", b"3,CLOSED\r\n\r\nOK\r\n"),
+    )
+    exact = Replay(script)
+    exact.start(0.0)
+    exact.receive(b'AT+CIPSTART=0,"UDP","127.0.0.1",5001,40999,2\r\n', 0.0)
+    assert exact.divergence is not None
+    lenient = Replay(script, lenient=True)
+    lenient.start(0.0)
+    lenient.receive(b'AT+CIPSTART=0,"UDP","127.0.0.1",5001,40999,2\r\n', 0.0)
+    assert drain(lenient, 1.0) == b"0,CONNECT\r\n\r\nOK\r\n\r\n+IPD,0,4:ping"
+    lenient.receive(b"AT+CIPCLOSE=0\r\n", 1.0)
+    assert drain(lenient, 2.0) == b"0,CLOSED\r\n\r\nOK\r\n"
+    assert lenient.divergence is None and lenient.finished
+
+
+def test_lenient_mode_answers_independent_commands_in_the_order_the_host_sends_them() -> None:
+    script = transcript(
+        (0.0, "host", b"AT+CIPCLOSE=0\r\n"),
+        (0.0, "module", b"0,CLOSED\r\n\r\nOK\r\n"),
+        (0.1, "host", b"AT+CWQAP\r\n"),
+        (0.1, "module", b"\r\nOK\r\nWIFI DISCONNECT\r\n"),
+    )
+    lenient = Replay(script, lenient=True)
+    lenient.start(0.0)
+    lenient.receive(b"AT+CWQAP\r\n", 0.0)
+    assert drain(lenient, 1.0) == b"\r\nOK\r\nWIFI DISCONNECT\r\n"
+    lenient.receive(b"AT+CIPCLOSE=0\r\n", 1.0)
+    assert drain(lenient, 2.0) == b"0,CLOSED\r\n\r\nOK\r\n"
+    assert lenient.divergence is None
+    exact = Replay(script)
+    exact.start(0.0)
+    exact.receive(b"AT+CWQAP\r\n", 0.0)
+    assert exact.divergence is not None
+
+
+def test_the_espemu_port_fails_within_two_seconds_naming_both_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "t.jsonl",
+        transcript((0.0, "host", b"AT\r\n"), (0.01, "module", b"\r\nOK\r\n"), (0.02, "host", b"ATE0\r\n")),
+    )
+    port = serial.serial_for_url(f"espemu://?replay={path}", timeout=0.1)
+    try:
+        port.write(b"AT\r\n")
+        answer = b""
+        while not answer.endswith(b"OK\r\n"):
+            answer += port.read(16)
+        assert answer == b"\r\nOK\r\n"
+        start = time.monotonic()
+        port.write(b"ATE1\r\n")
+        with pytest.raises(serial.SerialException) as caught:
+            while time.monotonic() - start < 5:
+                port.read(16)
+        took = time.monotonic() - start
+    finally:
+        port.close()
+    assert took < 2.0
+    assert "expected 'ATE0\\r\\n', received 'ATE1\\r\\n'" in str(caught.value)
+    assert f"line 4 of the transcript {path}" in str(caught.value)
+
+
+def test_a_bad_transcript_is_refused_when_the_port_opens(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"format": "something else"}) + "\n")
+    with pytest.raises(serial.SerialException, match="not a netsocket-serial-transcript header"):
+        serial.serial_for_url(f"espemu://?replay={path}")
+    with pytest.raises(serial.SerialException, match="No such file"):
+        serial.serial_for_url(f"espemu://?replay={tmp_path / 'missing.jsonl'}")
+
+
+def test_the_documented_example_is_a_transcript_that_replays(tmp_path: Path) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "transcripts.md").read_text()
+    example = page.split("### A complete example", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.jsonl"
+    path.write_text(example, encoding="utf-8")
+    script = read_transcript(path)
+    assert script.header.firmware is not None and script.header.baudrate == 115200
+    assert b'AT+CWJAP="netsocket-wpa2","' + MASK + b'"\r\n' in script.data("host")
+    port = serial.serial_for_url(f"espemu://?replay={path}&timescale=0.1", timeout=0.05)
+    heard = b""
+    try:
+        for chunk in script.chunks:
+            if chunk.direction == "host":
+                port.write(chunk.data.replace(MASK, b"any passphrase"))
+            else:
+                deadline = time.monotonic() + 2.0
+                wanted = len(heard) + len(chunk.data)
+                while len(heard) < wanted and time.monotonic() < deadline:
+                    heard += port.read(wanted - len(heard))
+    finally:
+        port.close()
+    assert heard == script.data("module")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("replay=t.jsonl&profile=nonos17", "do not apply to a replay"),
+        ("replay=t.jsonl&chunking=1", "do not apply to a replay"),
+        ("replay=t.jsonl&join_to_connected=2", "timing fields"),
+        ("lenient=1", "lenient applies to a replay only"),
+    ],
+)
+def test_emulation_options_given_to_a_replay_are_refused(query: str, message: str) -> None:
+    with pytest.raises(serial.SerialException, match=message):
+        serial.serial_for_url(f"espemu://?{query}")
