@@ -13,6 +13,11 @@ from pathlib import Path
 
 import pytest
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 from tests.servers import HttpResponse, HttpServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,3 +119,14 @@ def test_drivers_and_emulators_never_import_each_other(folder: str, forbidden: s
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
         old = {name for name in imported_modules(path, package) if name.split(".")[0] in {"drivers", "mocks"}}
         assert not old, f"{path.relative_to(ROOT)} imports the old top-level names {sorted(old)}"
+
+
+def test_every_package_folder_is_listed_for_the_wheel() -> None:
+    """pyproject lists packages by hand (the package-dir mapping needs it): a new sub-package must be added there."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"netsocket"}
+    for top in ("netsocket", "drivers", "mocks"):
+        for init in (ROOT / top).rglob("__init__.py"):
+            parts = init.parent.relative_to(ROOT).parts
+            found.add(".".join(parts if top == "netsocket" else ("netsocket", *parts)))
+    assert found == listed
