@@ -22,7 +22,7 @@ from .options import EmulatorOptions
 from .profiles import PROFILES, Profile, get_profile
 from .registry import find_emulator, running_emulators
 from .timing import Timing
-from .world import AccessPoint, Security, World, default_world
+from .world import AccessPoint, EapCredentials, Security, World, default_world, features_world
 
 _HANDLER_PACKAGE = "netsocket.mocks.esp_at.urlhandler"
 
@@ -40,6 +40,7 @@ __all__ = [
     "PROFILES",
     "QUIRKS",
     "AccessPoint",
+    "EapCredentials",
     "Emulator",
     "EmulatorOptions",
     "EspAtDevice",
@@ -50,6 +51,7 @@ __all__ = [
     "Timing",
     "World",
     "default_world",
+    "features_world",
     "find_emulator",
     "get_profile",
     "register_url_handler",

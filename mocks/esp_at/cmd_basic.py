@@ -1,5 +1,5 @@
 """Basic and system commands: AT+RST, AT+RESTORE, AT+GMR, AT+UART_CUR/_DEF, AT+SYSMSG, AT+SYSSTORE, AT+SYSLOG
-and the SSL-configuration commands a driver probes the dialect with.
+and the NonOS-only commands a driver probes the dialect with (AT+CIPSSLSIZE; AT+CIPSSLCCONF is in `cmd_tls`).
 
 Layer: sans-IO command handlers of the device model; each takes (device, command, now) and only calls the
 device's emit/ok/error/schedule helpers.
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .atline import Command, Form, ParseError
-from .state import UartSettings
+from .state import SoftApConfig, UartSettings
 
 if TYPE_CHECKING:
     from .device import EspAtDevice
@@ -38,6 +38,7 @@ def _restore(dev: EspAtDevice, cmd: Command, now: float) -> None:
     dev.cwmode = 1
     dev.uart_def = UartSettings()
     dev.sysmsg_stored = 0
+    dev.softap_config_stored = SoftApConfig(max_conn=dev.profile.softap_max_conn)
     dev.ok(now)
     dev.reboot(now)
 
@@ -136,24 +137,6 @@ def _sslsize(dev: EspAtDevice, cmd: Command, now: float) -> None:
     dev.ok(now)
 
 
-def _sslcconf(dev: EspAtDevice, cmd: Command, now: float) -> None:
-    if cmd.form is Form.QUERY and dev.profile.sslcconf_query:
-        # Authentication mode 0 on every link: no certificates configured (reference §3.23).
-        if dev.mux:
-            for link_id in range(5):
-                dev.info(f"+CIPSSLCCONF:{link_id},0,0,0")
-        else:
-            dev.info("+CIPSSLCCONF:0,0,0")
-        dev.ok(now)
-        return
-    if cmd.form is not Form.SET:
-        dev.error(now)
-        return
-    for i in range(len(cmd.params)):
-        cmd.int_at(i)
-    dev.ok(now)
-
-
 def _accept_set(dev: EspAtDevice, cmd: Command, now: float) -> None:
     """Commands whose effect the emulator does not model, but which a real module accepts."""
     if cmd.form is not Form.SET:
@@ -178,7 +161,6 @@ HANDLERS: dict[str, Callable[[EspAtDevice, Command, float], None]] = {
     "SYSSTORE": _flag("sysstore"),
     "SYSLOG": _flag("syslog"),
     "CIPSSLSIZE": _sslsize,
-    "CIPSSLCCONF": _sslcconf,
     "CIPCLOSEMODE": _accept_set,
     "CIPSENDBUF": _accept_set,
 }

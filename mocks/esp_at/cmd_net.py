@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from . import cmd_ipv6
 from .atline import Command, Form, ParseError
 
 if TYPE_CHECKING:
@@ -18,16 +19,17 @@ if TYPE_CHECKING:
 
 
 def _cipdomain(dev: EspAtDevice, cmd: Command, now: float) -> None:
-    if cmd.form is not Form.SET or not 1 <= len(cmd.params) <= 4:
+    if cmd.form is not Form.SET or not 1 <= len(cmd.params) <= dev.profile.cipdomain_max_params:
         dev.error(now)
         return
     name = cmd.str_at(0)
-    if not 0 < len(name) <= 64:
+    network = cmd.int_at(1, 1)
+    if not 0 < len(name) <= 64 or network not in (1, 2, 3) or (network == 3 and not cmd_ipv6.enabled(dev)):
         dev.error(now)
         return
 
     def resolved(at: float) -> None:
-        ip = dev.world.resolve(name) if dev.wifi_connected() else None
+        ip = cmd_ipv6.resolve(dev, name, network) if dev.wifi_connected() else None
         if ip is None:
             dev.error(at, text=dev.profile.dns_fail_text)
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import passthrough
+from . import cmd_ipv6, cmd_tls, passthrough
 from .atline import Command, Form, ParseError
 from .network import ConnectError
 from .state import Link, SendJob, WifiState
@@ -101,7 +101,9 @@ def _start(dev: EspAtDevice, cmd: Command, link_id: int, at: int, now: float) ->
     if dev.link_open(link_id) is not None:
         dev.error(now, text=b"ALREADY CONNECTED\r\n")
         return
-    kind = cmd.str_at(at)
+    requested = cmd.str_at(at)
+    ipv6 = requested in cmd_ipv6.IPV6_TYPES and cmd_ipv6.enabled(dev)
+    kind = cmd_ipv6.IPV6_TYPES[requested] if ipv6 else requested
     if kind not in _TYPES:
         dev.error(now, text=dev.profile.bad_type_text)
         return
@@ -148,7 +150,11 @@ def _start(dev: EspAtDevice, cmd: Command, link_id: int, at: int, now: float) ->
         dev.schedule(delay, lambda t: finish(t, ip), at_time)
 
     def finish(at_time: float, ip: str) -> None:
-        result = dev.network.connect(kind, ip, port, local_port=local_port, udp_fixed_remote=fixed_remote)
+        tls = cmd_tls.options_for(dev, link_id, host) if kind == "SSL" else None
+        if kind == "SSL" and tls is None:
+            fail(at_time, True)  # told to verify or present a certificate the PKI partition does not hold
+            return
+        result = dev.network.connect(kind, ip, port, local_port=local_port, udp_fixed_remote=fixed_remote, tls=tls)
         if isinstance(result, ConnectError):
             fail(at_time, True)
             return
@@ -161,8 +167,8 @@ def _start(dev: EspAtDevice, cmd: Command, link_id: int, at: int, now: float) ->
             dev.info(f"local port:{link.local_port}")
             dev.info("change type:2")
 
-    ip = dev.world.resolve(host)
-    literal = ip == host
+    ip = dev.world.resolve6(host) if ipv6 else dev.world.resolve(host)
+    literal = ip == host or (ipv6 and ip is not None and host.lower() == ip.lower())
     if literal and ip is not None:
         connect(now, ip)
         return

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from . import cmd_ipv6, cmd_joinmodes, cmd_softap
 from .atline import Command, Form
 from .state import WifiState
-from .world import CIPHERS, AccessPoint
+from .world import CIPHERS, AccessPoint, Security
 
 if TYPE_CHECKING:
     from .device import EspAtDevice
@@ -45,8 +46,10 @@ def _cwmode(dev: EspAtDevice, cmd: Command, now: float) -> None:
             dev.emit(b"WIFI DISCONNECT\r\n")
             dev.close_links_on_wifi_loss()
             dev.wifi = WifiState.DISCONNECTED
+        was_up = cmd_softap.softap_up(dev)
         dev.cwmode = mode
         dev.ok(at)
+        cmd_softap.softap_mode_changed(dev, at, was_up)
 
     dev.run_busy(dev.delay("cwmode"), switched, now)
 
@@ -83,6 +86,8 @@ def _cwjap(dev: EspAtDevice, cmd: Command, now: float) -> None:
     dev.wifi = WifiState.CONNECTING
     dev.ap = None
     ap = dev.world.find_ap(ssid, bssid)
+    if ap is not None and cmd_joinmodes.seen_security(dev, ap) is None:
+        ap = None  # a security this firmware does not know (WPA3 before ESP-AT 3.x): as good as absent
     if ap is None:
         dev.run_busy(dev.delay("join_fail_not_found"), lambda at: _join_failed(dev, 3, at), now)
         return
@@ -147,10 +152,10 @@ def _cwstate(dev: EspAtDevice, cmd: Command, now: float) -> None:
     dev.ok(now)
 
 
-def _cwlap_line(dev: EspAtDevice, ap: AccessPoint) -> str:
-    cipher = CIPHERS[ap.security]
+def _cwlap_line(dev: EspAtDevice, ap: AccessPoint, ecn: int) -> str:
+    cipher = CIPHERS[Security(ecn)]
     values = [
-        str(int(ap.security)),
+        str(ecn),
         f'"{ap.ssid}"',
         str(ap.rssi),
         f'"{ap.bssid}"',
@@ -177,20 +182,22 @@ def _cwlap(dev: EspAtDevice, cmd: Command, now: float) -> None:
 
     def done(at: float) -> None:
         sort, _, rssi_min, auth_mask = dev.cwlapopt
+        seen = [(ap, cmd_joinmodes.seen_security(dev, ap)) for ap in dev.world.access_points]
         found = [
-            ap
-            for ap in dev.world.access_points
+            (ap, ecn)
+            for ap, ecn in seen
             if ap.available
+            and ecn is not None
             and (wanted_ssid is None or ap.ssid == wanted_ssid)
             and (wanted_mac is None or ap.bssid.lower() == wanted_mac.lower())
             and (wanted_channel is None or ap.channel == wanted_channel)
             and ap.rssi >= rssi_min
-            and auth_mask & (1 << int(ap.security))
+            and auth_mask & (1 << ecn)
         ]
         if sort:
-            found.sort(key=lambda ap: ap.rssi, reverse=True)
-        for ap in found:
-            dev.info(_cwlap_line(dev, ap))
+            found.sort(key=lambda pair: pair[0].rssi, reverse=True)
+        for ap, ecn in found:
+            dev.info(_cwlap_line(dev, ap, ecn))
         dev.ok(at)
 
     dev.run_busy(dev.delay("scan"), done, now)
@@ -265,6 +272,8 @@ def _cipsta(dev: EspAtDevice, cmd: Command, now: float) -> None:
         dev.info(f'+{cmd.name}:ip:"{ip}"')
         dev.info(f'+{cmd.name}:gateway:"{gateway}"')
         dev.info(f'+{cmd.name}:netmask:"{netmask}"')
+        for line in cmd_ipv6.cipsta_lines(dev, cmd.name):
+            dev.info(line)
         dev.ok(now)
         return
     if cmd.form is not Form.SET or len(cmd.params) not in (1, 3):

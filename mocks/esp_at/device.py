@@ -19,7 +19,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import cmd_basic, cmd_net, cmd_recv, cmd_tcpip, cmd_wifi, passthrough
+from . import (
+    cmd_basic,
+    cmd_ipv6,
+    cmd_joinmodes,
+    cmd_mdns,
+    cmd_net,
+    cmd_power,
+    cmd_recv,
+    cmd_softap,
+    cmd_tcpip,
+    cmd_tls,
+    cmd_wifi,
+    passthrough,
+)
 from .atline import Command, ParseError, parse_line
 from .network import Listener, Network
 from .profiles import Profile
@@ -29,9 +42,11 @@ from .state import (
     ERR_NO_AT,
     ERR_PARSE,
     ERR_UNSUPPORTED,
+    FeatureState,
     InputMode,
     Link,
     SendJob,
+    SoftApConfig,
     UartSettings,
     WifiState,
 )
@@ -89,7 +104,19 @@ class Faults:
 
 def _handlers() -> dict[str, Handler]:
     table: dict[str, Handler] = {}
-    for module in (cmd_basic, cmd_net, cmd_wifi, cmd_tcpip, cmd_recv):
+    for module in (
+        cmd_basic,
+        cmd_net,
+        cmd_wifi,
+        cmd_tcpip,
+        cmd_recv,
+        cmd_softap,
+        cmd_power,
+        cmd_mdns,
+        cmd_joinmodes,
+        cmd_ipv6,
+        cmd_tls,
+    ):
         table.update(module.HANDLERS)
     return table
 
@@ -115,6 +142,7 @@ class EspAtDevice:
         passive_window: int = 5760,
         recvlen_inactive: int | None = None,
         wall_clock: Callable[[], float] = time.time,
+        softap_stations: int = 0,
     ) -> None:
         self.profile = profile
         self.network = network
@@ -138,6 +166,9 @@ class EspAtDevice:
         self.cwmode = 1
         self.sysmsg_stored = 0
         self.sysstore = True
+        self.softap_config_stored = SoftApConfig(max_conn=profile.softap_max_conn)
+        #: Emulated stations that join each time the SoftAP comes up (URL option ``softap_stations``).
+        self.softap_stations_on_start = softap_stations
         self._wifi_drop_pending = False
         self._send_fail_next = 0
         self._power_on_state(now)
@@ -189,6 +220,8 @@ class EspAtDevice:
         self.sending_link = -1
         self._deferred_lines: list[bytes] = []
         self.passthrough: passthrough.Passthrough | None = None
+        self.features = FeatureState()
+        self.softap_config = SoftApConfig(**vars(self.softap_config_stored))
 
     # ------------------------------------------------------------------ public driving API
 
@@ -422,6 +455,18 @@ class EspAtDevice:
         """AT+RST / AT+RESTORE: the caller already printed OK."""
         self._reboot(now, garbage=False)
 
+    def deep_sleep(self, now: float, wake_after: float | None) -> None:
+        """AT+GSLP: power off now (links vanish silently, input is lost), boot after `wake_after` seconds
+        (already scaled); None sleeps until `inject_reset`."""
+        for link in list(self.links.values()):
+            link.conn.close()
+        if self.listener is not None:
+            self.listener.close()
+        self._power_on_state(now)
+        self.input_mode = InputMode.BOOTING
+        if wake_after is not None:
+            self.schedule(wake_after, lambda at: self._start_boot(at, garbage=False), now)
+
     def _start_boot(self, now: float, *, garbage: bool) -> None:
         self.input_mode = InputMode.BOOTING
         if garbage:
@@ -463,6 +508,7 @@ class EspAtDevice:
         self.after_got_ip(now)
 
     def after_got_ip(self, now: float) -> None:
+        cmd_ipv6.after_got_ip(self, now)
         if self.sntp_enabled and not self.sntp_synced:
             self.schedule(self.delay("sntp_sync"), self.sntp_sync_done, now)
 

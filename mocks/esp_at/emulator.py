@@ -19,14 +19,14 @@ import time
 from collections.abc import Callable
 from typing import IO, TypeVar
 
-from . import registry
+from . import cmd_softap, registry
 from .device import EspAtDevice, Faults
 from .network import HostNetwork, Network
 from .options import EmulatorOptions
 from .pacer import OutputPacer
 from .profiles import get_profile
 from .transport import Transport
-from .world import World
+from .world import WORLDS, World
 
 T = TypeVar("T")
 
@@ -56,7 +56,9 @@ class Emulator:
         self._transport = transport
         self._clock = clock
         self.host_network = HostNetwork(allow_non_loopback=options.allow_non_loopback)
-        if world is not None and options.allow_non_loopback:
+        if world is None:
+            world = WORLDS[options.world]()
+        if options.allow_non_loopback:
             world.allow_non_loopback = True
         rng = random.Random(options.seed)
         self.device = EspAtDevice(
@@ -70,6 +72,7 @@ class Emulator:
             boot=options.boot,
             passive_window=options.passive_window,
             recvlen_inactive=options.recvlen_inactive,
+            softap_stations=options.softap_stations,
         )
         if options.allow_non_loopback:
             self.device.world.allow_non_loopback = True
@@ -175,6 +178,29 @@ class Emulator:
                     ap.available = available
 
         self.call(change)
+
+    def station_join(self, mac: str | None = None) -> str | None:
+        """An emulated station joins the module's SoftAP (``+STA_CONNECTED``, then ``+DIST_STA_IP`` on ESP-AT).
+
+        Returns its MAC, or None when the SoftAP is down (AT+CWMODE not 2/3) or full (AT+CWSAP ``<max conn>``)."""
+        return self.call(lambda dev, now: cmd_softap.station_join(dev, now, mac))
+
+    def station_leave(self, mac: str) -> bool:
+        """The station leaves the SoftAP (``+STA_DISCONNECTED`` on ESP-AT); False when it was not joined."""
+        return self.call(lambda dev, now: cmd_softap.station_leave(dev, mac))
+
+    def set_pki(
+        self, ca_pem: str | None = None, client_cert_pem: str | None = None, client_key_pem: str | None = None
+    ) -> None:
+        """Flash the module's PKI partition: the CA that AT+CIPSSLCCONF auth mode 2/3 verifies servers against,
+        and the client certificate and key that mode 1/3 presents."""
+
+        def flash(dev: EspAtDevice, now: float) -> None:
+            dev.world.ssl_ca_pem = ca_pem
+            dev.world.ssl_client_cert_pem = client_cert_pem
+            dev.world.ssl_client_key_pem = client_key_pem
+
+        self.call(flash)
 
     def set_host_rts(self, asserted: bool) -> None:
         """The host's RTS line, wired to the module's CTS: with UART_CUR flow 2 or 3 the module stops sending

@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import enum
 import ipaddress
+import os
 import socket
 import ssl
+import tempfile
 import threading
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -23,6 +26,21 @@ class ConnectError(enum.Enum):
     UNREACHABLE = "unreachable"
     TLS_FAILED = "tls failed"
     ADDRESS_IN_USE = "address in use"
+
+
+@dataclass(frozen=True)
+class TlsOptions:
+    """How the emulated module's TLS client (module-side TLS, AT+CIPSSLCCONF/AT+CIPSSLCSNI) connects.
+
+    `server_name` goes out as SNI (not for an IP literal) and, with `verify`, is the name the server certificate
+    must carry; `verify` checks the chain against `ca_pem`. A client certificate is presented when both PEMs are set.
+    """
+
+    verify: bool = False
+    ca_pem: str | None = None
+    server_name: str | None = None
+    client_cert_pem: str | None = None
+    client_key_pem: str | None = None
 
 
 class Connection(Protocol):
@@ -53,7 +71,14 @@ class Listener(Protocol):
 
 class Network(Protocol):
     def connect(
-        self, kind: str, ip: str, port: int, *, local_port: int = 0, udp_fixed_remote: bool = True
+        self,
+        kind: str,
+        ip: str,
+        port: int,
+        *,
+        local_port: int = 0,
+        udp_fixed_remote: bool = True,
+        tls: TlsOptions | None = None,
     ) -> Connection | ConnectError: ...
 
     def listen(self, port: int) -> Listener | ConnectError: ...
@@ -163,7 +188,7 @@ class HostNetwork:
 
     def permitted(self, ip: str) -> bool:
         try:
-            address = ipaddress.IPv4Address(ip)
+            address = ipaddress.ip_address(ip)
         except ValueError:
             return False
         return address.is_loopback or self._allow_non_loopback
@@ -182,7 +207,14 @@ class HostNetwork:
             return len(self._sockets)
 
     def connect(
-        self, kind: str, ip: str, port: int, *, local_port: int = 0, udp_fixed_remote: bool = True
+        self,
+        kind: str,
+        ip: str,
+        port: int,
+        *,
+        local_port: int = 0,
+        udp_fixed_remote: bool = True,
+        tls: TlsOptions | None = None,
     ) -> Connection | ConnectError:
         if kind == "UDP":
             # A UDP link opens whatever the remote is; datagrams to a forbidden address are lost in `send`.
@@ -196,22 +228,20 @@ class HostNetwork:
         except OSError:
             return ConnectError.UNREACHABLE
         if kind == "SSL":
-            # Like a module with no CA configured (AT+CIPSSLCCONF auth mode 0): no verification at all.
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
+            options = tls if tls is not None else TlsOptions()
             try:
-                sock = context.wrap_socket(sock)
-            except (OSError, ssl.SSLError):
+                sock = _tls_context(options).wrap_socket(sock, server_hostname=options.server_name)
+            except (OSError, ssl.SSLError, ValueError):
                 sock.close()
                 return ConnectError.TLS_FAILED
         self.remember(sock)
         return _HostConnection(self, sock, kind, (ip, port))
 
     def _open_udp(self, ip: str, port: int, local_port: int, fixed: bool) -> Connection | ConnectError:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ipv6 = _is_ipv6(ip)
+        sock = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            sock.bind(("127.0.0.1", local_port))
+            sock.bind(("::1" if ipv6 else "127.0.0.1", local_port))
         except OSError:
             sock.close()
             return ConnectError.ADDRESS_IN_USE
@@ -237,3 +267,33 @@ class HostNetwork:
             self._sockets.clear()
         for sock in socks:
             sock.close()
+
+
+def _is_ipv6(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).version == 6
+    except ValueError:
+        return False
+
+
+def _tls_context(options: TlsOptions) -> ssl.SSLContext:
+    """Python's ssl playing the module's mbedTLS client: verification only when the module was told to."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if options.verify:
+        context.load_verify_locations(cadata=options.ca_pem)
+        context.check_hostname = options.server_name is not None
+    else:
+        # Like a module with AT+CIPSSLCCONF auth mode 0 (the default): no verification at all.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if options.client_cert_pem is not None and options.client_key_pem is not None:
+        # ssl loads a certificate chain from files only: a private temporary directory, removed at once.
+        with tempfile.TemporaryDirectory() as folder:
+            cert = os.path.join(folder, "client.pem")
+            key = os.path.join(folder, "client.key")
+            with open(cert, "w") as handle:
+                handle.write(options.client_cert_pem)
+            with open(key, "w") as handle:
+                handle.write(options.client_key_pem)
+            context.load_cert_chain(cert, key)
+    return context

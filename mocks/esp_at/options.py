@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from .device import INJECTION_POINTS, QUIRKS
 from .profiles import DEFAULT_PROFILE, PROFILES
 from .timing import Timing, timing_field_names
+from .world import WORLDS
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class EmulatorOptions:
     lenient: bool = False
     #: Registry name; default is generated.
     name: str | None = None
+    #: The emulated world: "default" (DESIGN.md §5) or "features" (adds WPA3, WPA2/WPA3, enterprise and a
+    #: same-SSID AP; see `netsocket.mocks.esp_at.world.features_world`).
+    world: str = "default"
+    #: Emulated stations that join the module's SoftAP each time it comes up (AT+CWMODE=2/3).
+    softap_stations: int = 0
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -58,6 +64,10 @@ class EmulatorOptions:
             raise ValueError(f"unknown quirks: {sorted(self.quirks - QUIRKS)}")
         if self.baud is not None and self.baud <= 0:
             raise ValueError("baud must be positive")
+        if self.world not in WORLDS:
+            raise ValueError(f"unknown world {self.world!r}; known: {', '.join(sorted(WORLDS))}")
+        if not 0 <= self.softap_stations <= 10:
+            raise ValueError("softap_stations must be within 0..10")
         if self.replay is None and self.lenient:
             raise ValueError("lenient applies to a replay only")
         if self.replay is not None:
@@ -117,6 +127,10 @@ class EmulatorOptions:
                 changes["replay"] = value
             elif key == "lenient":
                 changes["lenient"] = _flag(value)
+            elif key == "world":
+                changes["world"] = value
+            elif key == "softap_stations":
+                changes["softap_stations"] = int(value)
             elif key in timing_field_names():
                 timing = replace(timing, **{key: float(value)})
             else:

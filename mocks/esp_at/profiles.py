@@ -44,11 +44,16 @@ _COMMON_COMMANDS = frozenset(
         "PING",
         "CIPSNTPCFG",
         "CIPSNTPTIME",
+        # Module features every family has (Espressif's AT_Command_Set_Comparison: NONOS-AT and ESP-AT both).
+        "CWLIF",
+        "SLEEP",
+        "GSLP",
+        "MDNS",
     }
 )
 
 #: ESP-AT names that NonOS only knows with a ``_CUR``/``_DEF`` suffix (reference §4.1).
-_CUR_DEF_FAMILY = ("CWMODE", "CWJAP", "CIPSTA", "CIPSTAMAC", "CIPDNS", "SYSMSG", "CWDHCP")
+_CUR_DEF_FAMILY = ("CWMODE", "CWJAP", "CIPSTA", "CIPSTAMAC", "CIPDNS", "SYSMSG", "CWDHCP", "CWSAP")
 
 
 def _nonos_commands() -> frozenset[str]:
@@ -73,7 +78,10 @@ def _espat_commands(*extra: str) -> frozenset[str]:
         "CIPDNS",
         "CWDHCP",
         "CIPSSLCCONF",
+        "CIPSSLCSNI",
         "CIPSTARTEX",
+        "CWSAP",
+        "CWQIF",
     }
     return frozenset(base | set(extra))
 
@@ -162,6 +170,34 @@ class Profile:
     sslcconf_query: bool
     #: AT+CIPSERVER=0 with no server: NonOS `no change` then OK (reference §8.11); None means ERROR.
     cipserver_stop_idle_text: bytes | None
+    # ---- module features (issue 13); each value names its source in docs/esp_emulator.md's feature matrix
+    #: ``+STA_CONNECTED``/``+DIST_STA_IP``/``+STA_DISCONNECTED`` when a station joins or leaves the SoftAP (§2.4).
+    softap_urcs: bool
+    #: What starts each AT+CWLIF line: ESP-AT prints ``+CWLIF:<ip>,<mac>``, NonOS ``<ip>,<mac>``.
+    cwlif_prefix: str
+    #: AT+CWSAP ``<max conn>`` upper bound, also the default.
+    softap_max_conn: int
+    #: AT+CWSAP ``<ecn>`` values accepted (WEP never is).
+    softap_securities: frozenset[int]
+    #: AT+CWLAP ``<ecn>`` values this firmware knows; an AP with another security is invisible and unjoinable,
+    #: except through `security_fallback`.
+    scan_securities: frozenset[int]
+    #: (world security, shown as): a WPA2/WPA3 transition-mode AP is a WPA2 AP to firmware without WPA3.
+    security_fallback: tuple[tuple[int, int], ...]
+    #: AT+SLEEP values (NonOS 1 light / 2 modem; ESP-AT 1 modem DTIM / 2 light / 3 modem listen interval, §3.26).
+    sleep_modes: frozenset[int]
+    #: (set, queried): ESP-AT 2.2 answers ``+SLEEP:3`` after AT+SLEEP=2 (§3.26).
+    sleep_query_alias: tuple[tuple[int, int], ...]
+    #: AT+GSLP=0 restarts at once (ESP32 docs); on ESP8266 it sleeps until an external reset.
+    gslp_zero_restarts: bool
+    #: AT+MDNS parameters: NonOS and 2.x take ``<enable>[,"host","service",port]``; 3.x adds instance, proto, TXT.
+    mdns_extended: bool
+    #: AT+CIPSSLCCONF: ESP-AT ``[<link>,]<auth>[,<pki>][,<ca>]`` per link; NonOS one global ``<mode>``.
+    sslcconf_per_link: bool
+    #: IPv6 (AT+CIPV6, TCPv6/UDPv6/SSLv6, ip6 lines in AT+CIPSTA?, AAAA in AT+CIPDOMAIN): ESP32 3.x profile only.
+    ipv6: bool
+    #: AT+CIPDOMAIN parameter count (3.x: ``,<ip network>``; 4.x/5.x add two more, not emulated).
+    cipdomain_max_params: int
 
 
 _NONOS_BOOT = (
@@ -243,6 +279,19 @@ NONOS17 = Profile(
     cipserver_query=False,
     sslcconf_query=False,
     cipserver_stop_idle_text=b"no change\r\n",
+    softap_urcs=False,
+    cwlif_prefix="",
+    softap_max_conn=4,
+    softap_securities=frozenset({0, 2, 3, 4}),
+    scan_securities=frozenset({0, 1, 2, 3, 4}),
+    security_fallback=((7, 3),),
+    sleep_modes=frozenset({0, 1, 2}),
+    sleep_query_alias=(),
+    gslp_zero_restarts=False,
+    mdns_extended=False,
+    sslcconf_per_link=False,
+    ipv6=False,
+    cipdomain_max_params=1,
 )
 
 AT22_8266 = Profile(
@@ -315,6 +364,19 @@ AT22_8266 = Profile(
     sslcconf_query=True,
     # The reference does not say; ESP-AT is taken to reject stopping a server that does not run.
     cipserver_stop_idle_text=None,
+    softap_urcs=True,
+    cwlif_prefix="+CWLIF:",
+    softap_max_conn=8,
+    softap_securities=frozenset({0, 2, 3, 4}),
+    scan_securities=frozenset({0, 1, 2, 3, 4, 5}),
+    security_fallback=((7, 3),),
+    sleep_modes=frozenset({0, 1, 2, 3}),
+    sleep_query_alias=((2, 3),),
+    gslp_zero_restarts=False,
+    mdns_extended=False,
+    sslcconf_per_link=True,
+    ipv6=False,
+    cipdomain_max_params=1,
 )
 
 AT3_ESP32 = Profile(
@@ -329,7 +391,7 @@ AT3_ESP32 = Profile(
         b"Bin version:v3.3.0.0(MINI-1)",
     ),
     gmr_final=b"\r\nOK\r\n",
-    commands=_espat_commands("CIPRECVTYPE", "CIPSENDL"),
+    commands=_espat_commands("CIPRECVTYPE", "CIPSENDL", "CIPV6", "CWJEAP"),
     echo_cr_twice=False,
     prompt=b"\r\nOK\r\n\r\n>",
     busy_s=False,
@@ -388,6 +450,19 @@ AT3_ESP32 = Profile(
     sslcconf_query=True,
     # The reference does not say; ESP-AT is taken to reject stopping a server that does not run.
     cipserver_stop_idle_text=None,
+    softap_urcs=True,
+    cwlif_prefix="+CWLIF:",
+    softap_max_conn=10,
+    softap_securities=frozenset({0, 2, 3, 4}),
+    scan_securities=frozenset({0, 1, 2, 3, 4, 5, 6, 7}),
+    security_fallback=(),
+    sleep_modes=frozenset({0, 1, 2, 3}),
+    sleep_query_alias=(),
+    gslp_zero_restarts=True,
+    mdns_extended=True,
+    sslcconf_per_link=True,
+    ipv6=True,
+    cipdomain_max_params=2,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (NONOS17, AT22_8266, AT3_ESP32)}

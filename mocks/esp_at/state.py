@@ -82,3 +82,53 @@ class UartSettings:
     stopbits: int = 1
     parity: int = 0
     flow: int = 0
+
+
+@dataclass
+class SoftApConfig:
+    """AT+CWSAP's settings (stored in "flash" like the station's AP, reference §3.6)."""
+
+    ssid: str = "ESP_010203"
+    password: str = ""
+    channel: int = 1
+    ecn: int = 0
+    max_conn: int = 4
+    hidden: int = 0
+
+
+@dataclass
+class TlsLinkConfig:
+    """AT+CIPSSLCCONF / AT+CIPSSLCSNI for one link (NonOS keeps one for all, under link 0)."""
+
+    auth_mode: int = 0  # bit0: present the client certificate, bit1: verify the server against the CA
+    pki_number: int = 0
+    ca_number: int = 0
+    sni: str | None = None
+
+
+@dataclass
+class MdnsRecord:
+    """What AT+MDNS announces (inspect it with ``emulator.call(lambda dev, now: dev.features.mdns)``)."""
+
+    hostname: str
+    service_type: str
+    port: int
+    instance: str
+    proto: str = "_tcp"
+    txt: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FeatureState:
+    """RAM state of the module features of issue 13; a reboot (or deep sleep) starts a fresh one."""
+
+    #: SoftAP stations: MAC -> IP ("" until the DHCP lease went out).
+    stations: dict[str, str] = field(default_factory=dict)
+    sleep_mode: int = 0
+    ipv6_enabled: bool = False
+    #: True once ``WIFI GOT IPv6 LL/GL`` went out for the current association.
+    ipv6_addresses: bool = False
+    mdns: MdnsRecord | None = None
+    tls: dict[int, TlsLinkConfig] = field(default_factory=dict)
+    #: The enterprise AP joined with AT+CWJEAP: (ssid, method, identity, username, password, security).
+    eap_join: tuple[str, int, str, str, str, int] | None = None

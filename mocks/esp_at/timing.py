@@ -35,6 +35,8 @@ class Timing:
     ping_loopback: float = 0.01
     ping_timeout: float = 1.0
     sntp_sync: float = 1.0
+    #: A station's DHCP lease on the SoftAP, between +STA_CONNECTED and +DIST_STA_IP.
+    station_dhcp: float = 0.3
     plus_guard: float = 0.02
     #: How often the runner polls host sockets; not scaled (a host-side cost, not an emulated delay).
     poll_interval: float = 0.004

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from netsocket.mocks.esp_at.network import ConnectError, Connection, Listener
+from netsocket.mocks.esp_at.network import ConnectError, Connection, Listener, TlsOptions
 
 
 class FakeConnection:
@@ -56,7 +56,14 @@ class FakeNetwork:
         self.listeners: list[FakeListener] = []
 
     def connect(
-        self, kind: str, ip: str, port: int, *, local_port: int = 0, udp_fixed_remote: bool = True
+        self,
+        kind: str,
+        ip: str,
+        port: int,
+        *,
+        local_port: int = 0,
+        udp_fixed_remote: bool = True,
+        tls: TlsOptions | None = None,
     ) -> Connection | ConnectError:
         conn = FakeConnection(kind, (ip, port))
         self.connections.append(conn)
