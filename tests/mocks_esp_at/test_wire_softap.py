@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from netsocket.mocks.esp_at import find_emulator
 
 from .helpers import PROFILES, AtPort, free_port, pty_emulator
 
@@ -113,3 +114,24 @@ def test_a_server_on_the_softap_side_is_reachable_from_the_host(profile: str) ->
             at.expect(b"0,CONNECT\r\n")
             peer.sendall(b"hi")
             at.expect(b"\r\n+IPD,0,2:hi")
+
+
+def test_url_options_reach_the_emulator_and_typos_are_refused() -> None:
+    import serial
+    from netsocket.mocks.esp_at import EmulatorOptions
+
+    url = "espemu://?profile=at3_esp32&timescale=0.01&boot=0&softap_stations=1&world=features"
+    port = serial.serial_for_url(url, timeout=0.05)
+    try:
+        at = AtPort(port, find_emulator(port), "at3_esp32")
+        at.cmd(b"ATE0", b"ATE0\r\n" + OK)
+        at.cmd(b"AT+CWMODE=3", OK)
+        at.expect(b'+STA_CONNECTED:"02:5a:00:00:04:02"\r\n+DIST_STA_IP:"02:5a:00:00:04:02","192.168.4.2"\r\n')
+        scan = at.answer(b'AT+CWLAP="netsocket-wpa3"')
+        assert scan.startswith(b'+CWLAP:(6,"netsocket-wpa3",')
+    finally:
+        port.close()
+    with pytest.raises(ValueError, match="unknown world"):
+        EmulatorOptions.from_url("espemu://?world=moon")
+    with pytest.raises(ValueError, match="softap_stations"):
+        EmulatorOptions.from_url("espemu://?softap_stations=11")
