@@ -84,5 +84,9 @@ def test_tcpv6_and_udpv6_links_reach_loopback_only() -> None:
         at.expect(b"\r\nRecv 3 bytes\r\n\r\nSEND OK\r\n")
         data, source = udp.recvfrom(100)
         assert data == b"dgm" and source[0] == "::1"
+        at.cmd(b'AT+CIPSEND=1,2,"::1",%d' % udp.getsockname()[1], OK + b"\r\n>")  # a per-datagram remote
+        at.send(b"to")
+        at.expect(b"\r\nRecv 2 bytes\r\n\r\nSEND OK\r\n")
+        assert udp.recvfrom(100)[0] == b"to"
         at.cmd(b'AT+CIPSTART=2,"TCP","::1",80', ERROR)  # an IPv6 literal needs an IPv6 link type
         at.cmd(b'AT+CIPSTART=2,"TCPv6","2001:db8::1",80', ERROR + b"2,CLOSED\r\n", timeout=5)  # not loopback
