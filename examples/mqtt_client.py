@@ -23,7 +23,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from examples._network import NetworkError, add_network_arguments, connected_network, split_host_port
+from examples._network import NetworkError, add_network_arguments, connected_network, interruptible, split_host_port
 from netsocket import NetworkInterface, compat
 
 
@@ -112,6 +112,7 @@ class RoundTrip:
             self.client.on_connect = self.client.on_subscribe = self.client.on_message = None
 
 
+@interruptible
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--broker", default="127.0.0.1:1883", help="MQTT broker HOST:PORT (default: 127.0.0.1:1883)")

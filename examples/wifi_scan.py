@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from examples._network import NetworkError, add_network_arguments, describe, open_network, release
+from examples._network import NetworkError, add_network_arguments, describe, interruptible, open_network, release
 from netsocket import NsapiError, WiFiAccessPoint, WiFiInterface
 
 
@@ -32,6 +32,7 @@ def scan(net: WiFiInterface) -> list[WiFiAccessPoint]:
     return found
 
 
+@interruptible
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     add_network_arguments(parser)

@@ -1,13 +1,14 @@
 """Fixtures for the examples' end-to-end tests: which network an example runs on, and the real servers it talks to.
 
 ``network`` is parametrized: ``emulator`` runs the example exactly as a new user does (no network options: the
-built-in emulated ESP8266 at real-life speed, with ``$NETSOCKET_ESP_PORT`` unset), ``host`` adds
+built-in emulated ESP8266 at real-life speed, with no configuration), ``host`` adds
 ``--interface host://`` (this computer's own stack). Failure cases use ``FAST_ESP`` (the emulator with its delays
 shrunk) or ``HOST`` to stay quick.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from examples._network import ENV_PORT
+from examples._network import CONFIG_ENV
 from tests.examples.running import HOST, HTTPS_PAGE
 from tests.servers import HttpResponse, HttpServer
 from tests.servers.coap import CoapServer
@@ -28,14 +29,15 @@ NETWORKS = {"emulator": [], "host": HOST}
 @pytest.fixture(params=list(NETWORKS), ids=list(NETWORKS))
 def network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Command-line options choosing the network (``[]``: the example's default, the emulator)."""
-    monkeypatch.delenv(ENV_PORT, raising=False)
     return list(NETWORKS[request.param])
 
 
 @pytest.fixture(autouse=True)
-def _no_esp_port_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's ``$NETSOCKET_ESP_PORT`` must not send the suite to real hardware."""
-    monkeypatch.delenv(ENV_PORT, raising=False)
+def _no_configuration_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's ``$NETSOCKET_INTERFACE`` or ``netsocket.ini`` must not send the suite to real hardware."""
+    for name in CONFIG_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETSOCKET_CONFIG", os.devnull)
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,9 @@ def test_refuses_an_interface_without_wifi(capsys: pytest.CaptureFixture[str]) -
 
 def test_reports_a_module_that_is_not_there(capsys: pytest.CaptureFixture[str]) -> None:
     assert wifi_scan.main(["--port", "/dev/netsocket-no-such-port"]) == 1
-    assert "scan failed: NSAPI_ERROR_DEVICE_ERROR" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "there is no serial port /dev/netsocket-no-such-port: NSAPI_ERROR_DEVICE_ERROR" in err
+    assert "hint: " in err and "scan failed" not in err
 
 
 def test_fast_emulator_scan_does_not_join(capsys: pytest.CaptureFixture[str]) -> None:
