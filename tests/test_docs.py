@@ -36,3 +36,35 @@ def test_readme_quick_start_is_two_make_commands() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_site_builds_strict_and_its_api_reference_covers_every_public_name(tmp_path: Path) -> None:
+    """``make docs`` in a test: mkdocs with warnings as errors, then every name in ``netsocket.__all__`` must be an
+    object of the generated API reference (mkdocstrings' inventory)."""
+    import os
+    import subprocess
+    import sys
+    import zlib
+
+    import netsocket
+
+    site = tmp_path / "site"
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(site)],
+        cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    header_end = 4  # objects.inv: four text lines, then a zlib-compressed body
+    body = zlib.decompress((site / "objects.inv").read_bytes().split(b"\n", header_end)[header_end]).decode()
+    documented = {line.split()[0] for line in body.splitlines()}
+    assert [name for name in netsocket.__all__ if f"netsocket.{name}" not in documented] == []
+
+
+def test_the_readme_shows_the_cli_after_the_quick_start() -> None:
+    readme = (ROOT / "README.md").read_text()
+    after = readme.split("## Quick start", 1)[1].split("## ", 1)[0]
+    assert "netsocket probe" in after or "netsocket scan" in after
