@@ -62,6 +62,7 @@ def test_the_site_builds_strict_and_its_api_reference_covers_every_public_name(t
     body = zlib.decompress((site / "objects.inv").read_bytes().split(b"\n", header_end)[header_end]).decode()
     documented = {line.split()[0] for line in body.splitlines()}
     assert [name for name in netsocket.__all__ if f"netsocket.{name}" not in documented] == []
+    assert "netsocket.compat.SocketPool" in documented
 
 
 def test_the_readme_shows_the_cli_after_the_quick_start() -> None:

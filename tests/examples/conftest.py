@@ -20,7 +20,6 @@ from examples._network import CONFIG_ENV
 from tests.examples.running import HOST, HTTPS_PAGE
 from tests.servers import HttpResponse, HttpServer
 from tests.servers.coap import CoapServer
-from tests.servers.mosquitto import Mosquitto, MosquittoMissing
 from tests.servers.websocket import WebSocketEchoServer
 
 NETWORKS = {"emulator": [], "host": HOST}
@@ -59,17 +58,6 @@ def https_server(ca: trustme.CA) -> Iterator[HttpServer]:
     ca.issue_cert("localhost").configure_cert(context)
     with HttpServer({"/page": HttpResponse(HTTPS_PAGE, "text/html")}, tls=context) as server:
         yield server
-
-
-@pytest.fixture(scope="session")
-def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
-    """A real mosquitto broker on 127.0.0.1 (a missing mosquitto fails the test, saying how to install it)."""
-    try:
-        broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
-    except MosquittoMissing as exc:
-        pytest.fail(str(exc))
-    with broker:
-        yield broker
 
 
 @pytest.fixture
