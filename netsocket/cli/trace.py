@@ -2,8 +2,9 @@
 
 Layer: application. The ESP driver logs every byte it sends (``-> ...``, with the Wi-Fi passphrase already masked)
 and receives (``<- ...``) at DEBUG on ``netsocket.drivers.esp_at``; the W5500 driver logs its chip events on
-``netsocket.drivers.w5500``. This subcommand shows those records on stderr, one readable line each, while the
-other subcommand runs as usual on stdout.
+``netsocket.drivers.w5500``, and every SPI frame with its reply on ``netsocket.drivers.w5500.spi``. This subcommand
+shows those records on stderr, one readable line each (SPI frames decoded: block, offset, data), while the other
+subcommand runs as usual on stdout.
 """
 
 from __future__ import annotations
@@ -27,6 +28,21 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_trace)
 
 
+def describe_spi(out: bytes, reply: bytes) -> str:
+    """One W5500 SPI frame in words: ``SPI read  socket 0 reg 0x0003 -> 17``, ``SPI write tx 1 0x0000 <- ...``."""
+    if len(out) < 3:
+        return f"SPI {out.hex(' ')}"
+    offset, control = out[0] << 8 | out[1], out[2]
+    bsb, write = control >> 3, bool(control & 0x04)
+    if bsb == 0:
+        block = "common"
+    else:
+        block = f"{('socket', 'tx', 'rx')[(bsb - 1) % 4] if (bsb - 1) % 4 < 3 else 'reserved'} {(bsb - 1) // 4}"
+    data = out[3:] if write else reply[3:]
+    shown = data[:16].hex(" ") + (f" ... ({len(data)} bytes)" if len(data) > 16 else "")
+    return f"SPI {'write' if write else 'read '} {block} {offset:#06x} {'<-' if write else '->'} {shown}"
+
+
 class TraceHandler(logging.Handler):
     """Driver debug records as ``  0.123 -> AT+GMR`` lines (bytes shown readably, secrets masked)."""
 
@@ -47,6 +63,8 @@ class TraceHandler(logging.Handler):
                     cut = end + 1 if end >= 0 else len(self._received)
                     self._show("<-", bytes(self._received[:cut]))
                     del self._received[:cut]
+            elif record.msg == "spi %r %r" and data is not None and isinstance(args[1], bytes):
+                self._write(describe_spi(data, args[1]))
             elif record.msg == "-> %r" and data is not None:
                 self._show("<-", bytes(self._received))
                 self._received.clear()

@@ -268,6 +268,14 @@ def test_trace_shows_the_at_traffic_with_the_passphrase_masked() -> None:
     assert "joined 'netsocket-wpa2'" in done.stdout
 
 
+def test_trace_decodes_the_w5500_spi_frames() -> None:
+    done = netsocket("trace", "--", "info", "--device", "w5500emu://")
+    assert done.returncode == 0, done.stderr
+    assert "SPI read  common 0x0039 -> 04" in done.stderr  # VERSIONR: a W5500 answers 0x04
+    assert re.search(r"SPI write socket \d 0x0001 <- ", done.stderr)  # Sn_CR: a socket command
+    assert "W5500Interface" in done.stdout
+
+
 # ---------------------------------------------------------------------------------------------- emulate, bench
 def test_emulate_esp_says_how_to_reach_it_and_stops_on_ctrl_c() -> None:
     served = Served("esp")
