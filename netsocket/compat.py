@@ -27,7 +27,7 @@ from netsocket.errors import NsapiError
 from netsocket.interface import NetworkInterface
 from netsocket.oserrors import NsapiOSError, error_for
 from netsocket.socket import TCPSocket, UDPSocket
-from netsocket.socketpool import SocketPool
+from netsocket.socketpool import SocketPool, SSLContext
 from netsocket.stack import NetworkStack
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "SOCK_STREAM",
     "DatagramSocket",
     "NsapiOSError",
+    "SSLContext",
     "SocketPool",
     "create_connection",
     "error_for",

@@ -2,9 +2,11 @@
 
 ``SocketPool(interface)`` is what ``adafruit_requests.Session(pool)`` and
 ``adafruit_minimqtt.MQTT(..., socket_pool=pool)`` expect from ``socketpool.SocketPool(wifi.radio)`` on a board:
-``getaddrinfo``, ``socket(family, type)``, the constants, and ``gaierror``. Its sockets wrap netsocket's
-``TCPSocket``/``UDPSocket`` directly (no thread, no local socket pair): ``connect((host, port))``, ``send``,
-``recv_into(buffer, nbytes)``, ``settimeout(seconds)``, ``sendto``/``recvfrom_into``, ``bind``/``listen``/``accept``.
+``getaddrinfo``, ``socket(family, type)``, the constants, and ``gaierror``; ``SSLContext`` is the
+``ssl_context`` they take for https:// and mqtts (TLS on the host through netsocket's ``TLSSocket``). Its sockets
+wrap netsocket's ``TCPSocket``/``UDPSocket`` directly (no thread, no local socket pair): ``connect((host, port))``,
+``send``, ``recv_into(buffer, nbytes)``, ``settimeout(seconds)``, ``sendto``/``recvfrom_into``,
+``bind``/``listen``/``accept``.
 
 Errors are raised as CircuitPython raises them, ``OSError`` with an errno (from ``netsocket.oserrors``): a read
 that times out raises ``ETIMEDOUT`` (``EAGAIN`` when non-blocking), which is how both libraries recognise "nothing
@@ -24,8 +26,9 @@ from netsocket.interface import NetworkInterface
 from netsocket.oserrors import error_for
 from netsocket.socket import InternetSocket, TCPSocket, UDPSocket
 from netsocket.stack import NetworkStack
+from netsocket.tls import TLSSocket
 
-__all__ = ["PoolSocket", "SocketPool"]
+__all__ = ["PoolSocket", "SSLContext", "SocketPool"]
 
 Address = tuple[str, int]
 
@@ -144,6 +147,23 @@ class PoolSocket:
         child._sock, child._timeout, child._closed = accepted, None, False
         return child, (peer.get_ip_address() or "", peer.get_port())
 
+    def _use_tls(self, ca_pem: str | None, hostname: str | None) -> None:
+        """Make this (unconnected) stream socket a ``TLSSocket`` verifying against ``ca_pem`` (None: the system's)."""
+        if self.type != self._pool.SOCK_STREAM:
+            raise OSError(errno.EPROTOTYPE, "TLS needs a SOCK_STREAM socket")
+        tls = TLSSocket()
+        err = tls.set_root_ca_cert(ca_pem) if ca_pem is not None else tls.use_system_ca_certs()
+        if err == NsapiError.OK and hostname:
+            err = tls.set_hostname(hostname)
+        if err == NsapiError.OK:
+            err = tls.open(self._pool.interface)
+        if err != NsapiError.OK:
+            tls.close()
+            raise error_for(err, "cannot set up TLS")
+        self._sock.close()
+        self._sock = tls
+        self.settimeout(self._timeout)
+
     # -- data -----------------------------------------------------------------------------------------------------
     def send(self, data: Any) -> int:
         """Send what the socket takes now (at least one byte unless it raises); returns the count."""
@@ -198,3 +218,28 @@ class PoolSocket:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class SSLContext:
+    """The part of ``ssl.SSLContext`` that Adafruit's libraries use: ``wrap_socket(sock, server_hostname=...)``.
+
+    The server's certificate is verified against ``cadata``/``cafile`` (PEM), else the system's CAs, and its name
+    against ``server_hostname``; the TLS runs on the host (netsocket's ``TLSSocket``), so it works over any stack.
+    """
+
+    def __init__(self, cafile: str | None = None, cadata: str | None = None) -> None:
+        self._ca_pem: str | None = None
+        if cafile is not None or cadata is not None:
+            self.load_verify_locations(cafile, cadata)
+
+    def load_verify_locations(self, cafile: str | None = None, cadata: str | None = None) -> None:
+        pem = cadata or ""
+        if cafile is not None:
+            with open(cafile, encoding="ascii") as file:
+                pem += file.read()
+        self._ca_pem = (self._ca_pem or "") + pem
+
+    def wrap_socket(self, sock: PoolSocket, server_hostname: str | None = None) -> PoolSocket:
+        """``sock`` (not yet connected), now speaking TLS to ``server_hostname``."""
+        sock._use_tls(self._ca_pem, server_hostname)
+        return sock

@@ -9,15 +9,18 @@ from __future__ import annotations
 import errno
 import queue
 import socket
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import adafruit_minimqtt.adafruit_minimqtt as minimqtt
 import adafruit_requests
 import paho.mqtt.client as paho
 import pytest
+import trustme
 
 from netsocket import NetworkInterface, NsapiError, open_interface
-from netsocket.compat import SocketPool
+from netsocket.compat import SocketPool, SSLContext
 from tests.servers import HttpResponse, HttpServer
 from tests.servers.mosquitto import Mosquitto
 from tests.servers.threaded import TcpServer
@@ -44,6 +47,23 @@ def test_adafruit_requests_fetches_a_page(esp: NetworkInterface) -> None:
             assert response.status_code == 200
             assert response.headers["content-type"] == "text/html"
             assert response.content == PAGE
+
+
+def test_adafruit_requests_over_https_verifies_the_server(esp: NetworkInterface, tmp_path: Path) -> None:
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with HttpServer({"/page.html": HttpResponse(PAGE, "text/html")}, tls=context) as server:
+        session = adafruit_requests.Session(SocketPool(esp), SSLContext(cafile=str(ca_file)))
+        with session.get(f"https://localhost:{server.port}/page.html") as response:
+            assert response.status_code == 200
+            assert response.content == PAGE
+        other = adafruit_requests.Session(SocketPool(esp), SSLContext(cadata=trustme.CA().cert_pem.bytes().decode()))
+        with pytest.raises(OSError) as untrusted:
+            other.get(f"https://localhost:{server.port}/page.html")
+        assert "AUTH_FAILURE" in str(untrusted.value)
 
 
 def test_minimqtt_publishes_through_the_module(esp: NetworkInterface, mosquitto: Mosquitto) -> None:
