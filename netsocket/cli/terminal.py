@@ -96,7 +96,7 @@ def cmd_at(args: argparse.Namespace) -> int:
     with port:
         if interactive:
             print(f"AT terminal on {target.name} at {target.baudrate} baud; an empty line or Ctrl-D quits.")
-        silent = 0
+        silent = answered = 0
         while True:
             try:
                 line = input("AT> " if interactive else "")
@@ -113,14 +113,16 @@ def cmd_at(args: argparse.Namespace) -> int:
             if not interactive:
                 print(f"> {mask(expanded, secrets)}")
             reply = exchange(port, expanded, args.timeout)
-            if not FINAL.search(reply):
+            if FINAL.search(reply):
+                answered += 1
+            else:
                 # Nothing, or bytes that end in no result code: garbage at a wrong baud rate looks like this.
                 silent += 1
                 print("(no answer)" if not reply else "(no result code: garbled?)")
             print(mask(readable(reply), secrets), end="" if reply.endswith(b"\n") else "\n")
-        if silent:
+        if silent and not answered:  # one unanswered command (a module still booting) is no failure
             raise UserError(
-                f"{silent} command(s) got no readable answer from {target.name} at {target.baudrate} baud",
+                f"no command got a readable answer from {target.name} at {target.baudrate} baud",
                 NsapiError.DEVICE_ERROR,
                 f"run `netsocket probe --device {target.name}` to find the rate it answers at",
             )

@@ -8,10 +8,12 @@ pytest-mock. Every failure must be a sentence with the NSAPI name and a hint, ne
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
@@ -147,6 +149,46 @@ def test_join_the_in_process_w5500_and_ping_a_closed_port(capsys: pytest.Capture
     assert "no TCP connection to 127.0.0.1" in err and "NSAPI_ERROR_NO_CONNECTION" in err and "hint:" in err
 
 
+@pytest.fixture(params=["esp-pty", "w5500-served"])
+def served_device(request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, str]]]:
+    """Each emulator as a user serves it: an ESP module on a pty (real line speed), a W5500 over loopback."""
+    served = Served("esp") if request.param == "esp-pty" else Served("w5500")
+    try:
+        if request.param == "esp-pty":
+            env = clean_env(NETSOCKET_WIFI_SSID="netsocket-wpa2", NETSOCKET_WIFI_PASSWORD="netsocket123")
+            yield served.lines[0].rsplit(" on ", 1)[1], env
+        else:
+            yield served.lines[0].split(" at ", 1)[1].split(" ", 1)[0], clean_env()
+    finally:
+        served.kill()
+
+
+def test_ping_get_and_bench_on_each_served_emulator(
+    served_device: tuple[str, dict[str, str]], http_server: HttpServer
+) -> None:
+    device, env = served_device
+    ping = netsocket("ping", "127.0.0.1", "--tcp-port", str(http_server.port), "-c", "2", "-d", device, env=env)
+    assert ping.returncode == 0, ping.stderr
+    assert "2 of 2 connected" in ping.stdout
+    get = netsocket("get", f"{http_server.url}/page.html", "-d", device, env=env)
+    assert get.returncode == 0, get.stderr
+    assert get.stdout.encode() == TEXT_PAGE
+    bench = netsocket("bench", "--size", "4096", "-d", device, env=env)
+    assert bench.returncode == 0, bench.stderr
+    assert "4096 bytes each way" in bench.stdout and "download" in bench.stdout
+
+
+def test_scan_and_probe_name_the_device_kind_they_need(w5500_server: tuple[str, Served], esp_pty: str) -> None:
+    url, _ = w5500_server
+    probe = netsocket("probe", "-d", url)
+    assert probe.returncode == 1
+    assert_actionable(probe.stderr, "NSAPI_ERROR_PARAMETER")
+    assert "not one" in probe.stderr
+    scan = netsocket("scan", "-d", esp_pty)
+    assert scan.returncode == 0, scan.stderr
+    assert "netsocket-wpa2" in scan.stdout
+
+
 # ----------------------------------------------------------------------------------------------------------- get
 def test_get_piped_writes_the_body_and_plain_progress_lines(http_server: HttpServer) -> None:
     done = subprocess.run(
@@ -247,6 +289,38 @@ def test_at_terminal_masks_the_passphrase(esp_pty: str) -> None:
     assert "WIFI GOT IP" in done.stdout and "+CIFSR:STAIP" in done.stdout
     assert 'AT+CWJAP="netsocket-wpa2","********"' in done.stdout
     assert "netsocket123" not in done.stdout + done.stderr
+
+
+def test_at_terminal_interactive_in_a_real_terminal(esp_pty: str) -> None:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "netsocket", "at", "--device", esp_pty],
+        cwd=str(ROOT),
+        env=clean_env(NETSOCKET_WIFI_PASSWORD="netsocket123"),
+        dimensions=(24, 120),
+        timeout=30,
+    )
+    child.logfile_read = io.BytesIO()
+    child.expect("AT terminal on")
+    child.expect("AT> ")
+    for _ in range(5):  # the module may still be booting: AT until it answers, as a user would
+        child.sendline("AT")
+        if child.expect([r"\r\nOK\r\n", "no result code|no answer"]) == 0:
+            break
+    child.expect("AT> ")
+    child.sendline("AT+GMR")
+    child.expect("Bin version:2.2.0")
+    child.expect("AT> ")
+    child.sendline('AT+CWJAP="netsocket-wpa2","$PASSWORD"')
+    child.expect("WIFI GOT IP")
+    child.expect("AT> ")
+    child.sendline("")  # an empty line quits
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    transcript = child.logfile_read.getvalue().decode(errors="replace")
+    assert 'AT+CWJAP="netsocket-wpa2","********"' in transcript  # the module's echo, masked
+    assert "netsocket123" not in transcript
 
 
 def test_at_terminal_at_the_wrong_rate_says_to_probe(esp_pty_9600: tuple[str, Served]) -> None:
