@@ -39,7 +39,7 @@ from netsocket import (
     open_interface,
 )
 from netsocket.cli.device import Target
-from netsocket.cli.diagnose import UserError, check_port, emulated_hosts, hint_for
+from netsocket.cli.diagnose import UserError, check_port, emulated_hosts, hint_for, redact
 from netsocket.config import (
     ENV_CONFIG,
     ENV_INTERFACE,
@@ -122,8 +122,8 @@ def describe(args: argparse.Namespace) -> str:
     """Where the examples' traffic goes, in words: ``ESP8266 on espemu://`` or ``interface host://``."""
     kind, where = _where(args)
     if kind == "interface":
-        return f"interface {where}"
-    return f"ESP8266 on {where}" + (" (the built-in emulator)" if emulated(args) else "")
+        return f"interface {redact(where)}"
+    return f"ESP8266 on {redact(where)}" + (" (the built-in emulator)" if emulated(args) else "")
 
 
 def open_network(args: argparse.Namespace) -> NetworkInterface:
@@ -133,7 +133,7 @@ def open_network(args: argparse.Namespace) -> NetworkInterface:
         try:
             return open_interface(where)
         except (ValueError, OSError) as exc:
-            raise NetworkError(f"cannot open interface {where!r}: {exc}") from exc
+            raise NetworkError(f"cannot open interface {redact(where)!r}: {exc}") from exc
     try:
         check_port(where)
     except UserError as exc:

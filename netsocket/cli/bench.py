@@ -146,7 +146,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if down_digest != hashlib.sha256(payload).digest() or peer.received.digest() != hashlib.sha256(payload).digest():
         raise UserError("bytes were lost or changed on the way (SHA-256 differs)", NsapiError.CONNECTION_LOST)
     line_rate = target.baudrate / 10 if target.is_serial else None
-    table = Table(title=f"{args.size} bytes each way through {target.name}")
+    table = Table(title=f"{args.size} bytes each way through {target.shown}")
     for column in ("direction", "seconds", "KiB/s", "of line rate"):
         table.add_column(column, justify="right")
     for name, seconds in (("download", down_s), ("upload", up_s)):

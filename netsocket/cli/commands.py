@@ -109,7 +109,7 @@ def connected(args: argparse.Namespace, console: Console | None = None) -> Itera
     with opened(args) as (net, target):
         joined = bring_up(net, target, getattr(args, "ssid", None), load_settings())
         if console is not None:
-            console.print(f"{target.name}: {joined}, IP address {address_of(net.get_ip_address)}")
+            console.print(f"{target.shown}: {joined}, IP address {address_of(net.get_ip_address)}")
         try:
             yield net, target
         finally:
@@ -147,7 +147,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     console = Console()
     with connected(args) as (net, target):
         table = Table(show_header=False)
-        table.add_row("device", target.name)
+        table.add_row("device", target.shown)
         table.add_row("driver", type(net).__name__)
         firmware = getattr(net, "firmware_version", None)
         if callable(firmware):
@@ -168,11 +168,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     console = Console()
     with opened(args) as (net, target):
         if not isinstance(net, WiFiInterface):
-            raise UserError(f"{target.name} is not a Wi-Fi interface, so it cannot scan", NsapiError.UNSUPPORTED)
+            raise UserError(f"{target.shown} is not a Wi-Fi interface, so it cannot scan", NsapiError.UNSUPPORTED)
         found: list[WiFiAccessPoint] = []
         count = net.scan(found, 64)
         if count < 0:
-            raise fail(f"the Wi-Fi scan on {target.name} failed", count, target)
+            raise fail(f"the Wi-Fi scan on {target.shown} failed", count, target)
     table = Table(title=f"{len(found)} Wi-Fi networks")
     for column in ("SSID", "BSSID", "security", "RSSI", "channel"):
         table.add_column(column, justify="right" if column in ("RSSI", "channel") else "left")

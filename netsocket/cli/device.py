@@ -22,7 +22,7 @@ from netsocket.interface import NetworkInterface, WiFiInterface
 from netsocket.registry import open_interface
 from netsocket.types import NsapiSecurity
 
-from .diagnose import UserError, check_port, emulated_hosts, hint_for, is_device_path, open_error
+from .diagnose import UserError, check_port, emulated_hosts, hint_for, is_device_path, open_error, redact
 
 EMULATOR = "espemu://"
 #: The emulated world's protected network (DESIGN.md §5); used only when the device is an emulator.
@@ -43,6 +43,11 @@ class Target:
     def is_serial(self) -> bool:
         """An ESP module on a serial port or pyserial URL (as opposed to a netsocket interface URL)."""
         return is_device_path(self.name) or self.name.split("://", 1)[0] in SERIAL_SCHEMES
+
+    @property
+    def shown(self) -> str:
+        """``name`` as it may be printed: a ``password=`` in a URL is masked."""
+        return redact(self.name)
 
     @property
     def emulated(self) -> bool:
@@ -66,9 +71,9 @@ def open_target(target: Target) -> NetworkInterface:
     except UserError:
         raise
     except ValueError as exc:
-        raise UserError(f"cannot use {target.name!r}: {exc}", NsapiError.PARAMETER, _url_hint(target.name)) from exc
+        raise UserError(f"cannot use {target.shown!r}: {exc}", NsapiError.PARAMETER, _url_hint(target.name)) from exc
     except OSError as exc:
-        raise open_error(target.name, exc) from exc
+        raise open_error(target.shown, exc) from exc
 
 
 def open_serial(device: str, baudrate: int, timeout: float = 0.05) -> Any:
@@ -91,7 +96,7 @@ def _try_url(target: Target) -> None:
         open_serial(target.name, target.baudrate).close()
     except (serial.SerialException, OSError, ValueError) as exc:
         raise UserError(
-            f"cannot open {target.name}: {exc}", NsapiError.DEVICE_ERROR, "check the URL's parameters"
+            f"cannot open {target.shown}: {exc}", NsapiError.DEVICE_ERROR, "check the URL's parameters"
         ) from exc
 
 
@@ -138,7 +143,7 @@ def credentials(target: Target, ssid: str | None, settings: Settings, *, prompt:
     if chosen is None:
         if not target.emulated:
             raise UserError(
-                f"no Wi-Fi network to join for {target.name}",
+                f"no Wi-Fi network to join for {target.shown}",
                 None,
                 "give --ssid, or set NETSOCKET_WIFI_SSID (and NETSOCKET_WIFI_PASSWORD) or wifi_ssid in netsocket.ini",
             )
@@ -161,15 +166,15 @@ def bring_up(net: NetworkInterface, target: Target, ssid: str | None, settings: 
     if isinstance(net, WiFiInterface) and (ssid or target.is_serial or settings.wifi_ssid):
         cred = credentials(target, ssid, settings)
         err = net.connect(cred.ssid, cred.password, cred.security)
-        what = f"cannot join the Wi-Fi network {cred.ssid!r} ({cred.security.name}) with {target.name}"
+        what = f"cannot join the Wi-Fi network {cred.ssid!r} ({cred.security.name}) with {target.shown}"
         joined = f"joined {cred.ssid!r}"
     else:
         err = net.connect()
-        what = f"cannot bring up {target.name}"
+        what = f"cannot bring up {target.shown}"
         joined = "connected"
     if err not in (NsapiError.OK, NsapiError.IS_CONNECTED):
         code = NsapiError(err)
-        raise UserError(what, code, hint_for(code, target.name))
+        raise UserError(what, code, hint_for(code, target.shown))
     return joined
 
 
@@ -177,4 +182,4 @@ def fail(what: str, err: int, target: Target) -> UserError:
     """A ``UserError`` for a call that returned ``err``, with the hint for that code."""
     code = NsapiError(err)
     hosts = emulated_hosts() if code == NsapiError.DNS_FAILURE else None
-    return UserError(what, code, hint_for(code, target.name, emulated_hosts=hosts))
+    return UserError(what, code, hint_for(code, target.shown, emulated_hosts=hosts))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import grp
 import os
+import re
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -36,6 +37,17 @@ SILENCE_HINT = (
     "module's TX goes to the adapter's RX and RX to TX, grounds joined), the power (3.3 V able to give 500 mA: "
     "a weak supply browns out and reboots on Wi-Fi), and the boot mode (GPIO0 high, so it boots the AT firmware)"
 )
+
+
+def redact(url: str) -> str:
+    """``url`` with the value of any ``password=`` parameter replaced by ``********`` (for messages and logs)."""
+    url = _PASSWORD_PARAMETER.sub(r"\1********", url)
+    return _QUOTED_PASSWORD_PARAMETER.sub(r"\1********", url)
+
+
+#: ``password=...`` up to the next ``&``; and the same quoted inside another URL (``%26password%3D...``).
+_PASSWORD_PARAMETER = re.compile(r"((?:^|[?&])password=)[^&#]*", re.IGNORECASE)
+_QUOTED_PASSWORD_PARAMETER = re.compile(r"((?:%26|%3F)password%3D)(?:(?!%26)[^&#])*", re.IGNORECASE)
 
 
 class UserError(Exception):

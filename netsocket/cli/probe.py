@@ -98,7 +98,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     target = choose_target(args.device, args.baudrate, load_settings())
     if not target.is_serial:
         raise UserError(
-            f"probe talks to an ESP module on a serial port, and {target.name} is not one",
+            f"probe talks to an ESP module on a serial port, and {target.shown} is not one",
             NsapiError.PARAMETER,
             "give --device /dev/ttyUSB0 (or a pty of `netsocket emulate esp`)",
         )
@@ -106,11 +106,11 @@ def cmd_probe(args: argparse.Namespace) -> int:
     try:
         rate = find_rate(target.name, target.baudrate)
     except OSError as exc:
-        raise open_error(target.name, exc) from exc
+        raise open_error(target.shown, exc) from exc
     if rate is None:
         tried = ", ".join(str(r) for r in COMMON_RATES)
         raise UserError(
-            f"no answer from {target.name} at any common baud rate ({tried})",
+            f"no answer from {target.shown} at any common baud rate ({tried})",
             NsapiError.DEVICE_ERROR,
             SILENCE_HINT.format(device=target.name).split("; ", 1)[1],
         )
@@ -123,7 +123,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         console.print(f"The module answers at {rate} baud.")
     result = describe(target.name, rate)
     table = Table(show_header=False)
-    table.add_row("port", target.name)
+    table.add_row("port", target.shown)
     table.add_row("baud rate", str(rate))
     table.add_row("firmware", result.firmware or "unknown")
     table.add_row("dialect", result.dialect or "unknown")

@@ -78,7 +78,7 @@ def cmd_at(args: argparse.Namespace) -> int:
     settings = load_settings()
     target = choose_target(args.device, args.baudrate, settings)
     if not target.is_serial:
-        raise UserError(f"`at` needs an ESP module on a serial port; {target.name} is not one", NsapiError.PARAMETER)
+        raise UserError(f"`at` needs an ESP module on a serial port; {target.shown} is not one", NsapiError.PARAMETER)
     check_port(target.name)
     password = settings.wifi_password or ""
     secrets = [password] if password else []
@@ -92,10 +92,10 @@ def cmd_at(args: argparse.Namespace) -> int:
     try:
         port = open_serial(target.name, target.baudrate)
     except (OSError, ValueError) as exc:
-        raise open_error(target.name, exc) from exc
+        raise open_error(target.shown, exc) from exc
     with port:
         if interactive:
-            print(f"AT terminal on {target.name} at {target.baudrate} baud; an empty line or Ctrl-D quits.")
+            print(f"AT terminal on {target.shown} at {target.baudrate} baud; an empty line or Ctrl-D quits.")
         silent = answered = 0
         while True:
             try:
@@ -122,8 +122,8 @@ def cmd_at(args: argparse.Namespace) -> int:
             print(mask(readable(reply), secrets), end="" if reply.endswith(b"\n") else "\n")
         if silent and not answered:  # one unanswered command (a module still booting) is no failure
             raise UserError(
-                f"no command got a readable answer from {target.name} at {target.baudrate} baud",
+                f"no command got a readable answer from {target.shown} at {target.baudrate} baud",
                 NsapiError.DEVICE_ERROR,
-                f"run `netsocket probe --device {target.name}` to find the rate it answers at",
+                f"run `netsocket probe --device {target.shown}` to find the rate it answers at",
             )
     return 0

@@ -460,3 +460,11 @@ def test_text_page_fixture_is_what_get_prints(
 ) -> None:
     assert main(["get", f"{http_server.url}/page.html", "--device", FAST_ESP]) == 0
     assert capsysbinary.readouterr().out == TEXT_PAGE
+
+
+def test_a_password_in_a_device_url_is_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "esp://?port=espemu://%3Ftimescale%3D0.05%26pace%3D0&ssid=netsocket-wpa2&password=wrong-pass-1"
+    assert main(["join", "--device", url]) == 1
+    err = capsys.readouterr().err
+    assert_actionable(err, "NSAPI_ERROR_AUTH_FAILURE")
+    assert "password=********" in err and "wrong-pass-1" not in err
