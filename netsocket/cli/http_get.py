@@ -223,4 +223,10 @@ def cmd_get(args: argparse.Namespace) -> int:
         err_console.print(
             f"{done} bytes{where} in {elapsed:.2f} s ({done / elapsed / 1024:.1f} KiB/s)", highlight=False
         )
-    return 0 if 200 <= status < 300 else 1
+    if not 200 <= status < 300:
+        raise UserError(
+            f"{args.url} answered HTTP {status}",
+            None,
+            "the request reached the server, which refused it: check the path (and the server's log)",
+        )
+    return 0

@@ -468,3 +468,11 @@ def test_a_password_in_a_device_url_is_never_printed(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert_actionable(err, "NSAPI_ERROR_AUTH_FAILURE")
     assert "password=********" in err and "wrong-pass-1" not in err
+
+
+def test_get_of_a_missing_page_says_what_the_server_answered(
+    http_server: HttpServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["get", f"{http_server.url}/missing", "--device", FAST_ESP]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {http_server.url}/missing answered HTTP 404" in err and "hint: " in err
