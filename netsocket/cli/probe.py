@@ -26,6 +26,7 @@ from .diagnose import SILENCE_HINT, UserError, check_port, open_error
 COMMON_RATES = (115200, 9600, 57600, 74880, 230400, 460800, 921600, 38400, 19200, 1000000, 2000000)
 FLOW_CONTROL = {0: "none", 1: "RTS", 2: "CTS", 3: "RTS/CTS"}
 ANSWER_TIMEOUT_S = 0.6
+BOOT_TRIES = 5
 
 
 @dataclass
@@ -53,25 +54,28 @@ def _exchange(port: object, line: bytes, timeout: float = ANSWER_TIMEOUT_S) -> b
     return bytes(reply)
 
 
-def answers_at(device: str, rate: int) -> bool:
-    """True if the module says ``OK`` to ``AT`` at ``rate`` (two tries: the first may meet garbage in its buffer)."""
-
+def answers_at(device: str, rate: int, tries: int = 2) -> bool:
+    """True if the module says ``OK`` to ``AT`` at ``rate`` (at least two tries: the first may meet garbage in its
+    buffer)."""
     with open_serial(device, rate) as port:
-        for _ in range(2):
+        for _ in range(tries):
             if b"\r\nOK\r\n" in _exchange(port, b"AT"):
                 return True
     return False
 
 
 def find_rate(device: str, first: int) -> int | None:
-    for rate in (first, *(r for r in COMMON_RATES if r != first)):
-        if answers_at(device, rate):
+    # The expected rate gets a few seconds: opening a port resets many boards (DTR), and a module that is still
+    # booting answers nothing for a moment.
+    if answers_at(device, first, tries=BOOT_TRIES):
+        return first
+    for rate in COMMON_RATES:
+        if rate != first and answers_at(device, rate):
             return rate
     return None
 
 
 def describe(device: str, rate: int) -> ProbeResult:
-
     result = ProbeResult(rate)
     with open_serial(device, rate) as port:
         gmr = _exchange(port, b"AT+GMR", 2.0)
