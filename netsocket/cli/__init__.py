@@ -60,6 +60,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except (UserError, ConfigError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
+    except OSError as exc:  # a port or socket failing in a way no check above foresaw: still a sentence, no traceback
+        sys.stderr.write(
+            f"error: {exc}\nhint: `netsocket trace -- {' '.join(argv or sys.argv[1:])}` shows the traffic\n"
+        )
+        return 1
     return status
 
 

@@ -476,3 +476,10 @@ def test_get_of_a_missing_page_says_what_the_server_answered(
     assert main(["get", f"{http_server.url}/missing", "--device", FAST_ESP]) == 1
     err = capsys.readouterr().err
     assert f"error: {http_server.url}/missing answered HTTP 404" in err and "hint: " in err
+
+
+def test_an_unforeseen_os_error_is_still_a_sentence(mocker: MockerFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    mocker.patch("netsocket.cli.commands.serial_ports", side_effect=OSError(5, "Input/output error"))
+    assert main(["ports"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: [Errno 5] Input/output error\nhint: `netsocket trace -- ports`")
