@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import re
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,11 +19,12 @@ from pathlib import Path
 
 import pexpect
 import pytest
+import trustme
 from pytest_mock import MockerFixture
 
 from netsocket.cli import main
 from tests.cli.conftest import BINARY, BINARY_SIZE, FAST_ESP, ROOT, TEXT_PAGE, Served, clean_env
-from tests.servers import HttpServer, TcpServer
+from tests.servers import HttpResponse, HttpServer, TcpServer
 
 
 def netsocket(
@@ -483,3 +485,18 @@ def test_an_unforeseen_os_error_is_still_a_sentence(mocker: MockerFixture, capsy
     assert main(["ports"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: [Errno 5] Input/output error\nhint: `netsocket trace -- ports`")
+
+
+def test_get_over_https_verifies_the_server(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with HttpServer({"/page.html": HttpResponse(TEXT_PAGE, "text/html")}, tls=context) as server:
+        url = f"https://localhost:{server.port}/page.html"
+        assert main(["get", url, "--ca-file", str(ca_file), "--device", FAST_ESP]) == 0
+        assert capsysbinary.readouterr().out == TEXT_PAGE
+        assert main(["get", url, "--device", FAST_ESP]) == 1  # the system's CAs do not know this one
+        err = capsysbinary.readouterr().err.decode()
+        assert "TLS handshake" in err and "NSAPI_ERROR_AUTH_FAILURE" in err and "--ca-file" in err
