@@ -7,7 +7,6 @@ rich: it looks at a device name and at the error a driver returned, and says wha
 from __future__ import annotations
 
 import errno
-import grp
 import os
 import re
 from dataclasses import dataclass
@@ -125,8 +124,10 @@ def _ports_sentence() -> str:
 def dialout_group(path: str) -> str:
     """The group that owns a device node (``dialout`` on Debian/Ubuntu/Raspberry Pi OS, ``uucp`` on Arch)."""
     try:
+        import grp  # POSIX only
+
         return grp.getgrgid(os.stat(path).st_gid).gr_name
-    except (OSError, KeyError):
+    except (ImportError, OSError, KeyError):
         return "dialout"
 
 
