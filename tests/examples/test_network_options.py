@@ -162,3 +162,20 @@ def test_every_client_reports_an_unknown_host(name: str, capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert "cannot resolve 'nowhere.invalid'" in err and "DNS_FAILURE" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("esp://?port=espemu://&security=wpa9", ["security='wpa9'", "WPA2", "WPA_WPA2"]),
+        ("esp://?baudrate=fast", ["baudrate='fast'", "whole number"]),
+    ],
+)
+def test_malformed_interface_urls_are_a_sentence(
+    url: str, words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert http_client.main(["--interface", url]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "KeyError" not in err and "invalid literal" not in err
+    for word in words:
+        assert word in err
