@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEMO_STAMP := $(VENV)/.demo-installed
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean transcripts
+.PHONY: demo test lint docs venv clean transcripts
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +36,9 @@ lint: $(STAMP)
 transcripts: $(STAMP)
 	$(PY) -m tests.record_replay.transcripts
 
+# The documentation site (mkdocs-material + mkdocstrings) into site/; any warning fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site

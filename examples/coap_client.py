@@ -26,7 +26,7 @@ from aiocoap.numbers.types import Type  # type: ignore[import-untyped]
 from aiocoap.optiontypes import BlockOption  # type: ignore[import-untyped]
 
 from examples._demo_servers import coap_server
-from examples._network import NetworkError, add_network_arguments, connected_network, resolve
+from examples._network import NetworkError, add_network_arguments, connected_network, interruptible, resolve
 from netsocket import NetworkInterface, NsapiError, SocketAddress, UDPSocket
 
 ACK_TIMEOUT_S = 2.0
@@ -144,6 +144,7 @@ def run(net: NetworkInterface, uri: str, timeout: float) -> int:
     return 0 if response.code.is_successful() else 1
 
 
+@interruptible
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--uri", help="coap:// resource to GET (default: /hello of a server started on 127.0.0.1)")

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import h11
 
-from examples._network import NetworkError, add_network_arguments, connected_network, resolve
+from examples._network import NetworkError, add_network_arguments, connected_network, interruptible, resolve
 from netsocket import NetworkInterface, NsapiError, TCPSocket, TLSSocket
 
 BODY = b"<html><body>Hello from netsocket's demo server</body></html>\n"
@@ -124,6 +124,7 @@ def http_get(
         return response, bytes(body)
 
 
+@interruptible
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--url", help="http:// or https:// URL to fetch (default: a server started on 127.0.0.1)")

@@ -26,7 +26,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from examples._demo_servers import mqtt_broker
-from examples._network import NetworkError, add_network_arguments, connected_network, split_host_port
+from examples._network import NetworkError, add_network_arguments, connected_network, interruptible, split_host_port
 from netsocket import NetworkInterface, compat
 
 
@@ -115,6 +115,7 @@ class RoundTrip:
             self.client.on_connect = self.client.on_subscribe = self.client.on_message = None
 
 
+@interruptible
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--broker", help="MQTT broker HOST:PORT (default: a broker this example starts on 127.0.0.1)")

@@ -12,7 +12,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from examples._network import NetworkError, add_network_arguments, connected_network, emulated, ip_address
+from examples._network import (
+    NetworkError,
+    add_network_arguments,
+    connected_network,
+    emulated,
+    interruptible,
+    ip_address,
+)
 from netsocket import NetworkInterface, NsapiError, SocketAddress, TCPSocket
 
 DEFAULT_PORT = 7007
@@ -59,6 +66,7 @@ def serve(net: NetworkInterface, port: int, address: str | None, once: bool, not
                 return 0
 
 
+@interruptible
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--listen", type=int, default=DEFAULT_PORT, metavar="PORT", help="TCP port (default: 7007)")
@@ -75,9 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NetworkError as exc:
         print(exc, file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("Stopped.")
-        return 0
 
 
 if __name__ == "__main__":

@@ -17,7 +17,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from examples._network import NetworkError, add_network_arguments, connected_network, resolve, split_host_port
+from examples._network import (
+    NetworkError,
+    add_network_arguments,
+    connected_network,
+    interruptible,
+    resolve,
+    split_host_port,
+)
 from netsocket import NetworkInterface, NsapiError, SocketAddress, UDPSocket
 
 
@@ -115,6 +122,7 @@ def run(net: NetworkInterface, target: str, count: int, size: int, timeout_ms: i
     return 0 if lost == 0 else 1
 
 
+@interruptible
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--server", help="echo server HOST:PORT (default: one started on 127.0.0.1)")

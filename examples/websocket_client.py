@@ -31,7 +31,7 @@ from wsproto.events import (
 from wsproto.utilities import RemoteProtocolError
 
 from examples._demo_servers import websocket_echo_server
-from examples._network import NetworkError, add_network_arguments, connected_network, resolve
+from examples._network import NetworkError, add_network_arguments, connected_network, interruptible, resolve
 from netsocket import NetworkInterface, NsapiError, TCPSocket
 
 
@@ -129,6 +129,7 @@ def run(net: NetworkInterface, url: str, messages: list[str], timeout_ms: int) -
     return 0 if failures == 0 else 1
 
 
+@interruptible
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--url", help="ws:// URL of an echo server (default: one started on 127.0.0.1)")

@@ -10,28 +10,35 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from examples._network import NetworkError, add_network_arguments, describe, open_network, release
+from examples._network import NetworkError, add_network_arguments, describe, interruptible, open_network, release
 from netsocket import NsapiError, WiFiAccessPoint, WiFiInterface
+from netsocket.cli.diagnose import hint_for
 
 
 def format_bssid(bssid: bytes) -> str:
     return ":".join(f"{byte:02x}" for byte in bssid)
 
 
+def _hint(err: int) -> str:
+    hint = hint_for(NsapiError(err))
+    return f"\nhint: {hint}" if hint else ""
+
+
 def scan(net: WiFiInterface) -> list[WiFiAccessPoint]:
     """Mbed's two-step scan: ``scan(None, 0)`` counts the networks, ``scan(list, n)`` fetches up to n of them."""
     count = net.scan(None, 0)
     if count < 0:
-        raise NetworkError(f"scan failed: {NsapiError(count)}")
+        raise NetworkError(f"scan failed: {NsapiError(count)}" + _hint(count))
     print(f"{count} networks visible")
     found: list[WiFiAccessPoint] = []
     if count:
         got = net.scan(found, count)
         if got < 0:
-            raise NetworkError(f"scan failed: {NsapiError(got)}")
+            raise NetworkError(f"scan failed: {NsapiError(got)}" + _hint(got))
     return found
 
 
+@interruptible
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     add_network_arguments(parser)

@@ -10,18 +10,20 @@ and on the emulators (CI does): ``--esp-port=espemu://`` or a pty from ``python 
 ``--w5500-spi=emulator``. ``--esp-record FILE`` writes a transcript of the ESP session (passphrase masked), which
 ``--esp-port=espemu://?replay=FILE`` plays back later with no hardware. A device whose option is missing has its
 tests skipped, with the reason.
-Wi-Fi secrets come from the environment only; the emulators' defaults (DESIGN §5) apply when it is empty.
+Wi-Fi secrets come from netsocket's configuration only (``NETSOCKET_WIFI_SSID``/``NETSOCKET_WIFI_PASSWORD`` or
+``netsocket.ini``, see ``netsocket.config``), never from options; the emulators' defaults (DESIGN §5) apply when it
+says nothing.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from hw_tests.servers import EchoServers
 from netsocket import NetworkInterface, NsapiError, NsapiSecurity
+from netsocket.config import load_settings
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,9 +68,14 @@ def _w5500_interface(config: pytest.Config) -> NetworkInterface:
 
 def _connect(device: str, net: NetworkInterface) -> NsapiError:
     if device == "esp":
-        ssid = os.environ.get("NETSOCKET_WIFI_SSID") or "netsocket-wpa2"
-        password = os.environ.get("NETSOCKET_WIFI_PASSWORD") or "netsocket123"
-        return net.connect(ssid, password, NsapiSecurity.WPA2)  # type: ignore[call-arg]
+        # netsocket's one configuration scheme: NETSOCKET_WIFI_* or netsocket.ini, else the emulated world's network.
+        settings = load_settings()
+        ssid = settings.wifi_ssid or "netsocket-wpa2"
+        password = settings.wifi_password if settings.wifi_ssid else "netsocket123"
+        security = NsapiSecurity[settings.wifi_security.upper()] if settings.wifi_security else None
+        if security is None:
+            security = NsapiSecurity.WPA2 if password else NsapiSecurity.NONE
+        return net.connect(ssid, password or "", security)  # type: ignore[call-arg]
     return net.connect()
 
 

@@ -4,8 +4,6 @@ Calls return ``0`` (``NSAPI_ERROR_OK``), a non-negative size, or a negative ``Ns
 programming errors. See ``docs/`` for where netsocket differs from Mbed OS.
 """
 
-__version__ = "0.2.0"
-
 from netsocket.address import SocketAddress
 from netsocket.errors import (
     NSAPI_ERROR_ADDRESS_IN_USE,
@@ -50,6 +48,9 @@ from netsocket.types import (
     NsapiSocketOption,
     NsapiVersion,
 )
+
+__version__ = "0.2.0"
+"""The version of the netsocket distribution."""
 
 __all__ = [
     "NSAPI_ERROR_ADDRESS_IN_USE",

@@ -6,7 +6,6 @@ scheme is the name (``host://``, ``esp:///dev/ttyUSB0?baudrate=921600``, ``w5500
 
 from __future__ import annotations
 
-import os
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
@@ -38,5 +37,8 @@ def open_interface(url: str) -> NetworkInterface:
 
 
 def default_interface() -> NetworkInterface:
-    """``$NETSOCKET_INTERFACE`` as a URL, else the host's own stack."""
-    return open_interface(os.environ.get(ENV_DEFAULT) or "host://")
+    """The configured interface (``$NETSOCKET_INTERFACE``, or ``interface`` in ``netsocket.ini``: see
+    ``netsocket.config``) as a URL, else the host's own stack."""
+    from netsocket.config import load_settings
+
+    return open_interface(load_settings().interface or "host://")

@@ -66,3 +66,36 @@ def test_files_the_docs_name_are_in_the_repository(page: Path) -> None:
             assert any(path == mention or path.endswith("/" + mention) for path in tracked), f"{page.name}: {mention}"
         else:
             assert mention in names, f"{page.name} names {mention}, which is not in the repository"
+
+
+def test_the_site_builds_strict_and_its_api_reference_covers_every_public_name(tmp_path: Path) -> None:
+    """``make docs`` in a test: mkdocs with warnings as errors, then every name in ``netsocket.__all__`` must be an
+    object of the generated API reference (mkdocstrings' inventory)."""
+    import os
+    import subprocess
+    import sys
+    import zlib
+
+    import netsocket
+
+    site = tmp_path / "site"
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(site)],
+        cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    header_end = 4  # objects.inv: four text lines, then a zlib-compressed body
+    body = zlib.decompress((site / "objects.inv").read_bytes().split(b"\n", header_end)[header_end]).decode()
+    documented = {line.split()[0] for line in body.splitlines()}
+    assert [name for name in netsocket.__all__ if f"netsocket.{name}" not in documented] == []
+    assert "netsocket.compat.SocketPool" in documented
+
+
+def test_the_readme_shows_the_cli_after_the_quick_start() -> None:
+    readme = (ROOT / "README.md").read_text()
+    after = readme.split("## Quick start", 1)[1].split("## ", 1)[0]
+    assert "netsocket probe" in after or "netsocket scan" in after

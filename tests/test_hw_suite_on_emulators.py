@@ -33,7 +33,18 @@ def run_hw_suite(*options: str) -> str:
 def esp_pty() -> Iterator[str]:
     """An emulated ESP8266 served on a pseudo-terminal by its own process, as a user would start it."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "netsocket.mocks.esp_at", "--pty", "--profile", "at22_8266", "--timescale", "0.1"],
+        # --no-pace: a fast run (the suite moves 256 KB each way, minutes at a real 115200 baud line).
+        [
+            sys.executable,
+            "-m",
+            "netsocket.mocks.esp_at",
+            "--pty",
+            "--profile",
+            "at22_8266",
+            "--timescale",
+            "0.1",
+            "--no-pace",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import quote as url_quote
 
 from netsocket.address import SocketAddress
 from netsocket.errors import NsapiError
@@ -112,9 +113,12 @@ class ESP8266Interface(WiFiInterface):
         Query: ``port``, ``baudrate``, ``target_baudrate``, ``rtscts``, ``ssid``, ``password``, ``security`` (an
         ``NsapiSecurity`` name; default WPA2 with a password, NONE without), ``record`` (a transcript file)."""
         parts = urlsplit(url)
+        if parts.scheme == "espemu":  # the emulator's own URL names the port itself
+            url = "esp://?port=" + url_quote(url, safe="")
+            parts = urlsplit(url)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         port = query.pop("port", None) or unquote(parts.path) or "espemu://"
-        baudrate = int(query.pop("baudrate", "115200"))
+        baudrate = _url_int(query.pop("baudrate", "115200"), "baudrate")
         target = query.pop("target_baudrate", None)
         rtscts = query.pop("rtscts", "0").lower() in ("1", "true", "yes", "on")
         ssid = query.pop("ssid", None)
@@ -122,14 +126,29 @@ class ESP8266Interface(WiFiInterface):
         security_name = query.pop("security", None)
         record = query.pop("record", None)
         if query:
-            raise ValueError(f"unknown esp:// parameters: {sorted(query)}")
-        iface = cls(port, baudrate, target_baudrate=int(target) if target else None, rtscts=rtscts, record=record)
+            raise ValueError(
+                f"unknown esp:// parameters: {sorted(query)}; known: baudrate, password, port, record, rtscts, "
+                "security, ssid, target_baudrate"
+            )
+        security = None
+        if security_name is not None:
+            security = NsapiSecurity.__members__.get(security_name.upper())
+            if security is None:
+                raise ValueError(
+                    f"esp:// parameter security={security_name!r} is not a Wi-Fi security; use one of "
+                    + ", ".join(NsapiSecurity.__members__)
+                )
+        iface = cls(
+            port,
+            baudrate,
+            target_baudrate=_url_int(target, "target_baudrate") if target else None,
+            rtscts=rtscts,
+            record=record,
+        )
         if ssid is None and port.startswith("espemu:"):
             ssid, password = "netsocket-wpa2", "netsocket123"
         if ssid is not None:
-            if security_name is not None:
-                security = NsapiSecurity[security_name.upper()]
-            else:
+            if security is None:
                 security = NsapiSecurity.WPA2 if password else NsapiSecurity.NONE
             err = iface.set_credentials(ssid, password, security)
             if err != NsapiError.OK:
@@ -615,6 +634,12 @@ class ESP8266Interface(WiFiInterface):
         """Wait until a background re-initialisation (after a module reset) finished."""
         with self._init_cond:
             return self._init_cond.wait_for(lambda: self._initialised, timeout)
+
+
+def _url_int(value: str, name: str) -> int:
+    if not value.isdigit() or int(value) <= 0:
+        raise ValueError(f"esp:// parameter {name}={value!r} is not a positive whole number of baud (e.g. 115200)")
+    return int(value)
 
 
 class _ScanFailed(Exception):

@@ -13,6 +13,7 @@ The caller serialises access with ``chip.lock`` (an ``RLock``), so a sequence of
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,9 @@ from .registers import (
     socket_tx_buffer,
 )
 from .spi import SpiBus, max_transfer_of
+
+#: Each SPI frame and its reply at DEBUG (``spi %r %r``), for traces.
+_spi_log = logging.getLogger("netsocket.drivers.w5500.spi")
 
 COMMAND_TIMEOUT_S = 0.1
 RESET_TIMEOUT_S = 0.1
@@ -97,6 +101,8 @@ class W5500Chip:
         self.stats.bytes += len(out)
         if reply is None or len(reply) != len(out):
             raise ChipError("SPI bus returned a reply of the wrong length")
+        if _spi_log.isEnabledFor(logging.DEBUG):  # every frame, for `netsocket trace`
+            _spi_log.debug("spi %r %r", bytes(out), bytes(reply))
         return list(reply)
 
     def read(self, bsb: int, offset: int, length: int) -> bytes:

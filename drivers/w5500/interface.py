@@ -104,18 +104,29 @@ class W5500Interface(EthernetInterface):
 
     @classmethod
     def from_url(cls, url: str) -> W5500Interface:
-        """``w5500:///dev/spidev0.0?speed_hz=20000000&mac=02:00:00:00:00:01&poll_interval=0.005`` or
-        ``w5500://ftdi:232h/1`` (an FTDI USB-SPI bridge)."""
+        """``w5500:///dev/spidev0.0?speed_hz=20000000&mac=02:00:00:00:00:01&poll_interval=0.005``,
+        ``w5500://ftdi:232h/1`` (an FTDI USB-SPI bridge), or ``w5500emu://`` (the emulator, in this process) and
+        ``w5500emu://127.0.0.1:PORT`` (one served by ``netsocket emulate w5500``)."""
         parts = urlsplit(url)
+        if parts.scheme == "w5500emu":  # the emulator (an SPI URL handler), whose interrupt line is the bus
+            bus = open_bus(url)
+            emulated = cls(bus, interrupt=bus if hasattr(bus, "on_int_edge") else None)
+            emulated._owns_bus = True
+            return emulated
         if parts.scheme != "w5500":
             raise ValueError(f"not a w5500:// URL: {url!r}")
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         target = parts.path if not parts.netloc else f"ftdi://{parts.netloc}{parts.path}"
         kwargs: dict[str, Any] = {}
-        if "speed_hz" in query:
-            kwargs["speed_hz"] = int(query["speed_hz"])
-        if "poll_interval" in query:
-            kwargs["poll_interval"] = float(query["poll_interval"])
+        for key, kind in (("speed_hz", int), ("poll_interval", float)):
+            if key in query:
+                try:
+                    kwargs[key] = kind(query[key])
+                except ValueError:
+                    raise ValueError(f"w5500:// parameter {key}={query[key]!r} is not a number") from None
+        unknown = sorted(set(query) - {"speed_hz", "poll_interval", "mac"})
+        if unknown:
+            raise ValueError(f"unknown w5500:// parameters {unknown}; known: mac, poll_interval, speed_hz")
         return cls(target or "/dev/spidev0.0", mac=query.get("mac"), **kwargs)
 
     # -- the stack and the chip -----------------------------------------------------------------------------------

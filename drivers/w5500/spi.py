@@ -3,17 +3,21 @@
 Layer rule: each ``xfer2`` call is exactly one chip-select assertion (one W5500 frame); backends never split a
 transfer. ``max_transfer`` says how long a transfer may be (spidev's ``bufsiz``), and the chip layer splits longer
 frames at the W5500 protocol level. Hardware libraries are imported lazily, with an error that names the extra
-to install. Anything with an ``xfer2`` method (the emulator's ``FakeSpiDev``) is used as it is.
+to install. Anything with an ``xfer2`` method (the emulator's ``FakeSpiDev``) is used as it is. Other URL
+schemes (the emulator's ``w5500emu://``) are found through the entry-point group ``netsocket.spi_url_handlers``
+(``name = "module:function"``, the function taking the URL and returning a bus), so the driver never imports them.
 """
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 DEFAULT_SPEED_HZ = 8_000_000
 DEFAULT_MAX_TRANSFER = 4096
 _SPIDEV_BUFSIZ = Path("/sys/module/spidev/parameters/bufsiz")
+SPI_URL_HANDLERS = "netsocket.spi_url_handlers"
 
 
 @runtime_checkable
@@ -90,12 +94,24 @@ def open_bus(spi: str | SpiBus, speed_hz: int = DEFAULT_SPEED_HZ) -> SpiBus:
     if isinstance(spi, str):
         if spi.startswith("ftdi://"):
             return FtdiBus(spi, speed_hz=speed_hz)
+        if "://" in spi:
+            return _bus_from_url(spi)
         return SpidevBus(spi, speed_hz=speed_hz)
     if not callable(getattr(spi, "xfer2", None)):
         raise TypeError(
             f"an SPI bus is a spidev path, an ftdi:// URL or an object with xfer2, not {type(spi).__name__}"
         )
     return spi
+
+
+def _bus_from_url(url: str) -> SpiBus:
+    scheme = url.split("://", 1)[0]
+    for ep in entry_points(group=SPI_URL_HANDLERS):
+        if ep.name == scheme:
+            bus: SpiBus = ep.load()(url)
+            return bus
+    known = ", ".join(["ftdi", *sorted(ep.name for ep in entry_points(group=SPI_URL_HANDLERS))])
+    raise ValueError(f"no SPI bus for {url!r}: known URL schemes are {known}, or give a spidev path")
 
 
 def max_transfer_of(bus: object) -> int:

@@ -19,7 +19,7 @@ import socket
 import sys
 import threading
 import tty
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import FrameType
 
@@ -28,7 +28,7 @@ from .options import EmulatorOptions
 from .profiles import DEFAULT_PROFILE, PROFILES
 from .replay import ReplayPlayer, start_replay
 from .timing import Timing
-from .transport import FdTransport, SocketTransport, Transport
+from .transport import FdTransport, SocketTransport, Transport, tty_baud
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--chunking", action="store_true", help="random output chunk sizes and gaps")
     parser.add_argument("--inject", type=float, default=0.0, help="URC injection probability per point")
-    parser.add_argument("--baud", type=int, default=None, help="throttle output to this baud rate")
+    parser.add_argument("--baud", type=int, default=115200, help="the module's UART rate (default 115200)")
+    parser.add_argument(
+        "--no-pace", dest="pace", action="store_false", help="do not pace the line at the baud rate (fast tests)"
+    )
     parser.add_argument("--timescale", type=float, default=1.0, help="scale every emulated delay (0..1)")
     parser.add_argument("--noise", type=float, default=0.0, help="bit-flip probability per output chunk")
     parser.add_argument("--quirks", default="", help="comma list of reference §8 quirks to switch on")
@@ -59,6 +62,7 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         chunking=args.chunking,
         inject=args.inject,
         baud=args.baud,
+        pace=args.pace,
         timing=Timing().with_timescale(args.timescale),
         noise=args.noise,
         quirks=frozenset(q for q in str(args.quirks).split(",") if q),
@@ -80,7 +84,17 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def serve(options: EmulatorOptions, transport: Transport, aliases: tuple[str, ...] = ()) -> Emulator | ReplayPlayer:
+def _print_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def serve(
+    options: EmulatorOptions,
+    transport: Transport,
+    aliases: tuple[str, ...] = (),
+    host_baud: Callable[[], int | None] | None = None,
+) -> Emulator | ReplayPlayer:
     """A started emulator, or the player of ``options.replay``, on ``transport``."""
     if options.replay is not None:
         try:
@@ -94,17 +108,17 @@ def serve(options: EmulatorOptions, transport: Transport, aliases: tuple[str, ..
         except (OSError, ValueError) as exc:
             transport.close()
             raise SystemExit(f"cannot replay {options.replay}: {exc}") from exc
-    return Emulator(options, transport, aliases=aliases).start()
+    return Emulator(options, transport, aliases=aliases, host_baud=host_baud).start()
 
 
-def serve_pty(options: EmulatorOptions, stop: threading.Event) -> None:
+def serve_pty(options: EmulatorOptions, stop: threading.Event, announce: Callable[[str], None] = _print_line) -> None:
     master, slave = os.openpty()
     tty.setraw(slave)
     path = os.ttyname(slave)
-    emulator = serve(options, FdTransport(master), aliases=(path,))
+    # The program on the slave end sets its baud rate there; a mismatch with the module's garbles, as on a wire.
+    emulator = serve(options, FdTransport(master), aliases=(path,), host_baud=lambda: tty_baud(slave))
     try:
-        sys.stdout.write(path + "\n")
-        sys.stdout.flush()
+        announce(path)
         while not stop.wait(0.2) and emulator.running:
             pass
         divergence = getattr(emulator, "divergence", None)
@@ -115,15 +129,16 @@ def serve_pty(options: EmulatorOptions, stop: threading.Event) -> None:
         os.close(slave)
 
 
-def serve_tcp(options: EmulatorOptions, host: str, port: int, stop: threading.Event) -> None:
+def serve_tcp(
+    options: EmulatorOptions, host: str, port: int, stop: threading.Event, announce: Callable[[str], None] = _print_line
+) -> None:
     if not ipaddress.ip_address(host).is_loopback:
         raise SystemExit("--listen must name a loopback address")
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind((host, port))
     server.listen(1)
-    sys.stdout.write(f"{server.getsockname()[1]}\n")
-    sys.stdout.flush()
+    announce(f"{server.getsockname()[1]}")
     emulator: Emulator | ReplayPlayer | None = None
     count = 0
     try:

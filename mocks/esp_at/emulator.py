@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import logging
 import random
+import re
 import select
 import socket
 import threading
@@ -23,7 +24,7 @@ from . import cmd_softap, registry
 from .device import EspAtDevice, Faults
 from .network import HostNetwork, Network
 from .options import EmulatorOptions
-from .pacer import OutputPacer
+from .pacer import OutputPacer, garble
 from .profiles import get_profile
 from .transport import Transport
 from .world import WORLDS, World
@@ -36,6 +37,13 @@ wire_log = logging.getLogger("netsocket.mocks.esp_at.wire")
 
 _names = itertools.count(1)
 _READ_SIZE = 4096
+_LOG_LINE_MAX = 4096
+_SECRET = re.compile(rb'((?:AT)?\+CW(?:JAP|SAP)(?:_CUR|_DEF)?[=:]\s*"(?:[^"\\]|\\.)*"\s*,\s*")((?:[^"\\]|\\.)*)(")')
+
+
+def mask_secrets(data: bytes) -> bytes:
+    """``data`` with the passphrase of every Wi-Fi join or soft-AP command or reply replaced by ``********``."""
+    return _SECRET.sub(lambda m: m.group(1) + b"********" + m.group(3), data)
 
 
 class Emulator:
@@ -50,6 +58,7 @@ class Emulator:
         network: Network | None = None,
         aliases: tuple[str, ...] = (),
         clock: Callable[[], float] = time.monotonic,
+        host_baud: Callable[[], int | None] | None = None,
     ) -> None:
         self.options = options
         self.name = options.name or f"espemu-{next(_names)}"
@@ -76,9 +85,11 @@ class Emulator:
         )
         if options.allow_non_loopback:
             self.device.world.allow_non_loopback = True
+        self.device.uart_def.baud = self.device.uart.baud = options.baud
         self._pacer = OutputPacer(
             rng,
-            baud=options.baud,
+            baud=options.baud if options.pace else None,
+            line_baud=options.baud,
             chunking=options.chunking,
             noise=options.noise,
             gap_max=options.timing.scaled(options.timing.chunk_gap_max),
@@ -89,9 +100,15 @@ class Emulator:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._unsent = b""
+        self._log_pending = {"host->esp": bytearray(), "esp->host": bytearray()}
         self._host_rts = True
-        # With a baud rate set, host bytes also arrive no faster than the line carries them (baud/10 B/s).
-        self._in_rate = options.baud / 10.0 if options.baud else None
+        # Paced, host bytes also arrive no faster than the line carries them (baud/10 B/s).
+        self._in_rate = options.baud / 10.0 if options.pace else None
+        self._garble_rng = random.Random(options.seed)
+        #: The host port's baud rate (None: unknown, taken to match): set by the adapter, or read through
+        #: `host_baud` on every transfer (a pty's termios).
+        self._host_baud: int | None = None
+        self._host_baud_probe = host_baud
         self._in_credit = 0.0
         self._in_last = clock()
         self._log_file: IO[str] | None = open(options.log_file, "a") if options.log_file else None  # noqa: SIM115
@@ -209,6 +226,20 @@ class Emulator:
             self._host_rts = asserted
         self._wake()
 
+    def set_host_baud(self, baud: int | None) -> None:
+        """The rate the host's end of the line is set to; a mismatch with the module's garbles both directions."""
+        with self._lock:
+            self._host_baud = baud
+        self._wake()
+
+    def host_baud(self) -> int | None:
+        if self._host_baud_probe is not None:
+            try:
+                return self._host_baud_probe()
+            except OSError:
+                return None
+        return self._host_baud
+
     @property
     def dropped_rx_bytes(self) -> int:
         return self.call(lambda dev, now: dev.dropped_rx_bytes)
@@ -225,6 +256,19 @@ class Emulator:
             self._wake_w.send(b"\0")
 
     def _log(self, direction: str, data: bytes) -> None:
+        # Whole lines only (both ways: the module echoes commands), so that a passphrase split across two reads
+        # is still masked before it is written anywhere.
+        pending = self._log_pending[direction]
+        pending += data
+        if pending.endswith(b"> ") or len(pending) >= _LOG_LINE_MAX:
+            cut = len(pending)  # the CIPSEND prompt, or binary data with no line end in sight
+        else:
+            cut = pending.rfind(b"\n") + 1
+            if not cut:
+                return
+        data = bytes(pending[:cut])
+        del pending[:cut]
+        data = mask_secrets(data)
         wire_log.debug("%s %s %r", self.name, direction, data)
         if self._log_file is not None:
             self._log_file.write(f"{self._clock():.6f} {direction} {data!r}\n")
@@ -283,6 +327,9 @@ class Emulator:
                     if data:
                         if self._in_rate is not None:
                             self._in_credit -= len(data)
+                        data = garble(
+                            data, self.host_baud() or self._pacer.line_baud, self._pacer.line_baud, self._garble_rng
+                        )
                         self._log("host->esp", data)
                         self.device.receive(data, now)
                 self.device.tick(now, tx_backlog=self._pacer.pending)
@@ -296,7 +343,7 @@ class Emulator:
                         self._in_rate = baud / 10.0
                 cts_blocks = self.device.uart.flow in (2, 3) and not self._host_rts
                 if not self._unsent and not cts_blocks:
-                    chunk = self._pacer.pop(now)
+                    chunk = self._pacer.pop(now, self.host_baud())
                     if chunk:
                         self._log("esp->host", chunk)
                         self._unsent = chunk

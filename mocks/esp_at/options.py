@@ -2,12 +2,14 @@
 
 Layer: pure data (no I/O).
 ``espemu://?profile=at22_8266&seed=1&chunking=1&inject=1&baud=115200&timescale=0.01`` and the command line
-both end up here; no parameter means the default world of DESIGN.md §5 at real-life speed.
+both end up here; no parameter means the default world of DESIGN.md §5 at real-life speed: delays as the firmware
+has them and the UART paced at 115200 baud (``pace=0`` and ``timescale=0.01`` are how fast tests opt out).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .device import INJECTION_POINTS, QUIRKS
@@ -25,8 +27,11 @@ class EmulatorOptions:
     #: Probability that each URC injection point delivers pending messages (item 13); 1 in a URL means 0.5.
     inject: float = 0.0
     inject_points: frozenset[str] | None = None
-    #: Throttle the module's output to this baud rate (baud/10 bytes per second); None: as fast as possible.
-    baud: int | None = None
+    #: The module's UART rate. Output (and input) is paced at baud/10 bytes per second unless `pace` is off, and a
+    #: host port set to another rate sees garbage (`pacer.garble`).
+    baud: int = 115200
+    #: Pace the line at `baud` (real-life speed). Fast tests switch it off explicitly (``pace=0``).
+    pace: bool = True
     timing: Timing = field(default_factory=Timing)
     #: Probability per output chunk that one bit is flipped (line noise).
     noise: float = 0.0
@@ -62,7 +67,7 @@ class EmulatorOptions:
             raise ValueError(f"unknown injection points: {sorted(self.inject_points - INJECTION_POINTS)}")
         if not self.quirks <= QUIRKS:
             raise ValueError(f"unknown quirks: {sorted(self.quirks - QUIRKS)}")
-        if self.baud is not None and self.baud <= 0:
+        if self.baud <= 0:
             raise ValueError("baud must be positive")
         if self.world not in WORLDS:
             raise ValueError(f"unknown world {self.world!r}; known: {', '.join(sorted(WORLDS))}")
@@ -95,30 +100,32 @@ class EmulatorOptions:
             if key == "profile":
                 changes["profile"] = value
             elif key == "seed":
-                changes["seed"] = int(value)
+                changes["seed"] = _number(int, key, value)
+            elif key == "pace":
+                changes["pace"] = _flag(value)
             elif key == "chunking":
                 changes["chunking"] = _flag(value)
             elif key == "inject":
-                number = float(value)
+                number = _number(float, key, value)
                 changes["inject"] = 0.5 if number == 1.0 and value.strip() == "1" else number
             elif key == "inject_points":
                 changes["inject_points"] = frozenset(p for p in value.split(",") if p)
             elif key == "quirks":
                 changes["quirks"] = frozenset(q for q in value.split(",") if q)
             elif key == "baud":
-                changes["baud"] = int(value)
+                changes["baud"] = _number(int, key, value)
             elif key == "timescale":
-                timing = timing.with_timescale(float(value))
+                timing = timing.with_timescale(_number(float, key, value))
             elif key in ("noise", "send_fail"):
-                changes[key] = float(value)
+                changes[key] = _number(float, key, value)
             elif key == "allow_non_loopback":
                 changes["allow_non_loopback"] = _flag(value)
             elif key == "boot":
                 changes["boot"] = _flag(value)
             elif key == "passive_window":
-                changes["passive_window"] = int(value)
+                changes["passive_window"] = _number(int, key, value)
             elif key == "recvlen_inactive":
-                changes["recvlen_inactive"] = int(value)
+                changes["recvlen_inactive"] = _number(int, key, value)
             elif key in ("log_file", "logfile"):
                 changes["log_file"] = value
             elif key == "name":
@@ -130,9 +137,9 @@ class EmulatorOptions:
             elif key == "world":
                 changes["world"] = value
             elif key == "softap_stations":
-                changes["softap_stations"] = int(value)
+                changes["softap_stations"] = _number(int, key, value)
             elif key in timing_field_names():
-                timing = replace(timing, **{key: float(value)})
+                timing = replace(timing, **{key: _number(float, key, value)})
             else:
                 raise ValueError(f"unknown espemu:// parameter {key!r}")
         changes["timing"] = timing
@@ -143,9 +150,17 @@ _DEFAULTS = EmulatorOptions()
 _REPLAY_FIELDS = {"replay", "lenient", "name", "timing"}
 
 
+def _number(kind: type[int] | type[float], key: str, value: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"espemu:// parameter {key}={value!r} must be {what}") from None
+
+
 def _flag(value: str) -> bool:
     if value.lower() in ("1", "true", "yes", "on", ""):
         return True
     if value.lower() in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"not a boolean: {value!r}")
+    raise ValueError(f"not a boolean (1/0, true/false, yes/no, on/off): {value!r}")

@@ -1,13 +1,35 @@
-"""When the module's output bytes reach the host: baud-rate throttling, random chunking, line noise.
+"""When and how the module's output bytes reach the host: baud-rate throttling, random chunking, line noise,
+and the garbage a receiver set to another baud rate makes of them.
 
 Layer: sans-IO helper of the I/O adapters (no clock, no thread: callers pass `now`). Seeded through the
 `random.Random` it is given, so a failing run can be replayed.
+
+Baud mismatch: a UART receiver set to another rate than the sender's samples the wrong bits, so it sees framing
+errors and bytes that are not the ones sent, more of them when it runs faster and fewer when slower. `garble`
+models that: within `BAUD_TOLERANCE` the bytes pass (real UARTs tolerate a few percent, which is why an ESP8266's
+115273 baud talks to a PC's 115200); beyond it every byte becomes garbage with the high bit set (never a valid
+``OK``), in a count scaled by the ratio of the rates.
 """
 
 from __future__ import annotations
 
 import random
 from collections import deque
+
+#: Relative rate difference a UART receiver still decodes correctly.
+BAUD_TOLERANCE = 0.03
+
+
+def rates_match(sender: int, receiver: int) -> bool:
+    return abs(sender - receiver) <= BAUD_TOLERANCE * max(sender, receiver)
+
+
+def garble(data: bytes, sender: int, receiver: int | None, rng: random.Random) -> bytes:
+    """What a receiver at `receiver` baud makes of `data` sent at `sender` baud (None: the same rate)."""
+    if not data or receiver is None or rates_match(sender, receiver):
+        return data
+    count = max(1, round(len(data) * receiver / sender))
+    return bytes(rng.randrange(0x80, 0x100) for _ in range(min(count, 8 * len(data))))
 
 
 class OutputPacer:
@@ -18,12 +40,15 @@ class OutputPacer:
         rng: random.Random,
         *,
         baud: int | None = None,
+        line_baud: int = 115200,
         chunking: bool = False,
         noise: float = 0.0,
         gap_max: float = 0.002,
     ) -> None:
         self._rng = rng
         self._rate = baud / 10.0 if baud else None
+        #: The rate the module's UART sends at now (switched by `push_baud_change` once earlier output drained).
+        self.line_baud = baud or line_baud
         self._chunking = chunking
         self._noise = noise
         self._gap_max = gap_max
@@ -49,13 +74,15 @@ class OutputPacer:
             return None
         return self._ready_at
 
-    def pop(self, now: float) -> bytes:
-        """The bytes that may go out at `now` (possibly none)."""
+    def pop(self, now: float, host_baud: int | None = None) -> bytes:
+        """The bytes that may go out at `now` (possibly none), as a host UART at `host_baud` receives them
+        (None: at the module's rate)."""
         out = bytearray()
         while self._queue and now >= self._ready_at:
             head = self._queue[0]
             if isinstance(head, int):
                 self._queue.popleft()
+                self.line_baud = head
                 if self._rate is not None:
                     self._rate = head / 10.0
                 continue
@@ -78,7 +105,7 @@ class OutputPacer:
                 index = self._rng.randrange(len(corrupted))
                 corrupted[index] ^= 1 << self._rng.randrange(8)
                 chunk = bytes(corrupted)
-            out += chunk
+            out += garble(chunk, self.line_baud, host_baud, self._rng)
             start = max(self._ready_at, now)
             if self._rate is not None:
                 self._ready_at = start + len(chunk) / self._rate
@@ -87,4 +114,10 @@ class OutputPacer:
                 break
             if self._rate is not None and self._ready_at > now:
                 break
+        # A rate switch right behind the last byte sent takes effect now: the host may answer at the new rate
+        # as soon as it has read that byte.
+        while self._queue and isinstance(self._queue[0], int):
+            self.line_baud = self._queue.popleft()  # type: ignore[assignment]
+            if self._rate is not None:
+                self._rate = self.line_baud / 10.0
         return bytes(out)

@@ -8,9 +8,18 @@ when the host side is gone.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import socket
+import struct
+import termios
 from typing import Protocol
+
+#: termios speed constants (``termios.B9600`` ...) to baud rates.
+_SPEEDS = {getattr(termios, name): int(name[1:]) for name in dir(termios) if name[:1] == "B" and name[1:].isdigit()}
+_BOTHER = 0o010000
+_TCGETS2 = 0x802C542A  # Linux: struct termios2, which carries any rate (pyserial sets odd rates with it)
+_TERMIOS2 = struct.Struct("4I B 19s 2I")
 
 
 class Transport(Protocol):
@@ -79,3 +88,19 @@ class FdTransport:
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+def tty_baud(fd: int) -> int | None:
+    """The baud rate a terminal device (a pty's slave end) is set to, None if it cannot be read."""
+    try:
+        attrs = termios.tcgetattr(fd)
+    except termios.error:
+        return None
+    speed = attrs[5]
+    if attrs[2] & _BOTHER or speed not in _SPEEDS:
+        try:
+            raw = fcntl.ioctl(fd, _TCGETS2, bytes(_TERMIOS2.size))
+        except OSError:
+            return None
+        return int(_TERMIOS2.unpack(raw)[-1]) or None
+    return _SPEEDS[speed] or None

@@ -129,7 +129,7 @@ def _host_open_sockets(stack: NetworkStack) -> int:
 
 
 ESP_PROFILES = ("at22_8266", "nonos17", "at3_esp32")
-ESP_URL = "espemu://?profile={profile}&timescale=0.01&chunking=1&inject=0.3&seed=7"
+ESP_URL = "espemu://?profile={profile}&timescale=0.01&pace=0&chunking=1&inject=0.3&seed=7"
 """The emulated module under test: fast timing, random output chunking and URC injection switched on."""
 
 

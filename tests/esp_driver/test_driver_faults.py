@@ -30,7 +30,7 @@ _names = itertools.count(1)
 
 
 def make_interface(profile: str = "at22_8266", extra: str = "") -> ESP8266Interface:
-    url = f"espemu://?profile={profile}&timescale=0.01&seed=3&name=faults-{next(_names)}{extra}"
+    url = f"espemu://?profile={profile}&timescale=0.01&pace=0&seed=3&name=faults-{next(_names)}{extra}"
     return ESP8266Interface(url)
 
 
@@ -210,7 +210,9 @@ def test_wifi_loss_reports_connecting_then_up_again(iface: ESP8266Interface) -> 
 def test_reset_callable_revives_a_silent_module(servers: LoopbackServers) -> None:
     import serial
 
-    port = serial.serial_for_url(f"espemu://?profile=at22_8266&timescale=0.01&name=faults-{next(_names)}", timeout=0.05)
+    port = serial.serial_for_url(
+        f"espemu://?profile=at22_8266&timescale=0.01&pace=0&name=faults-{next(_names)}", timeout=0.05
+    )
     emulator = find_emulator(port)
     emulator.go_silent()
     resets: list[float] = []
@@ -248,7 +250,7 @@ def test_baud_switch_with_uart_cur(servers: LoopbackServers) -> None:
 def test_from_url_builds_a_working_interface() -> None:
     from netsocket import open_interface
 
-    iface = open_interface(f"esp://?port=espemu://%3Ftimescale%3D0.01%26name%3Durl-{next(_names)}")
+    iface = open_interface(f"esp://?port=espemu://%3Ftimescale%3D0.01%26pace%3D0%26name%3Durl-{next(_names)}")
     assert isinstance(iface, ESP8266Interface)
     try:
         assert iface.connect() == NsapiError.OK  # the built-in emulator's credentials
@@ -296,7 +298,7 @@ def test_hostname_country_and_sntp_time(profile: str) -> None:
 
 
 def test_hardware_flow_control_is_set_at_both_ends() -> None:
-    iface = ESP8266Interface(f"espemu://?timescale=0.01&name=faults-{next(_names)}", rtscts=True)
+    iface = ESP8266Interface(f"espemu://?timescale=0.01&pace=0&name=faults-{next(_names)}", rtscts=True)
     try:
         assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
         assert emulator_of(iface).call(lambda dev, now: dev.uart.flow) == 3

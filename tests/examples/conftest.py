@@ -1,13 +1,14 @@
 """Fixtures for the examples' end-to-end tests: which network an example runs on, and the real servers it talks to.
 
 ``network`` is parametrized: ``emulator`` runs the example exactly as a new user does (no network options: the
-built-in emulated ESP8266 at real-life speed, with ``$NETSOCKET_ESP_PORT`` unset), ``host`` adds
+built-in emulated ESP8266 at real-life speed, with no configuration), ``host`` adds
 ``--interface host://`` (this computer's own stack). Failure cases use ``FAST_ESP`` (the emulator with its delays
 shrunk) or ``HOST`` to stay quick.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +16,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-from examples._network import ENV_PORT
+from examples._network import CONFIG_ENV
 from tests.examples.running import HOST, HTTPS_PAGE
 from tests.servers import HttpResponse, HttpServer
 from tests.servers.coap import CoapServer
-from tests.servers.mqtt import BROKERS, Broker, running_broker
 from tests.servers.websocket import WebSocketEchoServer
 
 NETWORKS = {"emulator": [], "host": HOST}
@@ -28,14 +28,15 @@ NETWORKS = {"emulator": [], "host": HOST}
 @pytest.fixture(params=list(NETWORKS), ids=list(NETWORKS))
 def network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Command-line options choosing the network (``[]``: the example's default, the emulator)."""
-    monkeypatch.delenv(ENV_PORT, raising=False)
     return list(NETWORKS[request.param])
 
 
 @pytest.fixture(autouse=True)
-def _no_esp_port_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's ``$NETSOCKET_ESP_PORT`` must not send the suite to real hardware."""
-    monkeypatch.delenv(ENV_PORT, raising=False)
+def _no_configuration_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's ``$NETSOCKET_INTERFACE`` or ``netsocket.ini`` must not send the suite to real hardware."""
+    for name in CONFIG_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETSOCKET_CONFIG", os.devnull)
 
 
 @pytest.fixture(scope="session")
@@ -57,14 +58,6 @@ def https_server(ca: trustme.CA) -> Iterator[HttpServer]:
     ca.issue_cert("localhost").configure_cert(context)
     with HttpServer({"/page": HttpResponse(HTTPS_PAGE, "text/html")}, tls=context) as server:
         yield server
-
-
-@pytest.fixture(scope="session", params=BROKERS)
-def mqtt_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    """A real MQTT broker on 127.0.0.1: amqtt (from PyPI) and, where installed, mosquitto (skipped without it on a
-    developer's machine, a failure in CI)."""
-    with running_broker(request.param, tmp_path_factory.mktemp(request.param)) as broker:
-        yield broker
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from examples._network import CONFIG_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST = ["--interface", "host://"]
 """Options for this computer's own network stack."""
@@ -34,7 +36,9 @@ def free_loopback_port() -> int:
 class ExampleProcess:
     def __init__(self, name: str, args: list[str]) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-        env.pop("NETSOCKET_ESP_PORT", None)
+        for variable in CONFIG_ENV:  # a developer's configuration must not send the tests to real hardware
+            env.pop(variable, None)
+        env["NETSOCKET_CONFIG"] = os.devnull
         self.process = subprocess.Popen(
             [sys.executable, "-m", f"examples.{name}", *args],
             cwd=ROOT,

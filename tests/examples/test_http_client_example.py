@@ -94,6 +94,6 @@ def test_reports_a_missing_serial_port(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_port_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("NETSOCKET_ESP_PORT", "espemu://?timescale=0.05&profile=nonos17")
+    monkeypatch.setenv("NETSOCKET_INTERFACE", "espemu://?timescale=0.05&profile=nonos17")
     assert http_client.main([]) == 0
     assert "Network: ESP8266 on espemu://?timescale=0.05&profile=nonos17" in capsys.readouterr().out

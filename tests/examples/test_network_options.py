@@ -6,13 +6,23 @@ import argparse
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from pytest_mock import MockerFixture
 
 from examples import http_client
-from examples._network import ENV_PORT, add_network_arguments, credentials, describe, esp_port, split_host_port
+from examples._network import add_network_arguments, credentials, describe, esp_port, split_host_port
 from netsocket import NsapiSecurity
 from tests.examples.running import FAST_ESP, ROOT
+
+
+class FakePort:
+    """What ``serial.tools.list_ports.comports()`` yields, for a USB bridge this machine does not have."""
+
+    def __init__(self, device: str, description: str, vid: int | None, pid: int | None) -> None:
+        self.device, self.description, self.vid, self.pid = device, description, vid, pid
+
 
 EXAMPLES = ["http_client", "mqtt_client", "coap_client", "websocket_client", "udp_echo", "tcp_server", "wifi_scan"]
 
@@ -49,11 +59,54 @@ def test_an_esp_url_brings_its_own_credentials(capsys: pytest.CaptureFixture[str
     assert "NO_SSID" in capsys.readouterr().err
 
 
-def test_port_option_beats_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV_PORT, "/dev/ttyUSB7")
+def test_port_option_beats_the_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETSOCKET_INTERFACE", "/dev/ttyUSB7")
     assert esp_port(parse([])) == "/dev/ttyUSB7"
     assert esp_port(parse(["--port", "/dev/ttyACM0"])) == "/dev/ttyACM0"
     assert describe(parse([])) == "ESP8266 on /dev/ttyUSB7"
+    monkeypatch.setenv("NETSOCKET_INTERFACE", "host://")
+    assert describe(parse([])) == "interface host://"
+
+
+def test_credentials_come_from_the_configuration_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The passphrase is read from netsocket.ini (or $NETSOCKET_WIFI_PASSWORD): never needed on a command line."""
+    ini = tmp_path / "netsocket.ini"
+    ini.write_text("[default]\nwifi_ssid = home\nwifi_password = s3cret-pass\n")
+    monkeypatch.setenv("NETSOCKET_CONFIG", str(ini))
+    assert credentials(parse([])) == ("home", "s3cret-pass", NsapiSecurity.WPA2)
+    monkeypatch.setenv("NETSOCKET_WIFI_PASSWORD", "from-env-1")
+    assert credentials(parse([])) == ("home", "from-env-1", NsapiSecurity.WPA2)
+    # Another --ssid does not get home's passphrase.
+    assert credentials(parse(["--ssid", "cafe"])) == ("cafe", "", NsapiSecurity.NONE)
+
+
+def test_a_missing_port_lists_the_ports_that_exist(capsys: pytest.CaptureFixture[str], mocker: MockerFixture) -> None:
+    mocker.patch(
+        "serial.tools.list_ports.comports",
+        return_value=[FakePort("/dev/ttyUSB0", "CP2102 USB to UART", 0x10C4, 0xEA60)],
+    )
+    assert http_client.main(["--port", "/dev/ttyUSB9"]) == 1
+    err = capsys.readouterr().err
+    assert "there is no serial port /dev/ttyUSB9" in err and "DEVICE_ERROR" in err
+    assert "hint: the serial ports here are: /dev/ttyUSB0 (Silicon Labs CP210x)" in err
+    assert "Wi-Fi" not in err and "Traceback" not in err
+
+
+def test_an_unknown_name_on_the_emulator_says_what_it_resolves(capsys: pytest.CaptureFixture[str]) -> None:
+    assert http_client.main([*FAST_ESP, "--url", "http://example.com/"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot resolve 'example.com'" in err
+    assert "the emulated world resolves only its own table (localhost)" in err
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_ctrl_c_prints_interrupted_and_exits_130(
+    name: str, capsys: pytest.CaptureFixture[str], mocker: MockerFixture
+) -> None:
+    module = importlib.import_module(f"examples.{name}")
+    mocker.patch.object(module, "add_network_arguments", side_effect=KeyboardInterrupt)
+    assert module.main([]) == 130
+    assert capsys.readouterr().err == "Interrupted.\n"
 
 
 def test_port_and_interface_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
@@ -109,3 +162,20 @@ def test_every_client_reports_an_unknown_host(name: str, capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert "cannot resolve 'nowhere.invalid'" in err and "DNS_FAILURE" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("esp://?port=espemu://&security=wpa9", ["security='wpa9'", "WPA2", "WPA_WPA2"]),
+        ("esp://?baudrate=fast", ["baudrate='fast'", "whole number"]),
+    ],
+)
+def test_malformed_interface_urls_are_a_sentence(
+    url: str, words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert http_client.main(["--interface", url]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "KeyError" not in err and "invalid literal" not in err
+    for word in words:
+        assert word in err

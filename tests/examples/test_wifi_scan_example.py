@@ -38,9 +38,19 @@ def test_refuses_an_interface_without_wifi(capsys: pytest.CaptureFixture[str]) -
 
 def test_reports_a_module_that_is_not_there(capsys: pytest.CaptureFixture[str]) -> None:
     assert wifi_scan.main(["--port", "/dev/netsocket-no-such-port"]) == 1
-    assert "scan failed: NSAPI_ERROR_DEVICE_ERROR" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "there is no serial port /dev/netsocket-no-such-port: NSAPI_ERROR_DEVICE_ERROR" in err
+    assert "hint: " in err and "scan failed" not in err
 
 
 def test_fast_emulator_scan_does_not_join(capsys: pytest.CaptureFixture[str]) -> None:
     assert wifi_scan.main([*FAST_ESP, "--ssid", "nowhere"]) == 0
     assert "Network:" not in capsys.readouterr().out
+
+
+def test_a_module_at_another_baud_rate_gets_a_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    """The emulated module's UART at 9600, the example at 115200: garbage, as on a real wire, and a hint."""
+    assert wifi_scan.main(["--port", "espemu://?baud=9600&timescale=0.05&pace=0"]) == 1
+    err = capsys.readouterr().err
+    assert "NSAPI_ERROR_DEVICE_ERROR" in err and "netsocket probe" in err and "Traceback" not in err
+    assert wifi_scan.main(["--port", "espemu://?baud=9600&timescale=0.05&pace=0", "--baudrate", "9600"]) == 0

@@ -90,6 +90,7 @@ def pty_emulator(profile: str, timescale: float = FAST, **options: Any) -> Itera
     master, slave = os.openpty()
     tty.setraw(slave)
     path = os.ttyname(slave)
+    options.setdefault("pace", False)  # a fast test: opt out of real-life line speed explicitly
     opts = EmulatorOptions(profile=profile, timing=Timing().with_timescale(timescale), seed=1, **options)
     emulator = Emulator(opts, FdTransport(master), aliases=(path,))
     # Open before starting: pyserial flushes the input on open, which would eat an early `ready`.

@@ -32,7 +32,7 @@ _log = logging.getLogger(__name__)
 
 
 def make_interface(profile: str, seed: int, extra: str = "") -> ESP8266Interface:
-    url = f"espemu://?profile={profile}&timescale=0.01&seed={seed}&name=storm-{profile}-{next(_names)}{extra}"
+    url = f"espemu://?profile={profile}&timescale=0.01&pace=0&seed={seed}&name=storm-{profile}-{next(_names)}{extra}"
     iface = ESP8266Interface(url)
     assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
     return iface

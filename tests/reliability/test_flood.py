@@ -38,7 +38,7 @@ _log = logging.getLogger(__name__)
 
 
 def esp_interface(profile: str, seed: int) -> ESP8266Interface:
-    url = f"espemu://?profile={profile}&timescale=0.01&seed={seed}&name=flood-{profile}-{next(_names)}"
+    url = f"espemu://?profile={profile}&timescale=0.01&pace=0&seed={seed}&name=flood-{profile}-{next(_names)}"
     iface = ESP8266Interface(url)
     assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
     return iface

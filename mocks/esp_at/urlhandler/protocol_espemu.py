@@ -14,6 +14,7 @@ import select
 import socket
 import struct
 import termios
+from typing import Any
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException, SerialTimeoutException, Timeout
 
@@ -32,6 +33,12 @@ class Serial(SerialBase):
     replay: ReplayPlayer | None = None
     """With ``?replay=FILE``: the player of the transcript (its ``divergence`` says why it stopped)."""
     _socket: socket.socket | None = None
+
+    def __init__(self, port: str | None = None, baudrate: int | None = None, *args: Any, **kwargs: Any) -> None:
+        # A baud rate given by the caller is the host end's rate: if it differs from the module's (the URL's
+        # ``baud``, default 115200) the bytes are garbled as on a real line. None (not given) follows the module.
+        self._host_baud_given = baudrate is not None
+        super().__init__(port, 115200 if baudrate is None else baudrate, *args, **kwargs)
 
     def open(self) -> None:
         if self.port is None:
@@ -61,11 +68,16 @@ class Serial(SerialBase):
         host_end.setblocking(False)
         self._socket = host_end
         if self.emulator is not None:
+            if self._host_baud_given:
+                self.emulator.set_host_baud(self.baudrate)
             self.emulator.start()
         self.is_open = True
 
     def _reconfigure_port(self) -> None:
-        """Line settings are not modelled on the host side (the emulator's UART_CUR governs its own rate)."""
+        """The host's baud rate reaches the emulator (a mismatch garbles); other line settings are not modelled."""
+        if self.emulator is not None:
+            self._host_baud_given = True
+            self.emulator.set_host_baud(self.baudrate)
 
     def close(self) -> None:
         if self.emulator is not None:

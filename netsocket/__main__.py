@@ -1,0 +1,5 @@
+"""``python -m netsocket``: the ``netsocket`` command."""
+
+from netsocket.cli import run
+
+run()
