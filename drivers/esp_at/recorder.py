@@ -272,6 +272,11 @@ class SessionRecorder:
         for raw in lines:
             line = raw.strip(b"\r").decode("latin-1")
             if line in ("OK", "ERROR"):
+                if not any("version" in seen.lower() for seen in self._gmr_lines):
+                    # The end of an earlier command's answer that was still on its way (a retried command, a
+                    # late echo): the AT+GMR answer is still to come.
+                    self._gmr_lines.clear()
+                    continue
                 self._gmr_state = "done"
                 self._write_header()
                 return

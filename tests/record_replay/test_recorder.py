@@ -215,3 +215,17 @@ def test_an_esp_url_with_record_writes_a_transcript(tmp_path: Path) -> None:
     transcript = read_transcript(path)
     assert transcript.header.firmware is not None
     assert b'AT+CWJAP="netsocket-wpa2","' + MASK + b'"\r\n' in transcript.data("host")
+
+
+def test_the_firmware_is_the_gmr_answer_even_behind_the_end_of_an_earlier_answer(tmp_path: Path) -> None:
+    """A command's answer still on its way when the driver asks AT+GMR (a late echo, a retried command) is not
+    taken for the firmware."""
+    path = tmp_path / "late.jsonl"
+    recorder = SessionRecorder(TranscriptWriter.open(path), baudrate=115200)
+    recorder.host(b"ATE0\r\n")
+    recorder.host(b"AT+GMR\r\n")
+    recorder.module(b"ATE0\r\n\r\nOK\r\n")
+    recorder.module(b"AT version:2.2.0.0(b097cdf - ESP8266 - Jun 17 2021 12:57:45)\r\nSDK version:v3.4\r\n\r\nOK\r\n")
+    recorder.close()
+    firmware = read_transcript(path).header.firmware
+    assert firmware is not None and firmware[0].startswith("AT version:2.2.0.0")
