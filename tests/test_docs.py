@@ -44,8 +44,8 @@ FILE_MENTION = re.compile(r"`([\w./-]+\.(?:py|md|json|jsonl|toml|txt|pem|ya?ml|i
 DOC_PAGES = sorted({*PAGES, *ROOT.glob("*.md"), *ROOT.glob("*/README.md"), *ROOT.glob("tests/*/README.md")})
 
 
-USER_FILES = {"netsocket.ini"}
-"""Files the docs tell users to write themselves."""
+USER_FILES = {"netsocket.ini", "can.ini"}
+"""Files the docs tell users to write themselves (and python-can's, which netsocket.ini is modelled on)."""
 SKIPPED_DIRS = {".git", ".venv", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", "__pycache__"}
 
 
