@@ -27,6 +27,8 @@ TCP_BUFFER_LIMIT: Final = 16384
 """Host-side bytes held per TCP link (passive mode stops fetching above it; active mode drops and counts)."""
 UDP_QUEUE_LIMIT: Final = 32
 """Datagrams held per UDP link before new ones are dropped (and counted)."""
+ACCEPT_QUEUE_LIMIT: Final = 2 * LINK_COUNT
+"""Connections waiting for accept(): the five live ids plus clients that already hung up."""
 
 
 class ParameterError(ValueError):
@@ -146,9 +148,11 @@ class Engine:
         self.pending: Pending | None = None
         self.passive = False
         self.wifi_up = False
-        self.accept_queue: deque[int] = deque()
+        self.accept_queue: deque[Link] = deque()
+        """Connections the module accepted, oldest first; a record stays its own even when the module reuses the id."""
         self.unconfirmed_send = False
         self.garbage_bytes = 0
+        self.dropped_connections = 0
         self.resets = 0
         """How many times the module printed ``ready`` (a reboot)."""
 
@@ -227,6 +231,10 @@ class Engine:
             _log.debug("AT unsolicited %r", event)
             return _NOTHING
         if isinstance(event, p.RecvData):
+            if pending.kind == "recvdata" and pending.recvdata is not None:
+                # One read, one payload: more is a confused module, and keeping it would outgrow the buffer limit.
+                _log.warning("AT extra +CIPRECVDATA payload of %d bytes for one read dropped", len(event.data))
+                return _NOTHING
             if pending.kind == "recvdata":
                 pending.recvdata = event
                 if pending.link is not None:
@@ -337,7 +345,7 @@ class Engine:
                 link.reset()
                 link.state = LinkState.OPEN
                 link.accepted = True
-                self.accept_queue.append(link.id)
+                self._queue_accepted(link)
                 return Notice(links=frozenset({link.id}), accepted=link.id)
             return _NOTHING
         # CLOSED or CONNECT FAIL
@@ -353,6 +361,19 @@ class Engine:
             link.lost = True
         # An accepted connection that closed before accept() stays queued: its data is still to be read.
         return Notice(links=frozenset({link.id}))
+
+    def _queue_accepted(self, link: Link) -> None:
+        if len(self.accept_queue) >= ACCEPT_QUEUE_LIMIT:
+            # Five ids: the excess are clients that hung up and whose id the module gave away (nothing to close on
+            # the module); the oldest of them goes.
+            gone = next((queued for queued in self.accept_queue if queued.detached), self.accept_queue[0])
+            self.accept_queue.remove(gone)
+            self.dropped_connections += 1
+            _log.warning(
+                "accept queue full: a connection that closed before accept() was dropped (%d in total)",
+                self.dropped_connections,
+            )
+        self.accept_queue.append(link)
 
     def _ipd_data(self, event: p.IpdData) -> Notice:
         if event.link is None:

@@ -169,10 +169,10 @@ class ESP8266Interface(WiFiInterface):
             with stack.lock:
                 stack.runner.failed = None  # a freshly opened port
             stack.start_threads()
-        elif not stack.runner.alive:
+        elif not stack.runner.alive and not stack.runner.stopped:
             return NsapiError.DEVICE_ERROR
         else:
-            stack.start_threads()
+            stack.start_threads()  # also after disconnect() on a port the caller owns (the runner was stopped)
         err = stack.initialise()
         if err != NsapiError.OK and self._reset_callable is not None:
             err = self._hard_reset_and_initialise()
@@ -234,6 +234,12 @@ class ESP8266Interface(WiFiInterface):
         self, ssid: str | None, pass_phrase: str | None = None, security: NsapiSecurity = NsapiSecurity.NONE
     ) -> NsapiError:
         err = super().set_credentials(ssid, pass_phrase, security)
+        if err == NsapiError.PARAMETER and security == NsapiSecurity.WEP and pass_phrase:
+            # The module takes a WEP key as the join's password and checks it itself (as Mbed's ESP8266 driver
+            # does, any 8..63-character key is accepted here; the 5/13/10/26 lengths are accepted by the base).
+            err = super().set_credentials(ssid, pass_phrase, NsapiSecurity.WPA2)
+            if err == NsapiError.OK:
+                self._security = NsapiSecurity.WEP
         if err == NsapiError.OK:
             try:
                 quote(self._ssid or "", 32)
@@ -268,6 +274,9 @@ class ESP8266Interface(WiFiInterface):
             result = self._join()
             if result != NsapiError.OK:
                 _log.warning("non-blocking connect to %r failed: %s", self._ssid, result)
+        except Exception:  # a driver bug: the status must not stay CONNECTING
+            _log.exception("non-blocking connect to %r failed", self._ssid)
+            self._set_status(NsapiConnectionStatus.DISCONNECTED)
         finally:
             self._joining = False
 
@@ -304,6 +313,7 @@ class ESP8266Interface(WiFiInterface):
             return NsapiError.DHCP_FAILURE
         if pass_phrase:
             stack.runner.add_secret(quote(pass_phrase, 64)[1:-1])
+            stack.runner.add_secret(pass_phrase.encode())
         self._leaving = False
         reply = stack.runner.execute(line, self._join_timeout)
         if reply.ok:
@@ -483,8 +493,8 @@ class ESP8266Interface(WiFiInterface):
 
     def set_hostname(self, hostname: str) -> NsapiError:
         """The station's DHCP host name (ESP-AT ``AT+CWHOSTNAME``; applied at start-up)."""
-        if check_hostname(hostname) != NsapiError.OK or len(hostname) > 32:
-            return NsapiError.PARAMETER
+        if check_hostname(hostname) != NsapiError.OK or len(hostname.encode()) > 32:
+            return NsapiError.PARAMETER  # the firmware's limit is 32 bytes, not characters
         self._hostname = hostname
         if self._initialised and self.stack.dialect.cwhostname is not None:
             reply = self.stack.command(self.stack.dialect.cwhostname + quote(hostname, 32))

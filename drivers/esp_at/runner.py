@@ -70,6 +70,7 @@ class Runner:
         self.failed: str | None = None
         self.rx_bytes = 0
         self._secrets: list[bytes] = []
+        self._trace_held = b""
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -106,6 +107,11 @@ class Runner:
     def alive(self) -> bool:
         return self.failed is None
 
+    @property
+    def stopped(self) -> bool:
+        """Stopped on purpose (``stop()``), not failed: ``start()`` brings it back."""
+        return self.failed == "stopped"
+
     def add_secret(self, secret: bytes) -> None:
         if secret and secret not in self._secrets:
             self._secrets.append(secret)
@@ -114,6 +120,21 @@ class Runner:
         for secret in self._secrets:
             data = data.replace(secret, b"********")
         return data
+
+    def _trace_in(self, data: bytes) -> None:
+        """Log received bytes with secrets masked (a module with echo on repeats the join's pass phrase). A tail
+        that may be the start of a secret is held back until the next read, so a split secret is masked too."""
+        data = self._trace_held + data
+        hold = 0
+        for secret in self._secrets:
+            for size in range(min(len(secret) - 1, len(data)), hold, -1):
+                if secret.startswith(data[-size:]):
+                    hold = size
+                    break
+        self._trace_held = data[len(data) - hold :]
+        shown = data[: len(data) - hold]
+        if shown:
+            _log.debug("<- %r", self._mask(shown))
 
     # -- reader ---------------------------------------------------------------------------------------------------
     def _read_loop(self) -> None:
@@ -129,7 +150,7 @@ class Runner:
             if not data:
                 continue
             if _log.isEnabledFor(logging.DEBUG):
-                _log.debug("<- %r", data)
+                self._trace_in(data)
             with self.cond:
                 self.rx_bytes += len(data)
                 results = self.engine.feed(data)

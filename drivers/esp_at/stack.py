@@ -88,6 +88,16 @@ class EspSocket:
 _IP_RE = re.compile(rb'"?([0-9.]+)"?')
 
 
+def _peer(ip: bytes, port: bytes) -> tuple[str, int] | None:
+    """A peer address from the module's text, or None when it is not an IPv4 address and a port in 1..65535."""
+    try:
+        address = ipaddress.IPv4Address(ip.decode("ascii"))
+        number = int(port)
+    except ValueError:
+        return None
+    return (str(address), number) if 0 < number <= 65535 else None
+
+
 class ESPATStack(NetworkStack):
     """The socket primitives of an ESP8266/ESP32 module running Espressif AT firmware."""
 
@@ -273,7 +283,7 @@ class ESPATStack(NetworkStack):
         if self._server_stop_pending:
             self._server_stop_pending = False
             return self._do_server_stop
-        if any(self.engine.links[i].remote is None for i in self.engine.accept_queue):
+        if any(link.remote is None for link in self.engine.accept_queue):
             return self._do_peer_lookup
         for sock in self._draining:
             link = sock.link_ok()
@@ -517,15 +527,14 @@ class ESPATStack(NetworkStack):
                 if line.startswith(b"+CIPSTATUS:"):
                     parts = line[len(b"+CIPSTATUS:") :].split(b",")
                     if len(parts) >= 4 and parts[0].isdigit():
-                        try:
-                            found[int(parts[0])] = (parts[2].strip(b'"').decode(), int(parts[3]))
-                        except (ValueError, UnicodeDecodeError):
-                            continue
-            for link_id in list(self.engine.accept_queue):
-                link = self.engine.links[link_id]
+                        peer = _peer(parts[2].strip(b'"'), parts[3])
+                        if peer is not None:
+                            found[int(parts[0])] = peer
+            for link in self.engine.accept_queue:
                 if link.remote is None:
-                    # a link the module no longer lists has closed already; keep it acceptable with no peer
-                    link.remote = found.get(link_id, ("0.0.0.0", 0))
+                    # a link the module no longer lists (or whose id it gave away) has closed already; keep it
+                    # acceptable with no peer
+                    link.remote = ("0.0.0.0", 0) if link.detached else found.get(link.id, ("0.0.0.0", 0))
             passive = self.engine.passive
         if passive:
             self._sync_recvlen()
@@ -597,8 +606,7 @@ class ESPATStack(NetworkStack):
                 handle.listening = False
                 self._server_port = None
                 self._server_stop_pending = True
-                for link_id in list(self.engine.accept_queue):
-                    queued = self.engine.links[link_id]
+                for queued in self.engine.accept_queue:
                     self._closing.append((queued, queued.generation, True))
                 self.engine.accept_queue.clear()
             self._kick()
@@ -616,8 +624,8 @@ class ESPATStack(NetworkStack):
         if isinstance(sock, NsapiError):
             return sock
         ip = address.get_ip_address()
-        if ip is not None and not ipaddress.ip_address(ip).is_unspecified:
-            return NsapiError.UNSUPPORTED  # the firmware binds ports only
+        if ip is not None and not ipaddress.ip_address(ip).is_unspecified and ip != self.ip_address:
+            return NsapiError.PARAMETER  # the module has one address: binding to it is binding the port
         port = address.get_port()
         with self.lock:
             if sock.bound_port or sock.link is not None:
@@ -665,13 +673,12 @@ class ESPATStack(NetworkStack):
         with self.lock:
             if not sock.listening:
                 return NsapiError.PARAMETER, None, None
-            for link_id in list(self.engine.accept_queue):
-                link = self.engine.links[link_id]
+            for link in list(self.engine.accept_queue):
                 if link.remote is None:
                     continue
                 if len(self._sockets) >= LINK_COUNT:
                     return NsapiError.NO_SOCKET, None, None
-                self.engine.accept_queue.remove(link_id)
+                self.engine.accept_queue.remove(link)
                 new = EspSocket(NsapiProtocol.TCP, link=link, generation=link.generation, connected=True)
                 new.remote = SocketAddress(*link.remote)
                 link.owner = new

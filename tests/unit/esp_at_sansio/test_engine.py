@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from netsocket.drivers.esp_at import parser as p
 from netsocket.drivers.esp_at.dialects import AT2_ESP8266, AT3_ESP32, NONOS_17, detect_dialect
-from netsocket.drivers.esp_at.engine import Engine, LinkState, ParameterError, Pending, quote
+from netsocket.drivers.esp_at.engine import ACCEPT_QUEUE_LIMIT, Engine, LinkState, ParameterError, Pending, quote
 
 
 def feed(engine: Engine, wire: bytes) -> None:
@@ -92,7 +92,7 @@ def test_server_accept_and_cipstart_connect_are_told_apart() -> None:
     notice = engine.handle(_link(b"0,CONNECT"))
     assert notice.accepted is None
     notice = engine.handle(_link(b"3,CONNECT"))
-    assert notice.accepted == 3 and list(engine.accept_queue) == [3]
+    assert notice.accepted == 3 and list(engine.accept_queue) == [engine.links[3]]
 
 
 def _link(text: bytes) -> p.LinkEvent:
@@ -125,3 +125,30 @@ def test_dialects_are_detected_from_gmr() -> None:
     assert at3 is not None and at3.dialect is AT3_ESP32 and at3.version == (3, 3, 0, 0)
     assert old32 is not None and old32.dialect.udp_active_command is None
     assert detect_dialect([b"garbage"]) is None
+
+
+def test_an_id_reused_before_accept_queues_two_connections_each_with_its_own_data() -> None:
+    engine = Engine()
+    feed(engine, b"0,CONNECT\r\n\r\n+IPD,0,5,127.0.0.1,4000:first0,CLOSED\r\n0,CONNECT\r\n")
+    first, second = engine.accept_queue
+    assert first is not second
+    assert bytes(first.rx) == b"first" and first.peer_closed
+    assert second is engine.links[0] and not second.rx and not second.peer_closed
+
+
+def test_the_accept_queue_is_bounded_under_a_connect_close_storm() -> None:
+    engine = Engine()
+    feed(engine, b"0,CONNECT\r\n0,CLOSED\r\n" * 20_000)
+    assert len(engine.accept_queue) <= ACCEPT_QUEUE_LIMIT
+    assert engine.dropped_connections == 20_000 - len(engine.accept_queue)
+
+
+def test_extra_recvdata_payloads_of_one_read_are_not_kept() -> None:
+    engine = Engine()
+    open_link(engine, 0)
+    engine.links[0].module_pending = 100
+    pending = Pending(b"AT+CIPRECVDATA=0,100", kind="recvdata", link=0)
+    engine.begin(pending)
+    feed(engine, (b"+CIPRECVDATA:100," + b"y" * 100 + b"\r\n") * 1000 + b"\r\nOK\r\n")
+    assert pending.outcome == "OK"
+    assert bytes(engine.links[0].rx) == b"y" * 100
