@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,16 +21,15 @@ from netsocket.interface import WiFiAccessPoint, WiFiInterface, check_hostname
 from netsocket.stack import NetworkStack
 from netsocket.types import NsapiConnectionStatus, NsapiSecurity
 
-from .engine import Engine, Notice, ParameterError, quote
+from . import commands as cmd
+from .commands import COMMAND_TIMEOUT, JOIN_TIMEOUT, SCAN_TIMEOUT, ParameterError
+from .core import ATCore, Notice
 from .runner import Reply, Runner
-from .serial_port import open_port
-from .stack import COMMAND_TIMEOUT, ESPATStack
+from .stack import ESPATStack
+from .startup import ModuleStartup
 
 _log = logging.getLogger("netsocket.drivers.esp_at")
 
-JOIN_TIMEOUT = 25.0
-SCAN_TIMEOUT = 15.0
-RESET_TIMEOUT = 10.0
 _CWJAP_ERRORS = {
     1: NsapiError.CONNECTION_TIMEOUT,
     2: NsapiError.AUTH_FAILURE,
@@ -71,16 +69,17 @@ class ESP8266Interface(WiFiInterface):
         join_timeout: float = JOIN_TIMEOUT,
     ) -> None:
         super().__init__()
-        self._port_spec = port
-        self._baudrate = baudrate
-        self._target_baudrate = target_baudrate
-        self._rtscts = rtscts
-        self._reset_callable = reset
         self._join_timeout = join_timeout
-        self._lifecycle = threading.RLock()
         self._stack: ESPATStack | None = None
-        self._owns_port = False
-        self._initialised = False
+        self._startup = ModuleStartup(
+            lambda: self.stack,
+            port,
+            baudrate,
+            target_baudrate=target_baudrate,
+            rtscts=rtscts,
+            reset=reset,
+            configure=self._apply_settings,
+        )
         self._joining = False
         self._leaving = False
         self._dhcp = True
@@ -90,10 +89,6 @@ class ESP8266Interface(WiFiInterface):
         self._netmask: str | None = None
         self._gateway: str | None = None
         self._mac: str | None = None
-        self._starting = False
-        self._init_cond = threading.Condition()
-        self._connect_thread: threading.Thread | None = None
-        self._reinit_thread: threading.Thread | None = None
         self._make_stack()
 
     # -- construction ---------------------------------------------------------------------------------------------
@@ -129,8 +124,8 @@ class ESP8266Interface(WiFiInterface):
         return iface
 
     def _make_stack(self) -> None:
-        def factory(engine: Engine, on_notice: Callable[[Notice], None]) -> Runner:
-            return Runner(None, engine, on_notice)
+        def factory(core: ATCore, on_notice: Callable[[Notice], None]) -> Runner:
+            return Runner(None, core, on_notice)
 
         stack = ESPATStack(factory)
         stack.on_wifi = self._on_wifi
@@ -147,83 +142,22 @@ class ESP8266Interface(WiFiInterface):
         assert self._stack is not None
         return self._stack
 
-    # -- start-up -------------------------------------------------------------------------------------------------
-    def _ensure_ready(self) -> NsapiError:
-        with self._lifecycle:
-            self._starting = True
-            try:
-                return self._start_up()
-            finally:
-                self._starting = False
+    # -- start-up (startup.ModuleStartup) -------------------------------------------------------------------------
+    @property
+    def _initialised(self) -> bool:
+        return self._startup.initialised
 
-    def _start_up(self) -> NsapiError:
-        if self._initialised:
-            return NsapiError.OK if self.stack.runner.alive else NsapiError.DEVICE_ERROR
-        stack = self.stack
-        if stack.runner.port is None:
-            try:
-                stack.runner.port, self._owns_port = open_port(self._port_spec, self._baudrate, self._rtscts)
-            except Exception as exc:
-                _log.error("cannot open %r: %r", self._port_spec, exc)
-                return NsapiError.DEVICE_ERROR
-            with stack.lock:
-                stack.runner.failed = None  # a freshly opened port
-            stack.start_threads()
-        elif not stack.runner.alive and not stack.runner.stopped:
-            return NsapiError.DEVICE_ERROR
-        else:
-            stack.start_threads()  # also after disconnect() on a port the caller owns (the runner was stopped)
-        err = stack.initialise()
-        if err != NsapiError.OK and self._reset_callable is not None:
-            err = self._hard_reset_and_initialise()
-        if err != NsapiError.OK:
-            return err
-        if (self._target_baudrate and self._target_baudrate != self._baudrate) or self._rtscts:
-            err = self._switch_uart()
-            if err != NsapiError.OK:
-                return err
-        if self._hostname is not None and stack.dialect.cwhostname is not None:
-            stack.command(stack.dialect.cwhostname + quote(self._hostname, 32))
+    def _ensure_ready(self) -> NsapiError:
+        return self._startup.ensure_ready()
+
+    def _apply_settings(self) -> None:
+        """The Wi-Fi side's settings that live in the module's RAM (applied after every initialisation)."""
+        if self._hostname is not None:
+            command = cmd.hostname(self.stack.dialect, self._hostname)
+            if command is not None:
+                self.stack.run(command)
         if self._country is not None:
             self._apply_country()
-        with self._init_cond:
-            self._initialised = True
-            self._init_cond.notify_all()
-        return NsapiError.OK
-
-    def _hard_reset_and_initialise(self) -> NsapiError:
-        assert self._reset_callable is not None
-        _log.warning("module does not answer: hard reset")
-        stack = self.stack
-        ready = threading.Event()
-        previous = stack.on_reset
-        stack.on_reset = ready.set
-        try:
-            self._reset_callable()
-            ready.wait(RESET_TIMEOUT)
-        finally:
-            stack.on_reset = previous
-        return stack.initialise()
-
-    def _switch_uart(self) -> NsapiError:
-        stack = self.stack
-        baud = self._target_baudrate or self._baudrate
-        flow = 3 if self._rtscts else 0
-        reply = stack.command(b"AT+UART_CUR=%d,8,1,0,%d" % (baud, flow))
-        if not reply.ok:
-            return NsapiError.DEVICE_ERROR
-        try:
-            stack.runner.set_baudrate(baud)
-            if self._rtscts:
-                stack.runner.port.rtscts = True
-        except Exception as exc:
-            _log.error("cannot switch the host port to %d baud: %r", baud, exc)
-            return NsapiError.DEVICE_ERROR
-        for _ in range(5):
-            if stack.command(b"AT", timeout=0.3).ok:
-                self._baudrate = baud
-                return NsapiError.OK
-        return NsapiError.DEVICE_ERROR
 
     # -- Wi-Fi ----------------------------------------------------------------------------------------------------
     def set_blocking(self, blocking: bool) -> NsapiError:
@@ -242,8 +176,8 @@ class ESP8266Interface(WiFiInterface):
                 self._security = NsapiSecurity.WEP
         if err == NsapiError.OK:
             try:
-                quote(self._ssid or "", 32)
-                quote(self._pass_phrase, 64)
+                cmd.quote(self._ssid or "", 32)
+                cmd.quote(self._pass_phrase, 64)
             except ParameterError:
                 self._ssid = None
                 return NsapiError.PARAMETER
@@ -257,13 +191,15 @@ class ESP8266Interface(WiFiInterface):
             return NsapiError.IS_CONNECTED
         # CONNECTING without a join of ours means the module lost the AP and may or may not rejoin by itself
         # (NonOS does not): joining again is the way out.
-        self._joining = True
         if not self._blocking:
+            err = self._startup.start_threads_for_worker()
+            if err != NsapiError.OK:
+                return err
+            self._joining = True
             self._set_status(NsapiConnectionStatus.CONNECTING)
-            thread = threading.Thread(target=self._join_async, name="esp_at-connect", daemon=True)
-            self._connect_thread = thread
-            thread.start()
+            self.stack.submit_job(self._join_async, self._join_abandoned)  # on the worker: no thread per join
             return NsapiError.OK
+        self._joining = True
         try:
             return self._join()
         finally:
@@ -280,6 +216,11 @@ class ESP8266Interface(WiFiInterface):
         finally:
             self._joining = False
 
+    def _join_abandoned(self) -> None:
+        self._startup.starting = False
+        self._joining = False
+        self._set_status(NsapiConnectionStatus.DISCONNECTED)
+
     def _join(self) -> NsapiError:
         self._set_status(NsapiConnectionStatus.CONNECTING)
         err = self._ensure_ready()
@@ -290,36 +231,32 @@ class ESP8266Interface(WiFiInterface):
         d = stack.dialect
         ssid, pass_phrase = self._ssid or "", self._pass_phrase
         try:
-            line = d.cwjap + quote(ssid, 32) + b"," + quote(pass_phrase, 64)
+            join = cmd.join(d, ssid, pass_phrase, None, self._join_timeout)
         except ParameterError:
             self._set_status(NsapiConnectionStatus.DISCONNECTED)
             return NsapiError.PARAMETER
-        if len(line) > d.command_limit:
-            self._set_status(NsapiConnectionStatus.DISCONNECTED)
-            return NsapiError.PARAMETER  # longer than the firmware's command line once escaped
         if self._channel:
             bssid = self._find_bssid(ssid, self._channel)
             if bssid is None:
                 self._set_status(NsapiConnectionStatus.DISCONNECTED)
                 return NsapiError.NO_SSID
-            line += b',"' + bssid.encode() + b'"'
+            join = cmd.join(d, ssid, pass_phrase, bssid, self._join_timeout)
         if self._static is not None:
-            ip, mask, gw = self._static
-            if not stack.command(d.cipsta_set + b'"%s","%s","%s"' % (ip.encode(), gw.encode(), mask.encode())).ok:
+            if not stack.run(cmd.static_address(d, *self._static)).ok:
                 self._set_status(NsapiConnectionStatus.DISCONNECTED)
                 return NsapiError.DEVICE_ERROR
         elif not stack.command(d.cwdhcp_on).ok:
             self._set_status(NsapiConnectionStatus.DISCONNECTED)
             return NsapiError.DHCP_FAILURE
         if pass_phrase:
-            stack.runner.add_secret(quote(pass_phrase, 64)[1:-1])
+            stack.runner.add_secret(cmd.quote(pass_phrase, 64)[1:-1])
             stack.runner.add_secret(pass_phrase.encode())
         self._leaving = False
-        reply = stack.runner.execute(line, self._join_timeout)
+        reply = stack.run(join)
         if reply.ok:
             self._refresh_addresses()
             with stack.lock:
-                stack.engine.wifi_up = True
+                stack.core.wifi_joined()
             self._set_status(NsapiConnectionStatus.GLOBAL_UP)
             return NsapiError.OK
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
@@ -349,36 +286,20 @@ class ESP8266Interface(WiFiInterface):
         reply = stack.command(b"AT+CWQAP") if stack.runner.alive else None
         stack.mark_all_lost(NsapiError.NO_CONNECTION)
         with stack.lock:
-            stack.engine.wifi_up = False
+            stack.core.wifi_left()
         stack.ip_address = None
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
-        self._power_down()
+        self._startup.power_down()
         if reply is not None and reply.device_error:
             return NsapiError.DEVICE_ERROR
         return NsapiError.OK
-
-    def _power_down(self) -> None:
-        """Stop the driver's threads and release the port (Mbed powers the module off here); the next
-        ``connect`` starts over."""
-        with self._lifecycle:
-            stack = self.stack
-            if stack.runner.port is None:
-                return
-            stack.stop_threads(close_port=self._owns_port)
-            stack.reset_runtime(keep_port=not self._owns_port)
-            with self._init_cond:
-                self._initialised = False
 
     def close(self) -> None:
         """Leave the network, stop the driver's threads and close the port if the driver opened it."""
         if self.get_connection_status() != NsapiConnectionStatus.DISCONNECTED and not self._joining:
             self.disconnect()
-        with self._lifecycle:
-            stack = self.stack
-            if stack.runner.port is not None:
-                stack.stop_threads(close_port=self._owns_port)
-            self._initialised = False
-            self._make_stack()
+        self._startup.close()
+        self._make_stack()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -386,7 +307,7 @@ class ESP8266Interface(WiFiInterface):
     def __del__(self) -> None:
         try:
             stack = self._stack
-            if stack is not None and stack.runner.port is not None and self._owns_port:
+            if stack is not None and stack.runner.port is not None and self._startup.owns_port:
                 stack.stop_threads(close_port=True)
         except Exception:  # interpreter teardown
             pass
@@ -400,7 +321,7 @@ class ESP8266Interface(WiFiInterface):
             self.stack.ip_address = None
             self._set_status(NsapiConnectionStatus.CONNECTING)
         elif kind == "GOT IP" and status == NsapiConnectionStatus.CONNECTING:
-            threading.Thread(target=self._reconnected, name="esp_at-reconnected", daemon=True).start()
+            self.stack.submit_job(self._reconnected)
 
     def _reconnected(self) -> None:
         self._refresh_addresses()
@@ -408,23 +329,16 @@ class ESP8266Interface(WiFiInterface):
             self._set_status(NsapiConnectionStatus.GLOBAL_UP)
 
     def _on_reset(self) -> None:
-        if self._starting:
+        if self._startup.starting:
             return  # the boot 'ready' (or a reboot) during start-up: initialise() starts over by itself
         _log.warning("the module reset ('ready'): sockets are lost, re-initialising")
         self.stack.mark_all_lost(NsapiError.CONNECTION_LOST)
         self.stack.ip_address = None
-        self._initialised = False
+        self._startup.module_was_reset()
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
         if self._joining:
             return
-        thread = threading.Thread(target=self._reinitialise, name="esp_at-reinit", daemon=True)
-        self._reinit_thread = thread
-        thread.start()
-
-    def _reinitialise(self) -> None:
-        err = self._ensure_ready()
-        if err != NsapiError.OK:
-            _log.error("re-initialising the module after a reset failed: %s", err)
+        self.stack.submit_job(self._startup.reinitialise)  # on the worker: no thread per reset
 
     def _on_port_failed(self) -> None:
         self.stack.mark_all_lost(NsapiError.DEVICE_ERROR)
@@ -496,9 +410,9 @@ class ESP8266Interface(WiFiInterface):
         if check_hostname(hostname) != NsapiError.OK or len(hostname.encode()) > 32:
             return NsapiError.PARAMETER  # the firmware's limit is 32 bytes, not characters
         self._hostname = hostname
-        if self._initialised and self.stack.dialect.cwhostname is not None:
-            reply = self.stack.command(self.stack.dialect.cwhostname + quote(hostname, 32))
-            return NsapiError.OK if reply.ok else NsapiError.DEVICE_ERROR
+        command = cmd.hostname(self.stack.dialect, hostname)
+        if self._initialised and command is not None:
+            return NsapiError.OK if self.stack.run(command).ok else NsapiError.DEVICE_ERROR
         return NsapiError.OK
 
     def set_country_code(self, code: str, start_channel: int = 1, channels: int = 13) -> NsapiError:
@@ -524,7 +438,7 @@ class ESP8266Interface(WiFiInterface):
         if not -12 <= timezone <= 14 or len(servers) > 3:
             return NsapiError.PARAMETER
         try:
-            names = b"".join(b"," + quote(name, 64) for name in servers)
+            names = b"".join(b"," + cmd.quote(name, 64) for name in servers)
         except ParameterError:
             return NsapiError.PARAMETER
         err = self._ensure_ready()
@@ -551,7 +465,7 @@ class ESP8266Interface(WiFiInterface):
 
     # -- scan and RSSI --------------------------------------------------------------------------------------------
     def _scan_raw(self) -> list[tuple[WiFiAccessPoint, str]]:
-        reply: Reply = self.stack.runner.execute(b"AT+CWLAP", SCAN_TIMEOUT)
+        reply: Reply = self.stack.run(cmd.plain(b"AT+CWLAP", SCAN_TIMEOUT))
         found: list[tuple[WiFiAccessPoint, str]] = []
         for line in reply.lines:
             match = _CWLAP_RE.match(line)
@@ -610,8 +524,7 @@ class ESP8266Interface(WiFiInterface):
 
     def wait_initialised(self, timeout: float) -> bool:
         """Wait until a background re-initialisation (after a module reset) finished."""
-        with self._init_cond:
-            return self._init_cond.wait_for(lambda: self._initialised, timeout)
+        return self._startup.wait_initialised(timeout)
 
 
 class _ScanFailed(Exception):
