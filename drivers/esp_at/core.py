@@ -233,6 +233,18 @@ class ATCore:
         exchange.outcome = outcome
         exchange.stage = "done"
         exchange.busy = False
+        if exchange.command.kind == "send" and outcome != "SEND OK":
+            # A send queued behind this one on the same link would leave a hole in the stream: it does not go.
+            for queued in [
+                e for e in self._queue if e.command.kind == "send" and e.command.link == exchange.command.link
+            ]:
+                self._queue.remove(queued)
+                queued.outcome = "SEND CANCELED"
+                queued.stage = "done"
+        if exchange.command.kind == "recvdata" and outcome == "ERROR" and exchange.command.link is not None:
+            # nothing buffered after all (ESP-AT answers ERROR then); taken here, in the order of the wire, so a
+            # notice that follows is not undone
+            self.table.read_came_back_empty(self.links[exchange.command.link])
         if exchange is self.pending:
             self.pending = None
             self.parser.expect_prompt = False

@@ -181,8 +181,15 @@ class Runner:
     # -- commands -------------------------------------------------------------------------------------------------
     def run(self, command: Command, deadline: float | None = None) -> Reply:
         """Run one command to its end (``deadline``, monotonic, bounds waiting for the port and busy retries too)."""
+        return self.wait(self.submit(command, deadline))
+
+    def submit(self, command: Command, deadline: float | None = None) -> Exchange:
+        """Queue one command (it goes out as soon as the ones before it are done, from whichever thread sees them
+        end); ``wait`` for its reply."""
         with self.cond:
-            exchange = self.core.submit(command, time.monotonic(), deadline)
+            return self.core.submit(command, time.monotonic(), deadline)
+
+    def wait(self, exchange: Exchange) -> Reply:
         while True:
             self._flush()
             with self.cond:

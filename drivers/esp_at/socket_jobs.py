@@ -21,6 +21,7 @@ from netsocket.types import NsapiProtocol
 
 from . import commands as cmd
 from .links import TCP_BUFFER_LIMIT, Link, LinkState
+from .runner import Reply
 
 if TYPE_CHECKING:
     from .stack import ESPATStack
@@ -243,34 +244,46 @@ class SocketJobs:
         signal(sock)
 
     def _send(self, sock: EspSocket, link: Link) -> None:
+        """One CIPSEND, or two back to back when more is queued: the second goes out as soon as the first is
+        answered, from the reader thread (the core drops it if the first fails, so the stream has no hole)."""
         stack = self.stack
+        limit = self.core.dialect.send_limit
         with stack.lock:
             if link.proto == "UDP":
                 if not sock.udp_tx:
                     return
                 payload, ip, port = sock.udp_tx[0]
-                command = cmd.udp_send(link.id, payload, ip, port)
+                sends = [(cmd.udp_send(link.id, payload, ip, port), len(payload))]
             else:
-                payload = bytes(sock.tx[: self.core.dialect.send_limit])
-                if not payload:
+                chunks = [bytes(sock.tx[:limit]), bytes(sock.tx[limit : 2 * limit])]
+                sends = [(cmd.tcp_send(link.id, chunk), len(chunk)) for chunk in chunks if chunk]
+                if not sends:
                     return
-                command = cmd.tcp_send(link.id, payload)
-        reply = stack.run(command)
-        with stack.lock:
+        exchanges = [(stack.runner.submit(command), size) for command, size in sends]
+        for exchange, size in exchanges:
+            if not self._sent(sock, link, stack.runner.wait(exchange), size):
+                break
+        signal(sock)
+
+    def _sent(self, sock: EspSocket, link: Link, reply: Reply, size: int) -> bool:
+        """Apply one CIPSEND's reply to the socket's queue; False when the link is no longer good for sending."""
+        with self.stack.lock:
             if link.generation != sock.generation:
-                return
+                return False
             if (reply.outcome in ("SEND OK", "SEND FAIL") and reply.recv_count is not None) or reply.ok:
                 if link.proto == "UDP":
                     sock.udp_tx.popleft()
                 else:
-                    del sock.tx[: len(payload)]
+                    del sock.tx[:size]
                 if reply.outcome == "SEND FAIL":
                     # The module took the bytes ('Recv N bytes') but could not send them: never ask the caller to
                     # repeat them; the next call reports the broken link instead.
-                    _log.warning("link %d: SEND FAIL after the module took %d bytes", link.id, len(payload))
+                    _log.warning("link %d: SEND FAIL after the module took %d bytes", link.id, size)
                     if link.proto == "TCP":
                         sock.failed = NsapiError.CONNECTION_LOST
-            elif reply.device_error:
+                    return False
+                return True
+            if reply.device_error:
                 sock.failed = NsapiError.DEVICE_ERROR
             elif reply.outcome == "RESET":
                 sock.failed = NsapiError.CONNECTION_LOST
@@ -281,25 +294,30 @@ class SocketJobs:
                 else:
                     _log.warning("link %d: send failed (%s %r)", link.id, reply.outcome, reply.lines)
                     sock.failed = NsapiError.CONNECTION_LOST
-        signal(sock)
+            return False
 
     def _fetch(self, sock: EspSocket, link: Link) -> None:
+        """Read what the module holds (passive mode). TCP asks for as much as there is room for, in two reads back
+        to back when the room allows: the second goes out as soon as the first is answered, while the peer keeps
+        the module's window full (an empty module answers ERROR, which the core takes as "nothing held")."""
         stack = self.stack
         with stack.lock:
             limit = self.core.parser.max_data
             if link.proto == "UDP":
-                wanted = min(link.module_pending, limit)
+                sizes = [min(link.module_pending, limit)]  # a bigger read would join more queued datagrams
             else:
-                wanted = min(link.module_pending, TCP_BUFFER_LIMIT - len(link.rx), limit)
-            if wanted <= 0:
-                return
-        reply = stack.run(cmd.fetch(link.id, wanted))
-        with stack.lock:
-            if reply.outcome == "ERROR" and link.generation == sock.generation:
-                self.table.read_came_back_empty(link)  # nothing buffered after all (ESP-AT answers ERROR then)
-            elif reply.device_error:
-                sock.failed = NsapiError.DEVICE_ERROR
-        signal(sock)
+                # the module holds at most its window: asking for more would only hold back the second read
+                window = min(limit, max(self.core.dialect.passive_window, link.module_pending))
+                room = TCP_BUFFER_LIMIT - len(link.rx) if link.module_pending > 0 else 0
+                sizes = [min(room, window), min(room - window, window)]
+        exchanges = [stack.runner.submit(cmd.fetch(link.id, size)) for size in sizes if size > 0]
+        for exchange in exchanges:
+            reply = stack.runner.wait(exchange)
+            if reply.device_error:
+                with stack.lock:
+                    sock.failed = NsapiError.DEVICE_ERROR
+        if exchanges:
+            signal(sock)
 
     def _close(self, link: Link, generation: int, server_client: bool) -> None:
         stack = self.stack
