@@ -186,3 +186,108 @@ def resolved_address(lines: list[bytes]) -> str | None:
     value = line_with(lines, b"+CIPDOMAIN:")
     match = _IP_RE.fullmatch(value.strip()) if value is not None else None
     return match.group(1).decode() if match is not None else None
+
+
+# -- start-up and the Wi-Fi side ----------------------------------------------------------------------------------
+SYNC: Final = Command(b"AT", 0.5)
+"""A probe (short timeout: a booting or confused module may need several)."""
+ECHO_OFF: Final = Command(b"ATE0")
+VERSION: Final = Command(b"AT+GMR", expect=b"AT version:")
+PASSTHROUGH_OFF: Final = Command(b"AT+CIPMODE=0")
+CLOSE_ALL: Final = Command(b"AT+CIPCLOSE=5")
+MULTI_LINK: Final = Command(b"AT+CIPMUX=1")
+AUTOCONNECT_OFF: Final = Command(b"AT+CWAUTOCONN=0")
+LEAVE: Final = Command(b"AT+CWQAP")
+PEER_INFO_ON: Final = Command(b"AT+CIPDINFO=1")
+SNTP_TIME: Final = Command(b"AT+CIPSNTPTIME?", expect=b"+CIPSNTPTIME:")
+
+
+def scan(timeout: float = SCAN_TIMEOUT) -> Command:
+    return Command(b"AT+CWLAP", timeout)
+
+
+def dhcp_on(dialect: Dialect) -> Command:
+    return Command(dialect.cwdhcp_on)
+
+
+def station_query(dialect: Dialect) -> Command:
+    return Command(dialect.cipsta_query, expect=b"+CIPSTA")
+
+
+def mac_query(dialect: Dialect) -> Command:
+    return Command(dialect.cipstamac_query, expect=b"+CIPSTAMAC")
+
+
+def rssi_query(dialect: Dialect) -> Command:
+    return Command(dialect.cwjap_query)
+
+
+def country(dialect: Dialect, code: str, start: int, count: int) -> Command:
+    return Command(dialect.cwcountry + b'1,"%s",%d,%d' % (code.encode("ascii"), start, count))
+
+
+def sntp_config(enable: bool, timezone: int, servers: tuple[str, ...]) -> Command:
+    """``AT+CIPSNTPCFG``; ParameterError for a server name the command line cannot carry."""
+    names = b"".join(b"," + quote(name, 64) for name in servers)
+    return Command(b"AT+CIPSNTPCFG=%d,%d" % (int(bool(enable)), timezone) + names)
+
+
+_CIPSTA_RE: Final = re.compile(rb'\+CIPSTA(?:_CUR)?:(\w+):"?([0-9.]+)"?')
+_CWLAP_RE: Final = re.compile(rb'\+CWLAP:\((\d+),"((?:[^"\\]|\\.)*)",(-?\d+),"([0-9a-fA-F:]{17})",(\d+)')
+_QUOTED_RE: Final = re.compile(rb'"([^"]*)"')
+_RSSI_RE: Final = re.compile(rb'"[0-9a-fA-F:]{17}",(\d+),(-?\d+)')
+
+
+def station_addresses(lines: list[bytes]) -> dict[str, str]:
+    """``+CIPSTA[_CUR]:ip:"..."`` and its netmask/gateway lines, by name."""
+    values: dict[str, str] = {}
+    for line in lines:
+        match = _CIPSTA_RE.match(line)
+        if match:
+            values[match.group(1).decode("ascii", "replace")] = match.group(2).decode()
+    return values
+
+
+def mac_address(lines: list[bytes]) -> str | None:
+    for line in lines:
+        match = _QUOTED_RE.search(line)
+        if line.startswith(b"+CIPSTAMAC") and match:
+            return match.group(1).decode("ascii", "replace")
+    return None
+
+
+@dataclass(frozen=True)
+class AccessPoint:
+    """One ``+CWLAP`` line: encryption code, SSID (unescaped), RSSI, BSSID text, channel."""
+
+    ecn: int
+    ssid: str
+    rssi: int
+    bssid: str
+    channel: int
+
+
+def access_points(lines: list[bytes]) -> list[AccessPoint]:
+    found = []
+    for line in lines:
+        match = _CWLAP_RE.match(line)
+        if match is not None:
+            ecn, ssid, rssi, mac, channel = match.groups()
+            text = re.sub(rb"\\(.)", rb"\1", ssid).decode("utf-8", "replace")
+            found.append(AccessPoint(int(ecn), text, int(rssi), mac.decode(), int(channel)))
+    return found
+
+
+def rssi(lines: list[bytes]) -> int | None:
+    """``+CWJAP[_CUR]:"<ssid>","<bssid>",<channel>,<rssi>[,...]``: anchored on the BSSID (an SSID may hold commas)."""
+    for line in lines:
+        match = _RSSI_RE.search(line) if line.startswith(b"+CWJAP") else None
+        if match is not None:
+            return int(match.group(2))
+    return None
+
+
+def join_error(lines: list[bytes]) -> int | None:
+    """The code of a failed join's ``+CWJAP:<code>`` (1 timeout, 2 wrong password, 3 no AP, 4 failed)."""
+    code = line_with(lines, b"+CWJAP:")
+    return int(code) if code is not None and code.strip().isdigit() else None

@@ -9,7 +9,6 @@ module reset (``ready``) or a vanished port. A reset re-initialises the module i
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,7 @@ from netsocket.stack import NetworkStack
 from netsocket.types import NsapiConnectionStatus, NsapiSecurity
 
 from . import commands as cmd
-from .commands import COMMAND_TIMEOUT, JOIN_TIMEOUT, SCAN_TIMEOUT, ParameterError
+from .commands import COMMAND_TIMEOUT, JOIN_TIMEOUT, ParameterError
 from .core import ATCore, Notice
 from .runner import Reply, Runner
 from .stack import ESPATStack
@@ -44,8 +43,6 @@ _ECN = {
     6: NsapiSecurity.WPA3,
     7: NsapiSecurity.WPA3_WPA2,
 }
-_CWLAP_RE = re.compile(rb'\+CWLAP:\((\d+),"((?:[^"\\]|\\.)*)",(-?\d+),"([0-9a-fA-F:]{17})",(\d+)')
-_QUOTED_RE = re.compile(rb'"([^"]*)"')
 
 
 class ESP8266Interface(WiFiInterface):
@@ -245,7 +242,7 @@ class ESP8266Interface(WiFiInterface):
             if not stack.run(cmd.static_address(d, *self._static)).ok:
                 self._set_status(NsapiConnectionStatus.DISCONNECTED)
                 return NsapiError.DEVICE_ERROR
-        elif not stack.command(d.cwdhcp_on).ok:
+        elif not stack.run(cmd.dhcp_on(d)).ok:
             self._set_status(NsapiConnectionStatus.DISCONNECTED)
             return NsapiError.DHCP_FAILURE
         if pass_phrase:
@@ -263,12 +260,10 @@ class ESP8266Interface(WiFiInterface):
         if reply.device_error:
             return NsapiError.DEVICE_ERROR
         if reply.outcome == "TIMEOUT":
-            stack.command(b"AT+CWQAP")  # stop the module's own retries
+            stack.run(cmd.LEAVE)  # stop the module's own retries
             return NsapiError.CONNECTION_TIMEOUT
-        code = reply.line_with(b"+CWJAP:")
-        if code is not None and code.strip().isdigit():
-            return _CWJAP_ERRORS.get(int(code), NsapiError.NO_CONNECTION)
-        return NsapiError.NO_CONNECTION
+        code = cmd.join_error(reply.lines)
+        return _CWJAP_ERRORS.get(code, NsapiError.NO_CONNECTION) if code is not None else NsapiError.NO_CONNECTION
 
     def _find_bssid(self, ssid: str, channel: int) -> str | None:
         for ap in self._scan_raw():
@@ -283,7 +278,7 @@ class ESP8266Interface(WiFiInterface):
             return NsapiError.NO_CONNECTION
         self._leaving = True
         stack = self.stack
-        reply = stack.command(b"AT+CWQAP") if stack.runner.alive else None
+        reply = stack.run(cmd.LEAVE) if stack.runner.alive else None
         stack.mark_all_lost(NsapiError.NO_CONNECTION)
         with stack.lock:
             stack.core.wifi_left()
@@ -348,15 +343,10 @@ class ESP8266Interface(WiFiInterface):
     # -- addresses ------------------------------------------------------------------------------------------------
     def _refresh_addresses(self) -> None:
         stack = self.stack
-        reply = stack.command(stack.dialect.cipsta_query, expect=b"+CIPSTA")
-        values: dict[bytes, str] = {}
-        for line in reply.lines:
-            match = re.match(rb'\+CIPSTA(?:_CUR)?:(\w+):"?([0-9.]+)"?', line)
-            if match:
-                values[match.group(1)] = match.group(2).decode()
-        stack.ip_address = values.get(b"ip")
-        self._netmask = values.get(b"netmask")
-        self._gateway = values.get(b"gateway")
+        values = cmd.station_addresses(stack.run(cmd.station_query(stack.dialect)).lines)
+        stack.ip_address = values.get("ip")
+        self._netmask = values.get("netmask")
+        self._gateway = values.get("gateway")
 
     def _require_up(self) -> bool:
         return self.get_connection_status() == NsapiConnectionStatus.GLOBAL_UP and self.stack.runner.alive
@@ -382,11 +372,7 @@ class ESP8266Interface(WiFiInterface):
         if self._mac is None:
             if self._ensure_ready() != NsapiError.OK:
                 return None
-            reply = self.stack.command(self.stack.dialect.cipstamac_query, expect=b"+CIPSTAMAC")
-            for line in reply.lines:
-                match = _QUOTED_RE.search(line)
-                if line.startswith(b"+CIPSTAMAC") and match:
-                    self._mac = match.group(1).decode()
+            self._mac = cmd.mac_address(self.stack.run(cmd.mac_query(self.stack.dialect)).lines)
         return self._mac
 
     def set_network(self, ip: SocketAddress, netmask: SocketAddress, gateway: SocketAddress) -> NsapiError:
@@ -430,28 +416,31 @@ class ESP8266Interface(WiFiInterface):
         if self._country is None:
             return NsapiError.OK
         code, start, count = self._country
-        line = self.stack.dialect.cwcountry + b'1,"%s",%d,%d' % (code.encode(), start, count)
-        return NsapiError.OK if self.stack.command(line).ok else NsapiError.DEVICE_ERROR
+        return (
+            NsapiError.OK
+            if self.stack.run(cmd.country(self.stack.dialect, code, start, count)).ok
+            else NsapiError.DEVICE_ERROR
+        )
 
     def set_sntp_config(self, enable: bool = True, timezone: int = 0, servers: tuple[str, ...] = ()) -> NsapiError:
         """SNTP on the module (``AT+CIPSNTPCFG``): whole-hour time zone, up to three server names."""
         if not -12 <= timezone <= 14 or len(servers) > 3:
             return NsapiError.PARAMETER
         try:
-            names = b"".join(b"," + cmd.quote(name, 64) for name in servers)
+            command = cmd.sntp_config(enable, timezone, servers)
         except ParameterError:
             return NsapiError.PARAMETER
         err = self._ensure_ready()
         if err != NsapiError.OK:
             return err
-        reply = self.stack.command(b"AT+CIPSNTPCFG=%d,%d" % (int(bool(enable)), timezone) + names)
+        reply = self.stack.run(command)
         return NsapiError.OK if reply.ok else (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER)
 
     def get_time(self) -> tuple[NsapiError, time.struct_time | None]:
         """The module's SNTP time: ``(OK, struct_time)``, or ``(TIMEOUT, None)`` while it has not synchronised."""
         if not self._require_up():
             return NsapiError.NO_CONNECTION, None
-        reply = self.stack.command(b"AT+CIPSNTPTIME?", expect=b"+CIPSNTPTIME:")
+        reply = self.stack.run(cmd.SNTP_TIME)
         value = reply.line_with(b"+CIPSNTPTIME:")
         if not reply.ok or value is None:
             return (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.TIMEOUT), None
@@ -465,22 +454,17 @@ class ESP8266Interface(WiFiInterface):
 
     # -- scan and RSSI --------------------------------------------------------------------------------------------
     def _scan_raw(self) -> list[tuple[WiFiAccessPoint, str]]:
-        reply: Reply = self.stack.run(cmd.plain(b"AT+CWLAP", SCAN_TIMEOUT))
+        reply: Reply = self.stack.run(cmd.scan())
         found: list[tuple[WiFiAccessPoint, str]] = []
-        for line in reply.lines:
-            match = _CWLAP_RE.match(line)
-            if match is None:
-                continue
-            ecn, ssid, rssi, mac, channel = match.groups()
-            ssid_text = re.sub(rb"\\(.)", rb"\1", ssid).decode("utf-8", "replace")
+        for seen in cmd.access_points(reply.lines):
             ap = WiFiAccessPoint(
-                ssid=ssid_text,
-                bssid=bytes(int(x, 16) for x in mac.split(b":")),
-                security=_ECN.get(int(ecn), NsapiSecurity.UNKNOWN),
-                rssi=int(rssi),
-                channel=int(channel),
+                ssid=seen.ssid,
+                bssid=bytes(int(x, 16) for x in seen.bssid.split(":")),
+                security=_ECN.get(seen.ecn, NsapiSecurity.UNKNOWN),
+                rssi=seen.rssi,
+                channel=seen.channel,
             )
-            found.append((ap, mac.decode()))
+            found.append((ap, seen.bssid))
         if not reply.ok and not found:
             raise _ScanFailed(reply.outcome)
         return found
@@ -506,13 +490,8 @@ class ESP8266Interface(WiFiInterface):
     def get_rssi(self) -> int:
         if not self._require_up():
             return 0
-        reply = self.stack.command(self.stack.dialect.cwjap_query)
-        for line in reply.lines:
-            # +CWJAP[_CUR]:"<ssid>","<bssid>",<channel>,<rssi>[,...]: anchor on the BSSID (an SSID may hold commas)
-            match = re.search(rb'"[0-9a-fA-F:]{17}",(\d+),(-?\d+)', line) if line.startswith(b"+CWJAP") else None
-            if match is not None:
-                return int(match.group(2))
-        return 0
+        value = cmd.rssi(self.stack.run(cmd.rssi_query(self.stack.dialect)).lines)
+        return 0 if value is None else value
 
     def set_channel(self, channel: int) -> NsapiError:
         return super().set_channel(channel)

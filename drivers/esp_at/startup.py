@@ -38,7 +38,7 @@ def initialise(stack: ESPATStack, sync_attempts: int = SYNC_ATTEMPTS) -> NsapiEr
 
 def _sync(stack: ESPATStack, attempts: int) -> bool:
     for _ in range(attempts):
-        reply = stack.command(b"AT", timeout=0.5)
+        reply = stack.run(cmd.SYNC)
         if reply.outcome == "PORT":
             return False  # a booting or confused module may stay silent for a while: only a dead port ends this
         if reply.ok:
@@ -49,11 +49,11 @@ def _sync(stack: ESPATStack, attempts: int) -> bool:
 def _initialise_once(stack: ESPATStack, sync_attempts: int) -> NsapiError:
     if not _sync(stack, sync_attempts):
         return NsapiError.DEVICE_ERROR
-    if not stack.command(b"ATE0").ok:
+    if not stack.run(cmd.ECHO_OFF).ok:
         return NsapiError.DEVICE_ERROR
     info = None
     for _ in range(3):  # a late answer to a sync probe can shift one reply; the next GMR is in step
-        gmr = stack.command(b"AT+GMR", expect=b"AT version:")
+        gmr = stack.run(cmd.VERSION)
         info = detect_dialect(gmr.lines) if gmr.ok else None
         if info is not None or gmr.outcome == "PORT":
             break
@@ -66,20 +66,20 @@ def _initialise_once(stack: ESPATStack, sync_attempts: int) -> NsapiError:
     _log.info("ESP-AT firmware %s, dialect %s", ".".join(map(str, info.version)), info.dialect.name)
     d = info.dialect
     if d.sysstore_off is not None:
-        stack.command(d.sysstore_off)
+        stack.run(cmd.plain(d.sysstore_off))
     # A module left by another program: passthrough off, server down, links closed, then multi-link.
-    stack.command(b"AT+CIPMODE=0")
-    stack.command(d.server_stop)
-    stack.command(b"AT+CIPCLOSE=5")
-    if not stack.command(b"AT+CIPMUX=1").ok:
+    stack.run(cmd.PASSTHROUGH_OFF)
+    stack.run(cmd.plain(d.server_stop))
+    stack.run(cmd.CLOSE_ALL)
+    if not stack.run(cmd.MULTI_LINK).ok:
         return NsapiError.DEVICE_ERROR
-    if not stack.command(d.cwmode).ok:
+    if not stack.run(cmd.plain(d.cwmode)).ok:
         return NsapiError.DEVICE_ERROR
-    stack.command(b"AT+CWAUTOCONN=0")
-    stack.command(b"AT+CWQAP")
-    if not stack.command(b"AT+CIPDINFO=1").ok:
+    stack.run(cmd.AUTOCONNECT_OFF)
+    stack.run(cmd.LEAVE)
+    if not stack.run(cmd.PEER_INFO_ON).ok:
         return NsapiError.DEVICE_ERROR
-    passive = d.passive_command is not None and stack.command(d.passive_command).ok
+    passive = d.passive_command is not None and stack.run(cmd.plain(d.passive_command)).ok
     with stack.lock:
         stack.core.set_passive(passive)
         stack.core.wifi_left()
@@ -198,7 +198,7 @@ class ModuleStartup:
             _log.error("cannot switch the host port to %d baud: %r", baud, exc)
             return NsapiError.DEVICE_ERROR
         for _ in range(5):
-            if stack.command(b"AT", timeout=0.3).ok:
+            if stack.run(cmd.plain(cmd.SYNC.line, 0.3)).ok:
                 self.baudrate = baud
                 return NsapiError.OK
         return NsapiError.DEVICE_ERROR
