@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .commands import Command, Kind
+from .commands import Command
 from .core import ATCore, Exchange, Notice
 
 _log = logging.getLogger("netsocket.drivers.esp_at")
@@ -203,34 +203,6 @@ class Runner:
                     self.cond.wait(None if due is None else due - now)
                 else:
                     return exchange
-
-    def execute(
-        self,
-        line: bytes,
-        timeout: float,
-        *,
-        kind: Kind = "plain",
-        link: int | None = None,
-        data: bytes | None = None,
-        deadline: float | None = None,
-        expect: bytes | None = None,
-    ) -> Reply:
-        """``run`` for a command given as its parts."""
-        wanted = int(line.rsplit(b",", 1)[-1] or b"0") if kind == "recvdata" else 0
-        return self.run(Command(line, timeout, kind, link, data, expect, wanted), deadline)
-
-    # -- waiting for URCs -----------------------------------------------------------------------------------------
-    def wait_for(self, predicate: Callable[[], bool], deadline: float) -> bool:
-        """Wait (under the core's lock) until ``predicate()`` holds or the deadline passes."""
-        with self.cond:
-            while not predicate():
-                if self.core.failed is not None:
-                    return False
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self.cond.wait(remaining)
-            return True
 
     def set_baudrate(self, baudrate: int) -> None:
         self.port.baudrate = baudrate
