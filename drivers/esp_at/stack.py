@@ -484,6 +484,9 @@ class ESPATStack(NetworkStack):
     ) -> int:
         if self.dns.has_servers:
             return super().gethostbyname_async(host, callback, version)
+        if not self.worker.running or not self.runner.alive:
+            # nothing to run the query on: said now, as Mbed does for a call that cannot start
+            return NsapiError.DEVICE_ERROR if self.runner.port is not None else NsapiError.NO_CONNECTION
         query_id = next(self._dns_ids)
 
         def answer(result: NsapiError, address: SocketAddress | None) -> None:

@@ -55,10 +55,7 @@ class Worker:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
-
-    def on_thread(self) -> bool:
-        return self._thread is threading.current_thread()
+        return self._thread is not None and not self._exited
 
     def submit(self, job: Job, abandon: Job | None = None) -> None:
         """Run ``job`` on the worker; ``abandon`` instead if the worker stops first (or is not running)."""
