@@ -185,3 +185,86 @@ def test_extra_recvdata_payloads_of_one_read_are_not_kept() -> None:
     feed(core, (b"+CIPRECVDATA:100," + b"y" * 100 + b"\r\n") * 1000 + b"\r\nOK\r\n")
     assert read.outcome == "OK"
     assert bytes(core.links[link].rx) == b"y" * 100
+
+
+SEND_WIRE = (
+    b"\r\nOK\r\n\r\n>"  # CIPSEND's prompt
+    b"+IPD,0,12\r\n"  # a passive notice between '>' and Recv (reference §2)
+    b"\r\nRecv 4 bytes\r\n"
+    b"1,CONNECT\r\n"  # a server client between Recv and SEND OK
+    b"\r\nSEND OK\r\n"
+)
+FETCH_WIRE = (
+    b'+CIPRECVDATA:12,"127.0.0.1",7,hello\r\nworld\r\n\r\nOK\r\n'  # CR LF inside the data
+    b"WIFI DISCONNECT\r\n"
+)
+
+
+def run_split(send_pieces: list[bytes], fetch_pieces: list[bytes]) -> tuple[object, ...]:
+    """The send, then the fetch queued behind it; its answer comes once its command went out."""
+    core = ATCore()
+    link = core.table.claim(object(), "TCP")
+    assert link is not None and link.id == 0
+    core.table.opened(link)
+    send = core.submit(cmd.tcp_send(0, b"abcd"), NOW)
+    fetch = core.submit(cmd.fetch(0, 12), NOW)
+    sent = bytearray(core.data_to_send())
+    for piece in send_pieces:
+        core.receive_data(piece, NOW)
+        sent += core.data_to_send()
+    for piece in fetch_pieces:
+        core.receive_data(piece, NOW)
+        sent += core.data_to_send()
+    return (
+        send.outcome,
+        send.recv_count,
+        fetch.outcome,
+        bytes(core.links[0].rx),
+        core.links[0].module_pending,
+        [queued.id for queued in core.accept_queue],
+        core.wifi_up,
+        bytes(sent),
+    )
+
+
+def splits(wire: bytes) -> list[list[bytes]]:
+    return [[wire]] + [[wire[:cut], wire[cut:]] for cut in range(1, len(wire))] + [[bytes([b]) for b in wire]]
+
+
+def test_the_core_gives_the_same_result_however_the_input_is_split() -> None:
+    whole = run_split([SEND_WIRE], [FETCH_WIRE])
+    assert whole == (
+        "SEND OK",
+        4,
+        "OK",
+        b"hello\r\nworld",
+        0,
+        [1],
+        False,
+        b"AT+CIPSEND=0,4\r\nabcdAT+CIPRECVDATA=0,12\r\n",
+    )
+    for pieces in splits(SEND_WIRE):
+        assert run_split(pieces, [FETCH_WIRE]) == whole, pieces
+    for pieces in splits(FETCH_WIRE):
+        assert run_split([SEND_WIRE], pieces) == whole, pieces
+
+
+def test_random_bytes_neither_crash_the_core_nor_grow_it() -> None:
+    import random
+
+    rng = random.Random(9)
+    core = ATCore()
+    for link_id in range(3):
+        link = core.table.claim(object(), "TCP" if link_id else "UDP")
+        assert link is not None
+        core.table.opened(link)
+    alphabet = b'+IPD,0123456789:\r\n>OKERRORSENDbusyp.CLOSEDCONNECTreadyWIFI"CIPRECVDATA'
+    for round_ in range(300):
+        if core.pending is None:
+            core.submit(cmd.fetch(round_ % 3, 100) if round_ % 2 else cmd.tcp_send(1, b"xy"), NOW + round_)
+        noise = bytes(rng.choice(alphabet) if rng.random() < 0.8 else rng.randrange(256) for _ in range(200))
+        core.receive_data(noise, NOW + round_)
+        core.handle_timer(NOW + round_ + 10)
+        core.data_to_send()
+    assert core.parser.buffered < 20_000
+    assert all(link.buffered <= 16_384 + 32 * 8192 for link in core.links)
