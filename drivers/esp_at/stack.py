@@ -14,7 +14,6 @@ The module has five link ids, shared by client sockets, accepted connections and
 from __future__ import annotations
 
 import ipaddress
-import itertools
 import logging
 from collections.abc import Callable
 
@@ -25,7 +24,8 @@ from netsocket.stack import HostbynameCallback, NetworkStack, OptionValue, Socke
 from netsocket.types import NsapiProtocol, NsapiSocketLevel, NsapiSocketOption, NsapiVersion
 
 from . import commands as cmd
-from .commands import Command, ParameterError
+from . import module_dns
+from .commands import Command
 from .core import ATCore, Notice
 from .dialects import Dialect, FirmwareInfo
 from .links import LINK_COUNT, Link, LinkState
@@ -52,8 +52,7 @@ class ESPATStack(NetworkStack):
         self.jobs = SocketJobs(self)
         self.worker = Worker(self._work, self.jobs.next_job, lambda: self.runner.alive)
         self._server_port: int | None = None
-        self._dns_ids = itertools.count(1)
-        self._dns_cancelled: set[int] = set()
+        self._module_dns = module_dns.ModuleDns(self)
         self.firmware: FirmwareInfo | None = None
         self.ip_address: str | None = None
         self.on_wifi: Callable[[str], None] | None = None
@@ -442,72 +441,28 @@ class ESPATStack(NetworkStack):
         address.set_ip_address(ip)
         return NsapiError.OK
 
-    # -- DNS: the module's AT+CIPDOMAIN unless netsocket's resolver has servers ----------------------------------
+    # -- DNS: the module's AT+CIPDOMAIN (module_dns) unless netsocket's resolver has servers ----------------------
     def gethostbyname(
         self, host: str, address: SocketAddress, version: NsapiVersion = NsapiVersion.UNSPEC
     ) -> NsapiError:
-        try:
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
+        literal = module_dns.literal(host, address, version)
         if literal is not None:
-            if (version == NsapiVersion.IPv4 and literal.version != 4) or (
-                version == NsapiVersion.IPv6 and literal.version != 6
-            ):
-                return NsapiError.DNS_FAILURE
-            address.set_ip_address(str(literal))
-            return NsapiError.OK
+            return literal
         if self.dns.has_servers:
             return super().gethostbyname(host, address, version)
-        if version == NsapiVersion.IPv6:
-            return NsapiError.UNSUPPORTED
-        if not self.runner.alive:
-            return NsapiError.DEVICE_ERROR
-        try:
-            command = cmd.resolve(host)
-        except ParameterError:
-            return NsapiError.PARAMETER
-        if not self.core.wifi_up:
-            return NsapiError.NO_CONNECTION
-        reply = self.run(command)
-        if reply.device_error:
-            return NsapiError.DEVICE_ERROR
-        if reply.outcome == "TIMEOUT":
-            return NsapiError.TIMEOUT
-        ip = cmd.resolved_address(reply.lines) if reply.ok else None
-        if ip is None or not address.set_ip_address(ip):
-            return NsapiError.DNS_FAILURE
-        return NsapiError.OK
+        return self._module_dns.resolve(host, address, version)
 
     def gethostbyname_async(
         self, host: str, callback: HostbynameCallback, version: NsapiVersion = NsapiVersion.UNSPEC
     ) -> int:
         if self.dns.has_servers:
             return super().gethostbyname_async(host, callback, version)
-        if not self.worker.running or not self.runner.alive:
-            # nothing to run the query on: said now, as Mbed does for a call that cannot start
-            return NsapiError.DEVICE_ERROR if self.runner.port is not None else NsapiError.NO_CONNECTION
-        query_id = next(self._dns_ids)
-
-        def answer(result: NsapiError, address: SocketAddress | None) -> None:
-            if query_id in self._dns_cancelled:
-                self._dns_cancelled.discard(query_id)
-                return
-            run_callback(callback, 1 if result == NsapiError.OK else int(result), address if result == 0 else None)
-
-        def resolve() -> None:
-            address = SocketAddress()
-            answer(self.gethostbyname(host, address, version), address)
-
-        # On the worker, not a thread per query: the module answers one AT+CIPDOMAIN at a time anyway.
-        self.submit_job(resolve, lambda: answer(NsapiError.DEVICE_ERROR, None))
-        return query_id
+        return self._module_dns.resolve_async(host, callback, version)
 
     def gethostbyname_async_cancel(self, query_id: int) -> NsapiError:
         if self.dns.has_servers:
             return super().gethostbyname_async_cancel(query_id)
-        self._dns_cancelled.add(query_id)
-        return NsapiError.OK
+        return self._module_dns.cancel(query_id)
 
     # -- reset / failure ------------------------------------------------------------------------------------------
     def mark_all_lost(self, error: NsapiError) -> None:
