@@ -187,10 +187,6 @@ class ATCore:
         self._out.clear()
         return out
 
-    def write_raw(self, data: bytes) -> None:
-        """Bytes for the module outside any command (tests that act behind the driver's back)."""
-        self._out += data
-
     def next_deadline(self) -> float | None:
         times = [e.deadline for e in self._queue]
         if self.pending is not None:
