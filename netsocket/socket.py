@@ -439,14 +439,20 @@ class TCPSocket(InternetSocket):
         return result
 
     def listen(self, backlog: int = 1) -> NsapiError:
-        """Start listening: OK, NO_SOCKET if not open, or the stack's error."""
+        """Start listening: OK, NO_SOCKET if not open, or the stack's error. A stack whose server starts in the
+        background (an AT module) answers IN_PROGRESS, then ALREADY: blocking, this waits for its outcome;
+        non-blocking, it returns them (call again for the outcome)."""
         if isinstance(backlog, bool) or not isinstance(backlog, int):
             raise TypeError("backlog is an int")
         with self._cond:
-            stack, handle = self._stack, self._handle
+            stack = self._stack
         if stack is None:
             return NsapiError.NO_SOCKET
-        result = NsapiError(stack.socket_listen(handle, max(0, backlog)))
+
+        def attempt(stack: NetworkStack, handle: SocketHandle) -> NsapiError:
+            return NsapiError(stack.socket_listen(handle, max(0, backlog)))
+
+        result = NsapiError(self._call("listen", attempt, _CONNECTING))
         if result == NsapiError.OK:
             self._listening = True
         return result

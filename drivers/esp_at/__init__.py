@@ -1,8 +1,11 @@
 """netsocket.drivers.esp_at: ESP8266/ESP32 modules running Espressif AT firmware, as netsocket ``WiFiInterface``s.
 
 Layers, one module each: ``parser`` (sans-IO AT tokenizer), ``dialects`` (firmware differences as data),
-``engine`` (sans-IO pending command, link table, buffers, command building), ``runner`` (the reader thread on
-pyserial), ``stack`` (``ESPATStack``, netsocket's primitives), ``interface`` (``ESP8266Interface``).
+``commands`` (commands as data), ``links`` (link table and buffers), ``core`` (the sans-IO protocol core, the only
+owner of protocol state), ``runner`` (the reader thread on pyserial), ``worker`` (the one worker thread),
+``socket_jobs`` (the AT work behind the primitives), ``stack`` (``ESPATStack``, netsocket's primitives),
+``module_dns`` (look-ups on the module), ``startup`` (bringing the module up), ``interface``
+(``ESP8266Interface``, the Wi-Fi API).
 """
 
 from .interface import ESP32Interface, ESP8266Interface

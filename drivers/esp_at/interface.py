@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,17 +22,15 @@ from netsocket.interface import WiFiAccessPoint, WiFiInterface, check_hostname
 from netsocket.stack import NetworkStack
 from netsocket.types import NsapiConnectionStatus, NsapiSecurity
 
-from .engine import Engine, Notice, ParameterError, quote
-from .recorder import RecordingPort
+from . import commands as cmd
+from .commands import COMMAND_TIMEOUT, JOIN_TIMEOUT, ParameterError
+from .core import ATCore, Notice
 from .runner import Reply, Runner
-from .serial_port import open_port
-from .stack import COMMAND_TIMEOUT, ESPATStack
+from .stack import ESPATStack
+from .startup import ModuleStartup
 
 _log = logging.getLogger("netsocket.drivers.esp_at")
 
-JOIN_TIMEOUT = 25.0
-SCAN_TIMEOUT = 15.0
-RESET_TIMEOUT = 10.0
 _CWJAP_ERRORS = {
     1: NsapiError.CONNECTION_TIMEOUT,
     2: NsapiError.AUTH_FAILURE,
@@ -49,8 +45,6 @@ _ECN = {
     6: NsapiSecurity.WPA3,
     7: NsapiSecurity.WPA3_WPA2,
 }
-_CWLAP_RE = re.compile(rb'\+CWLAP:\((\d+),"((?:[^"\\]|\\.)*)",(-?\d+),"([0-9a-fA-F:]{17})",(\d+)')
-_QUOTED_RE = re.compile(rb'"([^"]*)"')
 
 
 class ESP8266Interface(WiFiInterface):
@@ -77,18 +71,19 @@ class ESP8266Interface(WiFiInterface):
         record_secrets: Sequence[str] = (),
     ) -> None:
         super().__init__()
-        self._record = record
-        self._record_secrets = tuple(record_secrets)
-        self._port_spec = port
-        self._baudrate = baudrate
-        self._target_baudrate = target_baudrate
-        self._rtscts = rtscts
-        self._reset_callable = reset
         self._join_timeout = join_timeout
-        self._lifecycle = threading.RLock()
         self._stack: ESPATStack | None = None
-        self._owns_port = False
-        self._initialised = False
+        self._startup = ModuleStartup(
+            lambda: self.stack,
+            port,
+            baudrate,
+            target_baudrate=target_baudrate,
+            rtscts=rtscts,
+            reset=reset,
+            configure=self._apply_settings,
+            record=record,
+            record_secrets=record_secrets,
+        )
         self._joining = False
         self._leaving = False
         self._dhcp = True
@@ -98,10 +93,6 @@ class ESP8266Interface(WiFiInterface):
         self._netmask: str | None = None
         self._gateway: str | None = None
         self._mac: str | None = None
-        self._starting = False
-        self._init_cond = threading.Condition()
-        self._connect_thread: threading.Thread | None = None
-        self._reinit_thread: threading.Thread | None = None
         self._make_stack()
 
     # -- construction ---------------------------------------------------------------------------------------------
@@ -156,8 +147,8 @@ class ESP8266Interface(WiFiInterface):
         return iface
 
     def _make_stack(self) -> None:
-        def factory(engine: Engine, on_notice: Callable[[Notice], None]) -> Runner:
-            return Runner(None, engine, on_notice)
+        def factory(core: ATCore, on_notice: Callable[[Notice], None]) -> Runner:
+            return Runner(None, core, on_notice)
 
         stack = ESPATStack(factory)
         stack.on_wifi = self._on_wifi
@@ -174,88 +165,22 @@ class ESP8266Interface(WiFiInterface):
         assert self._stack is not None
         return self._stack
 
-    # -- start-up -------------------------------------------------------------------------------------------------
-    def _ensure_ready(self) -> NsapiError:
-        with self._lifecycle:
-            self._starting = True
-            try:
-                return self._start_up()
-            finally:
-                self._starting = False
+    # -- start-up (startup.ModuleStartup) -------------------------------------------------------------------------
+    @property
+    def _initialised(self) -> bool:
+        return self._startup.initialised
 
-    def _start_up(self) -> NsapiError:
-        if self._initialised:
-            return NsapiError.OK if self.stack.runner.alive else NsapiError.DEVICE_ERROR
-        stack = self.stack
-        if stack.runner.port is None:
-            try:
-                stack.runner.port, self._owns_port = open_port(self._port_spec, self._baudrate, self._rtscts)
-                if self._record is not None:
-                    stack.runner.port = RecordingPort(
-                        stack.runner.port, self._record, secrets=self._record_secrets, owns_inner=self._owns_port
-                    )
-                    self._owns_port = True  # closing the recorder finishes the transcript
-            except Exception as exc:
-                _log.error("cannot open %r: %r", self._port_spec, exc)
-                return NsapiError.DEVICE_ERROR
-            with stack.lock:
-                stack.runner.failed = None  # a freshly opened port
-            stack.start_threads()
-        elif not stack.runner.alive:
-            return NsapiError.DEVICE_ERROR
-        else:
-            stack.start_threads()
-        err = stack.initialise()
-        if err != NsapiError.OK and self._reset_callable is not None:
-            err = self._hard_reset_and_initialise()
-        if err != NsapiError.OK:
-            return err
-        if (self._target_baudrate and self._target_baudrate != self._baudrate) or self._rtscts:
-            err = self._switch_uart()
-            if err != NsapiError.OK:
-                return err
-        if self._hostname is not None and stack.dialect.cwhostname is not None:
-            stack.command(stack.dialect.cwhostname + quote(self._hostname, 32))
+    def _ensure_ready(self) -> NsapiError:
+        return self._startup.ensure_ready()
+
+    def _apply_settings(self) -> None:
+        """The Wi-Fi side's settings that live in the module's RAM (applied after every initialisation)."""
+        if self._hostname is not None:
+            command = cmd.hostname(self.stack.dialect, self._hostname)
+            if command is not None:
+                self.stack.run(command)
         if self._country is not None:
             self._apply_country()
-        with self._init_cond:
-            self._initialised = True
-            self._init_cond.notify_all()
-        return NsapiError.OK
-
-    def _hard_reset_and_initialise(self) -> NsapiError:
-        assert self._reset_callable is not None
-        _log.warning("module does not answer: hard reset")
-        stack = self.stack
-        ready = threading.Event()
-        previous = stack.on_reset
-        stack.on_reset = ready.set
-        try:
-            self._reset_callable()
-            ready.wait(RESET_TIMEOUT)
-        finally:
-            stack.on_reset = previous
-        return stack.initialise()
-
-    def _switch_uart(self) -> NsapiError:
-        stack = self.stack
-        baud = self._target_baudrate or self._baudrate
-        flow = 3 if self._rtscts else 0
-        reply = stack.command(b"AT+UART_CUR=%d,8,1,0,%d" % (baud, flow))
-        if not reply.ok:
-            return NsapiError.DEVICE_ERROR
-        try:
-            stack.runner.set_baudrate(baud)
-            if self._rtscts:
-                stack.runner.port.rtscts = True
-        except Exception as exc:
-            _log.error("cannot switch the host port to %d baud: %r", baud, exc)
-            return NsapiError.DEVICE_ERROR
-        for _ in range(5):
-            if stack.command(b"AT", timeout=0.3).ok:
-                self._baudrate = baud
-                return NsapiError.OK
-        return NsapiError.DEVICE_ERROR
 
     # -- Wi-Fi ----------------------------------------------------------------------------------------------------
     def set_blocking(self, blocking: bool) -> NsapiError:
@@ -266,10 +191,16 @@ class ESP8266Interface(WiFiInterface):
         self, ssid: str | None, pass_phrase: str | None = None, security: NsapiSecurity = NsapiSecurity.NONE
     ) -> NsapiError:
         err = super().set_credentials(ssid, pass_phrase, security)
+        if err == NsapiError.PARAMETER and security == NsapiSecurity.WEP and pass_phrase:
+            # The module takes a WEP key as the join's password and checks it itself (as Mbed's ESP8266 driver
+            # does, any 8..63-character key is accepted here; the 5/13/10/26 lengths are accepted by the base).
+            err = super().set_credentials(ssid, pass_phrase, NsapiSecurity.WPA2)
+            if err == NsapiError.OK:
+                self._security = NsapiSecurity.WEP
         if err == NsapiError.OK:
             try:
-                quote(self._ssid or "", 32)
-                quote(self._pass_phrase, 64)
+                cmd.quote(self._ssid or "", 32)
+                cmd.quote(self._pass_phrase, 64)
             except ParameterError:
                 self._ssid = None
                 return NsapiError.PARAMETER
@@ -283,13 +214,15 @@ class ESP8266Interface(WiFiInterface):
             return NsapiError.IS_CONNECTED
         # CONNECTING without a join of ours means the module lost the AP and may or may not rejoin by itself
         # (NonOS does not): joining again is the way out.
-        self._joining = True
         if not self._blocking:
+            err = self._startup.start_threads_for_worker()
+            if err != NsapiError.OK:
+                return err
+            self._joining = True
             self._set_status(NsapiConnectionStatus.CONNECTING)
-            thread = threading.Thread(target=self._join_async, name="esp_at-connect", daemon=True)
-            self._connect_thread = thread
-            thread.start()
+            self.stack.submit_job(self._join_async, self._join_abandoned)  # on the worker: no thread per join
             return NsapiError.OK
+        self._joining = True
         try:
             return self._join()
         finally:
@@ -300,8 +233,16 @@ class ESP8266Interface(WiFiInterface):
             result = self._join()
             if result != NsapiError.OK:
                 _log.warning("non-blocking connect to %r failed: %s", self._ssid, result)
+        except Exception:  # a driver bug: the status must not stay CONNECTING
+            _log.exception("non-blocking connect to %r failed", self._ssid)
+            self._set_status(NsapiConnectionStatus.DISCONNECTED)
         finally:
             self._joining = False
+
+    def _join_abandoned(self) -> None:
+        self._startup.starting = False
+        self._joining = False
+        self._set_status(NsapiConnectionStatus.DISCONNECTED)
 
     def _join(self) -> NsapiError:
         self._set_status(NsapiConnectionStatus.CONNECTING)
@@ -313,47 +254,42 @@ class ESP8266Interface(WiFiInterface):
         d = stack.dialect
         ssid, pass_phrase = self._ssid or "", self._pass_phrase
         try:
-            line = d.cwjap + quote(ssid, 32) + b"," + quote(pass_phrase, 64)
+            join = cmd.join(d, ssid, pass_phrase, None, self._join_timeout)
         except ParameterError:
             self._set_status(NsapiConnectionStatus.DISCONNECTED)
             return NsapiError.PARAMETER
-        if len(line) > d.command_limit:
-            self._set_status(NsapiConnectionStatus.DISCONNECTED)
-            return NsapiError.PARAMETER  # longer than the firmware's command line once escaped
         if self._channel:
             bssid = self._find_bssid(ssid, self._channel)
             if bssid is None:
                 self._set_status(NsapiConnectionStatus.DISCONNECTED)
                 return NsapiError.NO_SSID
-            line += b',"' + bssid.encode() + b'"'
+            join = cmd.join(d, ssid, pass_phrase, bssid, self._join_timeout)
         if self._static is not None:
-            ip, mask, gw = self._static
-            if not stack.command(d.cipsta_set + b'"%s","%s","%s"' % (ip.encode(), gw.encode(), mask.encode())).ok:
+            if not stack.run(cmd.static_address(d, *self._static)).ok:
                 self._set_status(NsapiConnectionStatus.DISCONNECTED)
                 return NsapiError.DEVICE_ERROR
-        elif not stack.command(d.cwdhcp_on).ok:
+        elif not stack.run(cmd.dhcp_on(d)).ok:
             self._set_status(NsapiConnectionStatus.DISCONNECTED)
             return NsapiError.DHCP_FAILURE
         if pass_phrase:
-            stack.runner.add_secret(quote(pass_phrase, 64)[1:-1])
+            stack.runner.add_secret(cmd.quote(pass_phrase, 64)[1:-1])
+            stack.runner.add_secret(pass_phrase.encode())
         self._leaving = False
-        reply = stack.runner.execute(line, self._join_timeout)
+        reply = stack.run(join)
         if reply.ok:
             self._refresh_addresses()
             with stack.lock:
-                stack.engine.wifi_up = True
+                stack.core.wifi_joined()
             self._set_status(NsapiConnectionStatus.GLOBAL_UP)
             return NsapiError.OK
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
         if reply.device_error:
             return NsapiError.DEVICE_ERROR
         if reply.outcome == "TIMEOUT":
-            stack.command(b"AT+CWQAP")  # stop the module's own retries
+            stack.run(cmd.LEAVE)  # stop the module's own retries
             return NsapiError.CONNECTION_TIMEOUT
-        code = reply.line_with(b"+CWJAP:")
-        if code is not None and code.strip().isdigit():
-            return _CWJAP_ERRORS.get(int(code), NsapiError.NO_CONNECTION)
-        return NsapiError.NO_CONNECTION
+        code = cmd.join_error(reply.lines)
+        return _CWJAP_ERRORS.get(code, NsapiError.NO_CONNECTION) if code is not None else NsapiError.NO_CONNECTION
 
     def _find_bssid(self, ssid: str, channel: int) -> str | None:
         for ap in self._scan_raw():
@@ -368,39 +304,23 @@ class ESP8266Interface(WiFiInterface):
             return NsapiError.NO_CONNECTION
         self._leaving = True
         stack = self.stack
-        reply = stack.command(b"AT+CWQAP") if stack.runner.alive else None
+        reply = stack.run(cmd.LEAVE) if stack.runner.alive else None
         stack.mark_all_lost(NsapiError.NO_CONNECTION)
         with stack.lock:
-            stack.engine.wifi_up = False
+            stack.core.wifi_left()
         stack.ip_address = None
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
-        self._power_down()
+        self._startup.power_down()
         if reply is not None and reply.device_error:
             return NsapiError.DEVICE_ERROR
         return NsapiError.OK
-
-    def _power_down(self) -> None:
-        """Stop the driver's threads and release the port (Mbed powers the module off here); the next
-        ``connect`` starts over."""
-        with self._lifecycle:
-            stack = self.stack
-            if stack.runner.port is None:
-                return
-            stack.stop_threads(close_port=self._owns_port)
-            stack.reset_runtime(keep_port=not self._owns_port)
-            with self._init_cond:
-                self._initialised = False
 
     def close(self) -> None:
         """Leave the network, stop the driver's threads and close the port if the driver opened it."""
         if self.get_connection_status() != NsapiConnectionStatus.DISCONNECTED and not self._joining:
             self.disconnect()
-        with self._lifecycle:
-            stack = self.stack
-            if stack.runner.port is not None:
-                stack.stop_threads(close_port=self._owns_port)
-            self._initialised = False
-            self._make_stack()
+        self._startup.close()
+        self._make_stack()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -408,7 +328,7 @@ class ESP8266Interface(WiFiInterface):
     def __del__(self) -> None:
         try:
             stack = self._stack
-            if stack is not None and stack.runner.port is not None and self._owns_port:
+            if stack is not None and stack.runner.port is not None and self._startup.owns_port:
                 stack.stop_threads(close_port=True)
         except Exception:  # interpreter teardown
             pass
@@ -422,7 +342,7 @@ class ESP8266Interface(WiFiInterface):
             self.stack.ip_address = None
             self._set_status(NsapiConnectionStatus.CONNECTING)
         elif kind == "GOT IP" and status == NsapiConnectionStatus.CONNECTING:
-            threading.Thread(target=self._reconnected, name="esp_at-reconnected", daemon=True).start()
+            self.stack.submit_job(self._reconnected)
 
     def _reconnected(self) -> None:
         self._refresh_addresses()
@@ -430,23 +350,16 @@ class ESP8266Interface(WiFiInterface):
             self._set_status(NsapiConnectionStatus.GLOBAL_UP)
 
     def _on_reset(self) -> None:
-        if self._starting:
+        if self._startup.starting:
             return  # the boot 'ready' (or a reboot) during start-up: initialise() starts over by itself
         _log.warning("the module reset ('ready'): sockets are lost, re-initialising")
         self.stack.mark_all_lost(NsapiError.CONNECTION_LOST)
         self.stack.ip_address = None
-        self._initialised = False
+        self._startup.module_was_reset()
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
         if self._joining:
             return
-        thread = threading.Thread(target=self._reinitialise, name="esp_at-reinit", daemon=True)
-        self._reinit_thread = thread
-        thread.start()
-
-    def _reinitialise(self) -> None:
-        err = self._ensure_ready()
-        if err != NsapiError.OK:
-            _log.error("re-initialising the module after a reset failed: %s", err)
+        self.stack.submit_job(self._startup.reinitialise)  # on the worker: no thread per reset
 
     def _on_port_failed(self) -> None:
         self.stack.mark_all_lost(NsapiError.DEVICE_ERROR)
@@ -456,15 +369,10 @@ class ESP8266Interface(WiFiInterface):
     # -- addresses ------------------------------------------------------------------------------------------------
     def _refresh_addresses(self) -> None:
         stack = self.stack
-        reply = stack.command(stack.dialect.cipsta_query, expect=b"+CIPSTA")
-        values: dict[bytes, str] = {}
-        for line in reply.lines:
-            match = re.match(rb'\+CIPSTA(?:_CUR)?:(\w+):"?([0-9.]+)"?', line)
-            if match:
-                values[match.group(1)] = match.group(2).decode()
-        stack.ip_address = values.get(b"ip")
-        self._netmask = values.get(b"netmask")
-        self._gateway = values.get(b"gateway")
+        values = cmd.station_addresses(stack.run(cmd.station_query(stack.dialect)).lines)
+        stack.ip_address = values.get("ip")
+        self._netmask = values.get("netmask")
+        self._gateway = values.get("gateway")
 
     def _require_up(self) -> bool:
         return self.get_connection_status() == NsapiConnectionStatus.GLOBAL_UP and self.stack.runner.alive
@@ -490,11 +398,7 @@ class ESP8266Interface(WiFiInterface):
         if self._mac is None:
             if self._ensure_ready() != NsapiError.OK:
                 return None
-            reply = self.stack.command(self.stack.dialect.cipstamac_query, expect=b"+CIPSTAMAC")
-            for line in reply.lines:
-                match = _QUOTED_RE.search(line)
-                if line.startswith(b"+CIPSTAMAC") and match:
-                    self._mac = match.group(1).decode()
+            self._mac = cmd.mac_address(self.stack.run(cmd.mac_query(self.stack.dialect)).lines)
         return self._mac
 
     def set_network(self, ip: SocketAddress, netmask: SocketAddress, gateway: SocketAddress) -> NsapiError:
@@ -515,12 +419,12 @@ class ESP8266Interface(WiFiInterface):
 
     def set_hostname(self, hostname: str) -> NsapiError:
         """The station's DHCP host name (ESP-AT ``AT+CWHOSTNAME``; applied at start-up)."""
-        if check_hostname(hostname) != NsapiError.OK or len(hostname) > 32:
-            return NsapiError.PARAMETER
+        if check_hostname(hostname) != NsapiError.OK or len(hostname.encode()) > 32:
+            return NsapiError.PARAMETER  # the firmware's limit is 32 bytes, not characters
         self._hostname = hostname
-        if self._initialised and self.stack.dialect.cwhostname is not None:
-            reply = self.stack.command(self.stack.dialect.cwhostname + quote(hostname, 32))
-            return NsapiError.OK if reply.ok else NsapiError.DEVICE_ERROR
+        command = cmd.hostname(self.stack.dialect, hostname)
+        if self._initialised and command is not None:
+            return NsapiError.OK if self.stack.run(command).ok else NsapiError.DEVICE_ERROR
         return NsapiError.OK
 
     def set_country_code(self, code: str, start_channel: int = 1, channels: int = 13) -> NsapiError:
@@ -538,28 +442,31 @@ class ESP8266Interface(WiFiInterface):
         if self._country is None:
             return NsapiError.OK
         code, start, count = self._country
-        line = self.stack.dialect.cwcountry + b'1,"%s",%d,%d' % (code.encode(), start, count)
-        return NsapiError.OK if self.stack.command(line).ok else NsapiError.DEVICE_ERROR
+        return (
+            NsapiError.OK
+            if self.stack.run(cmd.country(self.stack.dialect, code, start, count)).ok
+            else NsapiError.DEVICE_ERROR
+        )
 
     def set_sntp_config(self, enable: bool = True, timezone: int = 0, servers: tuple[str, ...] = ()) -> NsapiError:
         """SNTP on the module (``AT+CIPSNTPCFG``): whole-hour time zone, up to three server names."""
         if not -12 <= timezone <= 14 or len(servers) > 3:
             return NsapiError.PARAMETER
         try:
-            names = b"".join(b"," + quote(name, 64) for name in servers)
+            command = cmd.sntp_config(enable, timezone, servers)
         except ParameterError:
             return NsapiError.PARAMETER
         err = self._ensure_ready()
         if err != NsapiError.OK:
             return err
-        reply = self.stack.command(b"AT+CIPSNTPCFG=%d,%d" % (int(bool(enable)), timezone) + names)
+        reply = self.stack.run(command)
         return NsapiError.OK if reply.ok else (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER)
 
     def get_time(self) -> tuple[NsapiError, time.struct_time | None]:
         """The module's SNTP time: ``(OK, struct_time)``, or ``(TIMEOUT, None)`` while it has not synchronised."""
         if not self._require_up():
             return NsapiError.NO_CONNECTION, None
-        reply = self.stack.command(b"AT+CIPSNTPTIME?", expect=b"+CIPSNTPTIME:")
+        reply = self.stack.run(cmd.SNTP_TIME)
         value = reply.line_with(b"+CIPSNTPTIME:")
         if not reply.ok or value is None:
             return (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.TIMEOUT), None
@@ -573,22 +480,17 @@ class ESP8266Interface(WiFiInterface):
 
     # -- scan and RSSI --------------------------------------------------------------------------------------------
     def _scan_raw(self) -> list[tuple[WiFiAccessPoint, str]]:
-        reply: Reply = self.stack.runner.execute(b"AT+CWLAP", SCAN_TIMEOUT)
+        reply: Reply = self.stack.run(cmd.scan())
         found: list[tuple[WiFiAccessPoint, str]] = []
-        for line in reply.lines:
-            match = _CWLAP_RE.match(line)
-            if match is None:
-                continue
-            ecn, ssid, rssi, mac, channel = match.groups()
-            ssid_text = re.sub(rb"\\(.)", rb"\1", ssid).decode("utf-8", "replace")
+        for seen in cmd.access_points(reply.lines):
             ap = WiFiAccessPoint(
-                ssid=ssid_text,
-                bssid=bytes(int(x, 16) for x in mac.split(b":")),
-                security=_ECN.get(int(ecn), NsapiSecurity.UNKNOWN),
-                rssi=int(rssi),
-                channel=int(channel),
+                ssid=seen.ssid,
+                bssid=bytes(int(x, 16) for x in seen.bssid.split(":")),
+                security=_ECN.get(seen.ecn, NsapiSecurity.UNKNOWN),
+                rssi=seen.rssi,
+                channel=seen.channel,
             )
-            found.append((ap, mac.decode()))
+            found.append((ap, seen.bssid))
         if not reply.ok and not found:
             raise _ScanFailed(reply.outcome)
         return found
@@ -614,13 +516,8 @@ class ESP8266Interface(WiFiInterface):
     def get_rssi(self) -> int:
         if not self._require_up():
             return 0
-        reply = self.stack.command(self.stack.dialect.cwjap_query)
-        for line in reply.lines:
-            # +CWJAP[_CUR]:"<ssid>","<bssid>",<channel>,<rssi>[,...]: anchor on the BSSID (an SSID may hold commas)
-            match = re.search(rb'"[0-9a-fA-F:]{17}",(\d+),(-?\d+)', line) if line.startswith(b"+CWJAP") else None
-            if match is not None:
-                return int(match.group(2))
-        return 0
+        value = cmd.rssi(self.stack.run(cmd.rssi_query(self.stack.dialect)).lines)
+        return 0 if value is None else value
 
     def set_channel(self, channel: int) -> NsapiError:
         return super().set_channel(channel)
@@ -632,8 +529,7 @@ class ESP8266Interface(WiFiInterface):
 
     def wait_initialised(self, timeout: float) -> bool:
         """Wait until a background re-initialisation (after a module reset) finished."""
-        with self._init_cond:
-            return self._init_cond.wait_for(lambda: self._initialised, timeout)
+        return self._startup.wait_initialised(timeout)
 
 
 def _url_int(value: str, name: str) -> int:

@@ -205,7 +205,6 @@ def _esp_open_sockets(stack: NetworkStack) -> int:
 
 ESP_CAPS = Capabilities(
     max_sockets=5,
-    bind_address=False,
     peer_reset=frozenset({NsapiError.CONNECTION_LOST, 0}),
     max_udp_payload=1472,
 )

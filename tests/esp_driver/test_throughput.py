@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from netsocket.drivers.esp_at import ESP8266Interface
 
-from benchmarks.esp_throughput import download, pattern
+from benchmarks.esp_throughput import download, pattern, upload
 from netsocket import NsapiError, NsapiSecurity, SocketAddress, TCPSocket
 from tests.servers import LoopbackServers
 
@@ -37,6 +37,13 @@ def test_5mb_download_arrives_intact_near_line_rate(iface: ESP8266Interface) -> 
     result = download(iface, SIZE)
     assert result.size == SIZE
     assert result.intact, "SHA-256 of the downloaded bytes differs"
+    assert result.rate() > 0.5 * BAUD / 10, f"{result.rate():.0f} B/s"
+
+
+def test_5mb_upload_arrives_intact_near_line_rate(iface: ESP8266Interface) -> None:
+    result = upload(iface, SIZE)
+    assert result.size == SIZE
+    assert result.intact, "SHA-256 of the uploaded bytes differs"
     assert result.rate() > 0.5 * BAUD / 10, f"{result.rate():.0f} B/s"
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 from netsocket.drivers.esp_at import ESP8266Interface
-from netsocket.drivers.esp_at.engine import TCP_BUFFER_LIMIT, UDP_QUEUE_LIMIT
+from netsocket.drivers.esp_at.links import TCP_BUFFER_LIMIT, UDP_QUEUE_LIMIT
 from netsocket.drivers.w5500 import W5500Interface
 from netsocket.mocks.w5500 import FakeSpiDev
 

@@ -1,0 +1,293 @@
+"""AT commands as data: each has a builder (with the firmware's escaping and length rules) and, where its answer
+carries values, a reader of its reply lines. Sans-IO: no I/O, no clock.
+
+A ``Command`` says what goes on the wire and how its answer is recognised (``expect``: an ``OK`` without an
+information line starting with it belongs to someone else); the protocol core runs it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from .dialects import Dialect
+from .links import LINK_COUNT
+
+Kind = Literal["plain", "send", "recvdata"]
+
+COMMAND_TIMEOUT: Final = 5.0
+CONNECT_TIMEOUT: Final = 20.0
+DNS_TIMEOUT: Final = 15.0
+SEND_TIMEOUT: Final = 10.0
+JOIN_TIMEOUT: Final = 25.0
+SCAN_TIMEOUT: Final = 15.0
+
+
+class ParameterError(ValueError):
+    """A user string that cannot be put on a command line (maps to NSAPI_ERROR_PARAMETER)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One AT command: its line (without CR LF), how long its answer may take, and how to tell the answer."""
+
+    line: bytes
+    timeout: float = COMMAND_TIMEOUT
+    kind: Kind = "plain"
+    link: int | None = None
+    payload: bytes | None = None
+    """The data written after the ``>`` prompt (``kind == "send"``)."""
+    expect: bytes | None = None
+    wanted: int = 0
+    """Bytes asked for (``kind == "recvdata"``)."""
+
+
+def quote(value: str, limit: int = 64) -> bytes:
+    """A double-quoted AT string parameter, escaped per the firmware rules (``\\``, ``"`` and ``,`` get a
+    backslash). CR, LF, NUL and other control characters, and values over ``limit`` bytes, are refused."""
+    raw = value.encode("utf-8")
+    if len(raw) > limit:
+        raise ParameterError(f"string parameter longer than {limit} bytes")
+    if any(b < 0x20 or b == 0x7F for b in raw):
+        raise ParameterError("string parameter contains a control character")
+    out = bytearray(b'"')
+    for b in raw:
+        if b in b'\\",':
+            out.append(0x5C)
+        out.append(b)
+    out.append(0x22)
+    return bytes(out)
+
+
+# -- builders -------------------------------------------------------------------------------------------------------
+def plain(line: bytes, timeout: float = COMMAND_TIMEOUT, expect: bytes | None = None) -> Command:
+    return Command(line, timeout, expect=expect)
+
+
+def tcp_start(link: int, ip: str, port: int, keepalive: int = 0) -> Command:
+    line = b'AT+CIPSTART=%d,"TCP","%s",%d' % (link, ip.encode(), port)
+    if keepalive:
+        line += b",%d" % keepalive
+    return Command(line, CONNECT_TIMEOUT, link=link)
+
+
+def udp_start(link: int, local_port: int) -> Command:
+    return Command(b'AT+CIPSTART=%d,"UDP","0.0.0.0",0,%d,2' % (link, local_port), CONNECT_TIMEOUT, link=link)
+
+
+def tcp_send(link: int, payload: bytes) -> Command:
+    return Command(b"AT+CIPSEND=%d,%d" % (link, len(payload)), SEND_TIMEOUT, "send", link, payload)
+
+
+def udp_send(link: int, payload: bytes, ip: str, port: int) -> Command:
+    line = b'AT+CIPSEND=%d,%d,"%s",%d' % (link, len(payload), ip.encode(), port)
+    return Command(line, SEND_TIMEOUT, "send", link, payload)
+
+
+def fetch(link: int, size: int) -> Command:
+    return Command(b"AT+CIPRECVDATA=%d,%d" % (link, size), COMMAND_TIMEOUT, "recvdata", link, wanted=size)
+
+
+def close(link: int) -> Command:
+    return Command(b"AT+CIPCLOSE=%d" % link, COMMAND_TIMEOUT, link=link)
+
+
+def server_start(port: int) -> Command:
+    return Command(b"AT+CIPSERVER=1,%d" % port)
+
+
+def server_max_connections(backlog: int) -> Command:
+    return Command(b"AT+CIPSERVERMAXCONN=%d" % max(1, min(LINK_COUNT, backlog or 1)))
+
+
+SERVER_STOP: Final = Command(b"AT+CIPSERVER=0")
+PEER_TABLE: Final = Command(b"AT+CIPSTATUS", expect=b"STATUS:")
+RECV_LENGTHS: Final = Command(b"AT+CIPRECVLEN?", expect=b"+CIPRECVLEN:")
+
+
+def resolve(host: str) -> Command:
+    """``AT+CIPDOMAIN``; ParameterError for a name the command line cannot carry."""
+    return Command(b"AT+CIPDOMAIN=" + quote(host, 64), DNS_TIMEOUT, expect=b"+CIPDOMAIN:")
+
+
+def join(dialect: Dialect, ssid: str, pass_phrase: str, bssid: str | None, timeout: float) -> Command:
+    """``AT+CWJAP``; ParameterError when a string is unsafe or the line is longer than the firmware takes."""
+    line = dialect.cwjap + quote(ssid, 32) + b"," + quote(pass_phrase, 64)
+    if len(line) > dialect.command_limit:
+        raise ParameterError("the join command is longer than the firmware's command line once escaped")
+    if bssid is not None:
+        line += b',"' + bssid.encode() + b'"'
+    return Command(line, timeout)
+
+
+def hostname(dialect: Dialect, name: str) -> Command | None:
+    return None if dialect.cwhostname is None else Command(dialect.cwhostname + quote(name, 32))
+
+
+def static_address(dialect: Dialect, ip: str, netmask: str, gateway: str) -> Command:
+    return Command(dialect.cipsta_set + b'"%s","%s","%s"' % (ip.encode(), gateway.encode(), netmask.encode()))
+
+
+def uart(baudrate: int, rtscts: bool) -> Command:
+    return Command(b"AT+UART_CUR=%d,8,1,0,%d" % (baudrate, 3 if rtscts else 0))
+
+
+# -- reply readers ----------------------------------------------------------------------------------------------------
+_IP_RE: Final = re.compile(rb'"?([0-9.]+)"?')
+
+
+def line_with(lines: list[bytes], prefix: bytes) -> bytes | None:
+    for line in lines:
+        if line.startswith(prefix):
+            return line[len(prefix) :]
+    return None
+
+
+def peer(ip: bytes, port: bytes) -> tuple[str, int] | None:
+    """A peer address from the module's text, or None when it is not an IPv4 address and a port in 1..65535."""
+    try:
+        address = ipaddress.IPv4Address(ip.decode("ascii"))
+        number = int(port)
+    except ValueError:
+        return None
+    return (str(address), number) if 0 < number <= 65535 else None
+
+
+def peer_table(lines: list[bytes]) -> dict[int, tuple[str, int]]:
+    """``+CIPSTATUS:<id>,"TCP","<ip>",<port>,...`` lines: the peer of each listed id (malformed ones left out)."""
+    found: dict[int, tuple[str, int]] = {}
+    for line in lines:
+        if line.startswith(b"+CIPSTATUS:"):
+            parts = line[len(b"+CIPSTATUS:") :].split(b",")
+            if len(parts) >= 4 and parts[0].isdigit() and int(parts[0]) < LINK_COUNT:
+                address = peer(parts[2].strip(b'"'), parts[3])
+                if address is not None:
+                    found[int(parts[0])] = address
+    return found
+
+
+def recv_lengths(lines: list[bytes]) -> dict[int, int]:
+    """``+CIPRECVLEN:<n0>,<n1>,...``: bytes the module holds per link (unused links left out)."""
+    values = line_with(lines, b"+CIPRECVLEN:")
+    held: dict[int, int] = {}
+    if values is None:
+        return held
+    for link_id, field_ in enumerate(values.split(b",")[:LINK_COUNT]):
+        field_ = field_.strip()
+        if field_.lstrip(b"-").isdigit() and int(field_) > 0:
+            held[link_id] = int(field_)
+    return held
+
+
+def resolved_address(lines: list[bytes]) -> str | None:
+    """The address in ``+CIPDOMAIN:<ip>`` (quoted on some firmware), or None."""
+    value = line_with(lines, b"+CIPDOMAIN:")
+    match = _IP_RE.fullmatch(value.strip()) if value is not None else None
+    return match.group(1).decode() if match is not None else None
+
+
+# -- start-up and the Wi-Fi side ----------------------------------------------------------------------------------
+SYNC: Final = Command(b"AT", 0.5)
+"""A probe (short timeout: a booting or confused module may need several)."""
+ECHO_OFF: Final = Command(b"ATE0")
+VERSION: Final = Command(b"AT+GMR", expect=b"AT version:")
+PASSTHROUGH_OFF: Final = Command(b"AT+CIPMODE=0")
+CLOSE_ALL: Final = Command(b"AT+CIPCLOSE=5")
+MULTI_LINK: Final = Command(b"AT+CIPMUX=1")
+AUTOCONNECT_OFF: Final = Command(b"AT+CWAUTOCONN=0")
+LEAVE: Final = Command(b"AT+CWQAP")
+PEER_INFO_ON: Final = Command(b"AT+CIPDINFO=1")
+SNTP_TIME: Final = Command(b"AT+CIPSNTPTIME?", expect=b"+CIPSNTPTIME:")
+
+
+def scan(timeout: float = SCAN_TIMEOUT) -> Command:
+    return Command(b"AT+CWLAP", timeout)
+
+
+def dhcp_on(dialect: Dialect) -> Command:
+    return Command(dialect.cwdhcp_on)
+
+
+def station_query(dialect: Dialect) -> Command:
+    return Command(dialect.cipsta_query, expect=b"+CIPSTA")
+
+
+def mac_query(dialect: Dialect) -> Command:
+    return Command(dialect.cipstamac_query, expect=b"+CIPSTAMAC")
+
+
+def rssi_query(dialect: Dialect) -> Command:
+    return Command(dialect.cwjap_query)
+
+
+def country(dialect: Dialect, code: str, start: int, count: int) -> Command:
+    return Command(dialect.cwcountry + b'1,"%s",%d,%d' % (code.encode("ascii"), start, count))
+
+
+def sntp_config(enable: bool, timezone: int, servers: tuple[str, ...]) -> Command:
+    """``AT+CIPSNTPCFG``; ParameterError for a server name the command line cannot carry."""
+    names = b"".join(b"," + quote(name, 64) for name in servers)
+    return Command(b"AT+CIPSNTPCFG=%d,%d" % (int(bool(enable)), timezone) + names)
+
+
+_CIPSTA_RE: Final = re.compile(rb'\+CIPSTA(?:_CUR)?:(\w+):"?([0-9.]+)"?')
+_CWLAP_RE: Final = re.compile(rb'\+CWLAP:\((\d+),"((?:[^"\\]|\\.)*)",(-?\d+),"([0-9a-fA-F:]{17})",(\d+)')
+_QUOTED_RE: Final = re.compile(rb'"([^"]*)"')
+_RSSI_RE: Final = re.compile(rb'"[0-9a-fA-F:]{17}",(\d+),(-?\d+)')
+
+
+def station_addresses(lines: list[bytes]) -> dict[str, str]:
+    """``+CIPSTA[_CUR]:ip:"..."`` and its netmask/gateway lines, by name."""
+    values: dict[str, str] = {}
+    for line in lines:
+        match = _CIPSTA_RE.match(line)
+        if match:
+            values[match.group(1).decode("ascii", "replace")] = match.group(2).decode()
+    return values
+
+
+def mac_address(lines: list[bytes]) -> str | None:
+    for line in lines:
+        match = _QUOTED_RE.search(line)
+        if line.startswith(b"+CIPSTAMAC") and match:
+            return match.group(1).decode("ascii", "replace")
+    return None
+
+
+@dataclass(frozen=True)
+class AccessPoint:
+    """One ``+CWLAP`` line: encryption code, SSID (unescaped), RSSI, BSSID text, channel."""
+
+    ecn: int
+    ssid: str
+    rssi: int
+    bssid: str
+    channel: int
+
+
+def access_points(lines: list[bytes]) -> list[AccessPoint]:
+    found = []
+    for line in lines:
+        match = _CWLAP_RE.match(line)
+        if match is not None:
+            ecn, ssid, rssi, mac, channel = match.groups()
+            text = re.sub(rb"\\(.)", rb"\1", ssid).decode("utf-8", "replace")
+            found.append(AccessPoint(int(ecn), text, int(rssi), mac.decode(), int(channel)))
+    return found
+
+
+def rssi(lines: list[bytes]) -> int | None:
+    """``+CWJAP[_CUR]:"<ssid>","<bssid>",<channel>,<rssi>[,...]``: anchored on the BSSID (an SSID may hold commas)."""
+    for line in lines:
+        match = _RSSI_RE.search(line) if line.startswith(b"+CWJAP") else None
+        if match is not None:
+            return int(match.group(2))
+    return None
+
+
+def join_error(lines: list[bytes]) -> int | None:
+    """The code of a failed join's ``+CWJAP:<code>`` (1 timeout, 2 wrong password, 3 no AP, 4 failed)."""
+    code = line_with(lines, b"+CWJAP:")
+    return int(code) if code is not None and code.strip().isdigit() else None

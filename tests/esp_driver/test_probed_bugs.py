@@ -1,0 +1,168 @@
+"""Bugs found when probing the driver (issue 9, item 6), each as the user meets it through the public API."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import socket
+import threading
+from typing import Any
+
+import pytest
+import serial
+from netsocket.drivers.esp_at import ESP8266Interface
+
+from netsocket import NsapiConnectionStatus, NsapiError, NsapiEvent, NsapiSecurity, SocketAddress, TCPSocket
+
+pytestmark = pytest.mark.esp
+
+SSID, PASSPHRASE = "netsocket-wpa2", "netsocket123"
+_names = itertools.count(1)
+
+
+def emulator_url(profile: str = "at22_8266") -> str:
+    return f"espemu://?profile={profile}&timescale=0.01&seed=4&name=probed-{next(_names)}"
+
+
+class RewritingPort:
+    """A serial port whose complete input lines go through ``rewrite`` (a module that prints odd values)."""
+
+    def __init__(self, port: Any, pattern: bytes, replacement: bytes) -> None:
+        self._port = port
+        self._pattern = re.compile(pattern)
+        self._replacement = replacement
+        self._held = b""
+
+    def read(self, size: int = 1) -> bytes:
+        data = self._held + self._port.read(size)
+        cut = data.rfind(b"\n") + 1
+        tail = data[cut:]
+        if tail.startswith(b"+CIPSTATUS") or b"+CIPSTATUS".startswith(tail):
+            self._held, data = tail, data[:cut]  # an unfinished line that may need rewriting
+        else:
+            self._held = b""
+        return self._pattern.sub(self._replacement, data)
+
+    def write(self, data: bytes) -> int | None:
+        return self._port.write(data)  # type: ignore[no-any-return]
+
+    @property
+    def in_waiting(self) -> int:
+        return int(self._port.in_waiting)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._port, name)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_accept_survives_a_peer_port_out_of_range_and_frees_its_links() -> None:
+    port = serial.serial_for_url(emulator_url(), timeout=0.05)
+    wrapped = RewritingPort(port, rb'(\+CIPSTATUS:\d,"TCP","[0-9.]+",)\d+', rb"\g<1>99999")
+    iface = ESP8266Interface(wrapped)
+    try:
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        server = TCPSocket()
+        assert server.open(iface) == NsapiError.OK
+        listen_port = free_port()
+        assert server.bind(listen_port) == NsapiError.OK
+        assert server.listen(2) == NsapiError.OK
+        server.set_timeout(5000)
+        for round_ in range(2 * 5 + 1):  # more clients than link ids: a leaked id would starve a later one
+            with socket.create_connection(("127.0.0.1", listen_port), timeout=5) as client:
+                client.sendall(b"client %d" % round_)
+            accepted, err = server.accept()
+            assert err == NsapiError.OK and accepted is not None, f"round {round_}: {err}"
+            accepted.set_timeout(5000)
+            got = bytearray()
+            buffer = bytearray(64)
+            while (result := accepted.recv(buffer)) > 0:
+                got += buffer[:result]
+            assert result == 0 and bytes(got) == b"client %d" % round_
+            accepted.close()
+        server.close()
+    finally:
+        iface.close()
+        port.close()
+
+
+def test_passphrase_is_masked_in_the_echo_of_a_module_with_echo_on(caplog: pytest.LogCaptureFixture) -> None:
+    iface = ESP8266Interface(emulator_url())
+    try:
+        assert iface.scan(None, 0) > 0  # the module is started (echo off) ...
+        assert iface.stack.runner.write_raw(b"ATE1\r\n")  # ... then echoes again, as after any reboot
+        with caplog.at_level(logging.DEBUG, logger="netsocket.drivers.esp_at"):
+            assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        incoming = [r.getMessage() for r in caplog.records if r.getMessage().startswith("<- ")]
+        assert any("CWJAP=" in line for line in incoming), "the module did not echo the join"
+        assert not [line for line in incoming if PASSPHRASE in line]
+    finally:
+        iface.close()
+
+
+def test_hostname_limit_is_in_bytes_and_a_non_blocking_connect_still_completes() -> None:
+    iface = ESP8266Interface(emulator_url())
+    statuses: list[int] = []
+    changed = threading.Condition()
+
+    def on_status(_event: NsapiEvent, status: int) -> None:
+        with changed:
+            statuses.append(status)
+            changed.notify_all()
+
+    iface.attach(on_status)
+    try:
+        assert iface.set_hostname("é" * 20) == NsapiError.PARAMETER  # 20 characters, 40 bytes
+        assert iface.set_hostname("host-" + "é" * 13) == NsapiError.OK  # 31 bytes
+        assert iface.set_blocking(False) == NsapiError.OK
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        with changed:
+            assert changed.wait_for(lambda: NsapiConnectionStatus.GLOBAL_UP in statuses, 10.0), statuses
+    finally:
+        iface.close()
+
+
+def test_a_caller_owned_port_reconnects_after_disconnect() -> None:
+    port = serial.serial_for_url(emulator_url(), timeout=0.05)
+    iface = ESP8266Interface(port)
+    try:
+        for _ in range(2):
+            assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+            assert iface.disconnect() == NsapiError.OK
+        assert port.is_open  # the caller's port stays the caller's
+    finally:
+        iface.close()
+        port.close()
+
+
+def test_wep_credentials_of_mbed_test_plan_are_accepted() -> None:
+    iface = ESP8266Interface(emulator_url())
+    try:
+        assert iface.set_credentials("OK", "12345678", NsapiSecurity.WEP) in (NsapiError.OK, NsapiError.UNSUPPORTED)
+        assert iface.set_credentials("OK", None, NsapiSecurity.WEP) == NsapiError.PARAMETER
+    finally:
+        iface.close()
+
+
+def test_bind_accepts_the_modules_own_address_and_refuses_others() -> None:
+    iface = ESP8266Interface(emulator_url())
+    try:
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        own = SocketAddress()
+        assert iface.get_ip_address(own) == NsapiError.OK
+        for address, expected in (
+            (own.get_ip_address(), NsapiError.OK),
+            ("0.0.0.0", NsapiError.OK),
+            ("10.99.99.99", NsapiError.PARAMETER),
+        ):
+            sock = TCPSocket()
+            assert sock.open(iface) == NsapiError.OK
+            assert sock.bind(SocketAddress(address, free_port())) == expected, address
+            sock.close()
+    finally:
+        iface.close()
