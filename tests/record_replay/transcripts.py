@@ -22,7 +22,7 @@ from tests.record_replay.scenarios import SCENARIOS, Live, Outcome, Scenario, co
 ROOT = Path(__file__).resolve().parents[2]
 TRANSCRIPTS = ROOT / "tests" / "data" / "transcripts"
 MANIFEST = "manifest.json"
-RECORD_URL = "espemu://?profile={profile}&timescale=0.01&seed=1&boot=0"
+RECORD_URL = "espemu://?profile={profile}&timescale=0.01&pace=0&seed=1&boot=0"
 """An emulated module already booted: a boot ``ready`` racing the driver's first ``AT`` would make the session
 depend on thread timing."""
 
