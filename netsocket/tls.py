@@ -150,12 +150,16 @@ class _TlsSession:
         # Ciphertext a non-blocking transport could not take yet stays queued; the data itself was accepted.
         return err if err < 0 and err != NsapiError.WOULD_BLOCK else len(data)
 
-    def recv(self, view: memoryview, raw_recv: Callable[[bytearray], int]) -> int:
+    def recv(self, view: memoryview, raw_recv: Callable[[bytearray], int], raw_send: Callable[[bytes], int]) -> int:
         assert self.tls is not None
         while True:
             try:
                 data = self.tls.read(len(view))
             except ssl.SSLWantReadError:
+                # Ciphertext a non-blocking send left queued goes first: the reply awaited may depend on it.
+                err = self.flush(raw_send)
+                if err < 0 and err != NsapiError.WOULD_BLOCK:
+                    return err
                 size = self.pull(raw_recv)
                 if size < 0:
                     return size
@@ -233,7 +237,7 @@ class _TlsFront:
         if not self._session.handshake_done:
             return NsapiError.NO_CONNECTION
         with self._session.lock:
-            return self._session.recv(view, self._raw_recv)
+            return self._session.recv(view, self._raw_recv, self._raw_send)
 
     def _close_notify(self) -> None:
         if self._has_transport():

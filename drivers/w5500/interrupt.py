@@ -1,6 +1,10 @@
 """The W5500's GPIO lines: INTn for the stack's service thread (``wait(timeout) -> bool``, True once INTn is low)
 and RSTn for the chip layer (``pin(level)``).
 
+An interrupt line may also have ``wakeup()``: it makes a ``wait`` in progress (or the next one) return at once, so
+the service thread can sleep on INTn until its next deadline and still be woken by a socket call that needs it
+sooner. A line without ``wakeup`` (libgpiod's) is waited on in short slices instead.
+
 Layer: I/O adapters. Accepted sources: an object that already has ``wait(timeout)``; the emulator's
 ``FakeSpiDev`` (``intn`` level plus ``on_int_edge`` callbacks); a ``"/dev/gpiochipN:LINE"`` string read through
 libgpiod (the ``rpi`` extra, imported lazily); or a zero-argument callable returning True while INTn is asserted
@@ -23,21 +27,28 @@ class EdgeInterrupt:
     def __init__(self, level: Callable[[], bool], subscribe: Callable[[Callable[[bool], None]], Any]) -> None:
         self._level = level
         self._cond = threading.Condition()
+        self._woken = False
         self._unsubscribe = subscribe(self._edge)
 
     def _edge(self, level: bool) -> None:
         with self._cond:
             self._cond.notify_all()
 
+    def wakeup(self) -> None:
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
+
     def wait(self, timeout: float) -> bool:
         end = time.monotonic() + timeout
         with self._cond:
-            while self._level():
+            while self._level() and not self._woken:
                 remaining = end - time.monotonic()
                 if remaining <= 0:
                     return False
                 self._cond.wait(remaining)
-        return True
+            self._woken = False
+        return not self._level()
 
     def close(self) -> None:
         if callable(self._unsubscribe):
@@ -49,13 +60,19 @@ class LevelInterrupt:
 
     def __init__(self, asserted: Callable[[], bool]) -> None:
         self._asserted = asserted
+        self._woken = threading.Event()
+
+    def wakeup(self) -> None:
+        self._woken.set()
 
     def wait(self, timeout: float) -> bool:
         end = time.monotonic() + timeout
         while not self._asserted():
-            if time.monotonic() >= end:
+            if self._woken.is_set() or time.monotonic() >= end:
+                self._woken.clear()
                 return False
-            time.sleep(LEVEL_POLL_S)
+            self._woken.wait(LEVEL_POLL_S)
+        self._woken.clear()
         return True
 
 
