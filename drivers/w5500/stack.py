@@ -75,6 +75,9 @@ earlier look is not delayed by more than this."""
 CLOSE_LINGER_S = 2.0
 """How long a gracefully closed TCP socket may take to reach CLOSED before it is closed abortively."""
 EPHEMERAL_PORTS = (49152, 65535)
+PROBE_PORT = 9
+PROBE_RETRY = bytes((0x03, 0xE8, 2))
+"""RTR = 1000 (100 ms) and RCR = 2 while an address is probed: the ARP gives up after 300 ms."""
 MAX_LISTENERS = 4
 
 _CONNECTED = frozenset({Status.ESTABLISHED, Status.CLOSE_WAIT})
@@ -746,6 +749,48 @@ class W5500Stack(NetworkStack):
         self.chip.write_socket(n, Sn.RX_RD, rx_wr)
         self.chip.command(n, Command.RECV)
         return NsapiError.WOULD_BLOCK
+
+    def probe_address(self, address: SocketAddress, timeout: float) -> bool | None:
+        """Whether a host answers ARP for ``address``: one datagram to it (port 9, discard) with the chip's ARP
+        made short for the probe (RTR 100 ms, RCR 2: about 300 ms). SEND_OK means someone answered (True);
+        TIMEOUT means nobody did (False); None if the chip cannot probe now. With the chip's own address still
+        0.0.0.0 (DHCP before it binds), its ARP request is an RFC 5227 probe."""
+        if address.get_ip_version() != NsapiVersion.IPv4 or self._failed:
+            return None
+        err, handle = self.socket_open(NsapiProtocol.UDP)
+        if err != NsapiError.OK or handle is None or handle.hw is None:
+            return None
+        answered = threading.Event()
+        handle.callback = answered.set
+        n = handle.hw
+        try:
+            with self._lock:
+                saved = self.chip.read_common(Common.RTR, 3)
+                self.chip.write_common(Common.RTR, PROBE_RETRY)
+            try:
+                if self.socket_sendto(handle, SocketAddress(address.get_ip_bytes(), PROBE_PORT), b"\0") != 1:
+                    return None
+                end = time.monotonic() + timeout
+                while True:
+                    with self._lock:
+                        hw = self._hw[n]
+                        if hw.ir & SocketInterrupt.TIMEOUT:
+                            return False
+                        if not hw.sending:
+                            return True
+                    remaining = end - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    answered.wait(remaining)
+                    answered.clear()
+            finally:
+                with self._lock:
+                    self.chip.write_common(Common.RTR, saved)
+        except ChipError as exc:
+            self._device_error(exc)
+            return None
+        finally:
+            self.socket_close(handle)
 
     def socket_attach(self, handle: W5500Socket, callback: Callable[[], None] | None) -> None:
         if isinstance(handle, W5500Socket):
