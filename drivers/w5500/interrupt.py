@@ -93,7 +93,7 @@ class GpiodInterrupt:
             edge_detection=gpiod.line.Edge.FALLING,
             bias=gpiod.line.Bias.PULL_UP,
         )
-        self._request: Any = gpiod.request_lines(chip, consumer="netsocket-w5500", config={self._offset: settings})
+        self._request: Any = request_line(gpiod, chip, self._offset, settings)
         self._inactive = gpiod.line.Value.ACTIVE
 
     def wait(self, timeout: float) -> bool:
@@ -106,6 +106,24 @@ class GpiodInterrupt:
 
     def close(self) -> None:
         self._request.release()
+
+
+def request_line(gpiod: Any, chip: str, offset: int, settings: Any) -> Any:
+    """One line of ``chip`` through libgpiod, with a sentence that says what to do when the chip is missing or not
+    permitted (same exception type and errno)."""
+    try:
+        return gpiod.request_lines(chip, consumer="netsocket-w5500", config={offset: settings})
+    except FileNotFoundError as exc:
+        hint = f"{chip} does not exist: check the GPIO chip's name (gpiodetect lists the chips and their lines)"
+        raise FileNotFoundError(exc.errno, hint, chip) from exc
+    except PermissionError as exc:
+        hint = (
+            f"no permission to use {chip}: add your user to the 'gpio' group "
+            "(sudo usermod -aG gpio $USER, then log in again)"
+        )
+        raise PermissionError(exc.errno, hint, chip) from exc
+    except OSError as exc:  # EBUSY: another program holds the line
+        raise type(exc)(exc.errno, f"cannot request line {offset} of {chip}: {exc.strerror or exc}", chip) from exc
 
 
 def as_interrupt_line(source: Any) -> Any:
@@ -137,7 +155,7 @@ class GpiodResetPin:
         self._offset = int(line)
         self._value = gpiod.line.Value
         settings = gpiod.LineSettings(direction=gpiod.line.Direction.OUTPUT, output_value=gpiod.line.Value.ACTIVE)
-        self._request: Any = gpiod.request_lines(chip, consumer="netsocket-w5500", config={self._offset: settings})
+        self._request: Any = request_line(gpiod, chip, self._offset, settings)
 
     def __call__(self, level: bool) -> None:
         self._request.set_value(self._offset, self._value.ACTIVE if level else self._value.INACTIVE)
