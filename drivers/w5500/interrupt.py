@@ -3,7 +3,7 @@ and RSTn for the chip layer (``pin(level)``).
 
 An interrupt line may also have ``wakeup()``: it makes a ``wait`` in progress (or the next one) return at once, so
 the service thread can sleep on INTn until its next deadline and still be woken by a socket call that needs it
-sooner. A line without ``wakeup`` (libgpiod's) is waited on in short slices instead.
+sooner. Every line made here has it; an object given by the user without it is waited on in short slices.
 
 Layer: I/O adapters. Accepted sources: an object that already has ``wait(timeout)``; the emulator's
 ``FakeSpiDev`` (``intn`` level plus ``on_int_edge`` callbacks); a ``"/dev/gpiochipN:LINE"`` string read through
@@ -13,6 +13,9 @@ libgpiod (the ``rpi`` extra, imported lazily); or a zero-argument callable retur
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -77,7 +80,8 @@ class LevelInterrupt:
 
 
 class GpiodInterrupt:
-    """INTn on a GPIO line through libgpiod v2 (falling edges; the level is checked first)."""
+    """INTn on a GPIO line through libgpiod v2 (falling edges; the level is checked first). The wait is a
+    ``select`` on the line request's file descriptor and a pipe, so ``wakeup()`` ends it early."""
 
     def __init__(self, spec: str) -> None:
         try:
@@ -95,17 +99,31 @@ class GpiodInterrupt:
         )
         self._request: Any = request_line(gpiod, chip, self._offset, settings)
         self._inactive = gpiod.line.Value.ACTIVE
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    def wakeup(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # a wake-up is already pending
+            os.write(self._wake_w, b"\0")
 
     def wait(self, timeout: float) -> bool:
         if self._request.get_value(self._offset) != self._inactive:
             return True
-        if self._request.wait_edge_events(timeout):
+        events = self._request.fd
+        ready, _, _ = select.select([events, self._wake_r], [], [], max(0.0, timeout))
+        if self._wake_r in ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wake_r, 64)
+        if events in ready:
             self._request.read_edge_events()
             return True
         return False
 
     def close(self) -> None:
         self._request.release()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
 
 
 def request_line(gpiod: Any, chip: str, offset: int, settings: Any) -> Any:

@@ -70,8 +70,8 @@ POLL_INTERVAL_S = 0.005
 BUSY_INTERVAL_S = 0.0005
 LINK_CHECK_INTERVAL_S = 0.25
 INTERRUPT_SLICE_S = 0.02
-"""How long one wait on an interrupt line without ``wakeup()`` lasts (libgpiod), so a primitive's request for an
-earlier look is not delayed by more than this."""
+"""How long one wait on an interrupt line without ``wakeup()`` lasts (a user's own line object), so a primitive's
+request for an earlier look is not delayed by more than this."""
 CLOSE_LINGER_S = 2.0
 """How long a gracefully closed TCP socket may take to reach CLOSED before it is closed abortively."""
 EPHEMERAL_PORTS = (49152, 65535)

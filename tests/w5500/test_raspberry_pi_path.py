@@ -5,8 +5,11 @@ and its edge events), and so is what a user reads when the device node is missin
 from __future__ import annotations
 
 import errno
+import os
 import sys
+import time
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock, call
@@ -100,15 +103,20 @@ class FakeGpiod:
         self.module.line = line  # type: ignore[attr-defined]
         self.module.LineSettings = lambda **kwargs: kwargs  # type: ignore[attr-defined]
         self.request = MagicMock(name="LineRequest")
+        self.edge_r, self.edge_w = os.pipe()  # the request's file descriptor: readable when an edge is queued
+        self.request.fd = self.edge_r
+        self.request.read_edge_events.side_effect = lambda: os.read(self.edge_r, 64)
         self.request_lines = MagicMock(return_value=self.request)
         self.module.request_lines = self.request_lines  # type: ignore[attr-defined]
 
 
 @pytest.fixture
-def gpiod(mocker: MockerFixture) -> FakeGpiod:
+def gpiod(mocker: MockerFixture) -> Iterator[FakeGpiod]:
     fake = FakeGpiod()
     mocker.patch.dict(sys.modules, {"gpiod": fake.module})
-    return fake
+    yield fake
+    os.close(fake.edge_r)
+    os.close(fake.edge_w)
 
 
 def test_intn_line_request_and_edge_events(gpiod: FakeGpiod) -> None:
@@ -120,14 +128,16 @@ def test_intn_line_request_and_edge_events(gpiod: FakeGpiod) -> None:
     request = gpiod.request
     request.get_value.return_value = "INACTIVE"  # INTn already low: asserted, no waiting
     assert line.wait(1.0) is True
-    request.wait_edge_events.assert_not_called()
-    request.get_value.return_value = "ACTIVE"  # high (idle): wait for a falling edge
-    request.wait_edge_events.return_value = True
-    assert line.wait(0.5) is True
-    request.wait_edge_events.assert_called_once_with(0.5)
+    request.read_edge_events.assert_not_called()
+    request.get_value.return_value = "ACTIVE"  # high (idle): wait for a falling edge on the request's fd
+    assert line.wait(0.05) is False  # no edge: the timeout passes
+    os.write(gpiod.edge_w, b"e")  # the kernel queues an edge event
+    assert line.wait(5.0) is True
     request.read_edge_events.assert_called_once_with()
-    request.wait_edge_events.return_value = False
-    assert line.wait(0.1) is False
+    line.wakeup()  # a socket call needs the service thread sooner: the wait ends at once, INTn not asserted
+    started = time.monotonic()
+    assert line.wait(5.0) is False
+    assert time.monotonic() - started < 1.0
     line.close()
     request.release.assert_called_once_with()
 
