@@ -119,8 +119,11 @@ class AsyncTCPSocket(_AsyncSocket):
         def attempt() -> int:
             return self._tcp.send(view[sent:])
 
+        loop = asyncio.get_running_loop()
+        end = None if timeout is None else loop.time() + timeout  # one deadline for the call, not one per piece
         while sent < len(view):
-            result = await self._retry(attempt, timeout, _WAIT)
+            remaining = None if end is None else max(0.0, end - loop.time())
+            result = await self._retry(attempt, remaining, _WAIT)
             if result < 0:
                 return sent if sent else int(result)
             sent += result

@@ -1,8 +1,27 @@
-"""One helper for every deadline, in Mbed's units: milliseconds, ``<0`` forever, ``0`` non-blocking."""
+"""One helper for every deadline, in Mbed's units: milliseconds, ``<0`` forever, ``0`` non-blocking.
+
+Huge and non-finite values have one meaning everywhere (``timeout_ms``): anything from ``FOREVER_MS`` (Mbed's
+``osWaitForever``, 0xFFFFFFFF ms, about 49.7 days) up, and ``+inf``, is forever, like a negative value; NaN is a
+programming error (``ValueError``); a positive fraction of a millisecond rounds up to 1 ms (still blocking).
+"""
 
 from __future__ import annotations
 
+import math
 import time
+
+FOREVER_MS = 0xFFFFFFFF
+"""Mbed's ``osWaitForever``: a timeout of this many milliseconds or more waits forever."""
+
+
+def timeout_ms(value: float) -> int:
+    """``value`` (milliseconds) as netsocket keeps it: ``-1`` forever, ``0`` non-blocking, else 1..FOREVER_MS-1.
+    ``ValueError`` for NaN."""
+    if math.isnan(value):
+        raise ValueError("a timeout cannot be NaN (not a number)")
+    if value < 0 or value >= FOREVER_MS:
+        return -1
+    return math.ceil(value)
 
 
 class Deadline:
@@ -10,11 +29,12 @@ class Deadline:
 
     __slots__ = ("_end",)
 
-    def __init__(self, timeout_ms: float | None) -> None:
-        if timeout_ms is None or timeout_ms < 0:
+    def __init__(self, timeout: float | None) -> None:
+        milliseconds = -1 if timeout is None else timeout_ms(timeout)
+        if milliseconds < 0:
             self._end: float | None = None
         else:
-            self._end = time.monotonic() + timeout_ms / 1000.0
+            self._end = time.monotonic() + milliseconds / 1000.0
 
     @classmethod
     def from_seconds(cls, seconds: float | None) -> Deadline:

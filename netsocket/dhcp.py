@@ -1,10 +1,23 @@
 """A DHCPv4 client for stacks that have none of their own (the W5500, any raw IP stack with UDP sockets).
 
 Two layers:
-- ``DhcpMachine`` (sans-IO): the RFC 2131 client states INIT -> SELECTING -> REQUESTING -> BOUND -> RENEWING ->
-  REBINDING, message building and strict parsing. Bytes and the current time go in; ``Send``, ``Bound`` and
-  ``Lost`` events come out, and ``next_deadline()`` says when to call ``poll`` again. Malformed or foreign
-  replies (short, wrong op/xid/chaddr, no magic cookie, truncated options, no message type) are ignored.
+- ``DhcpMachine`` (sans-IO): the RFC 2131 client states INIT (or INIT-REBOOT with a lease still valid) ->
+  SELECTING -> REQUESTING -> PROBING -> BOUND -> RENEWING -> REBINDING, message building and strict parsing. Bytes
+  and the current time go in; ``Send``, ``Probe``, ``Bound`` and ``Lost`` events come out, and ``next_deadline()``
+  says when to call ``poll`` again. Malformed or foreign replies (short, wrong op/xid/chaddr, no magic cookie,
+  truncated options, no message type) are ignored.
+- Replies are untrusted: an OFFER or ACK is ignored (and logged) unless its values are sane: the address is not
+  0/8, loopback, multicast, reserved (240/4) or a broadcast address; the netmask is contiguous; a router is a
+  unicast address on the offered subnet other than the offered address; the lease lasts at least ``min_lease``
+  seconds (default 10). DNS servers that are not unicast addresses are dropped, and at most ``MAX_DNS_SERVERS``
+  are kept. An ACK or NAK must carry the server identifier of the server asked (REQUESTING: the selected offer's;
+  RENEWING: the lease's); an ACK while RENEWING or REBINDING must be for the address held.
+- Conflict check (RFC 2131 §4.4.1, RFC 5227's idea): after an ACK the machine emits ``Probe(ip)``; the runner asks
+  the stack ``probe_address`` (the W5500 sends a datagram to the address with its own IP still unset, so its ARP
+  request is a probe: an ARP answer means the address is taken; a stack that cannot tell says so and the lease is
+  taken as free). A taken address is declined (DHCPDECLINE) and the client starts over after 10 seconds.
+- INIT-REBOOT: started with a lease that has not expired (the link came back, ``connect`` again), the client asks
+  for that address (REQUEST, no server identifier, broadcast); an ACK keeps it, a NAK or silence starts over.
 - ``DhcpClient``: a thread that runs the machine over a ``netsocket.UDPSocket`` bound to port 68 on a
   ``NetworkStack``. The socket is open only while a transaction is under way (not while BOUND), so the lease costs
   no socket most of the time. ``on_bound(lease)`` and ``on_lost()`` run on that thread.
@@ -16,6 +29,7 @@ expiry (reported, then back to INIT). T1/T2 default to 1/2 and 7/8 of the lease.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import random
 import struct
@@ -51,12 +65,22 @@ DEFAULT_LEASE_S = 3600
 MAX_BACKOFF_S = 64.0
 REQUEST_ATTEMPTS = 4
 MIN_RENEW_RETRY_S = 0.5
+MIN_LEASE_S = 10.0
+"""Leases shorter than this are not taken (a server granting 1 s would have the client renewing all the time)."""
+MAX_DNS_SERVERS = 4
+"""DNS servers kept from one lease; the rest of a long list is ignored."""
+DECLINE_WAIT_S = 10.0
+"""RFC 2131 §3.1.5: after a DHCPDECLINE the client waits at least ten seconds before starting over."""
+PROBE_TIMEOUT_S = 0.5
+"""How long the conflict check waits for someone to answer for the offered address."""
 
 
 class State(Enum):
     INIT = "init"
+    INIT_REBOOT = "init-reboot"
     SELECTING = "selecting"
     REQUESTING = "requesting"
+    PROBING = "probing"
     BOUND = "bound"
     RENEWING = "renewing"
     REBINDING = "rebinding"
@@ -108,7 +132,14 @@ class Lost:
     lease: DhcpLease
 
 
-Event = Send | Bound | Lost
+@dataclass(frozen=True)
+class Probe:
+    """Check whether ``ip`` is already in use on the link, then call ``DhcpMachine.probe_result``."""
+
+    ip: bytes
+
+
+Event = Send | Bound | Lost | Probe
 
 
 # -- messages ---------------------------------------------------------------------------------------------------
@@ -217,8 +248,46 @@ def _seconds(options: dict[int, bytes], code: int) -> int | None:
     return struct.unpack("!I", value)[0] if value is not None and len(value) == 4 else None
 
 
+def _text(ip: bytes) -> str:
+    return str(ipaddress.IPv4Address(ip))
+
+
+def _unicast(ip: bytes) -> bool:
+    """An address a host may have: not 0/8, loopback, multicast, reserved (240/4) or the limited broadcast."""
+    address = ipaddress.IPv4Address(ip)
+    return not (ip[0] == 0 or address.is_loopback or address.is_multicast or address.is_reserved or ip == BROADCAST)
+
+
+def _contiguous(mask: bytes) -> bool:
+    inverted = ~int.from_bytes(mask, "big") & 0xFFFFFFFF
+    return mask != ZERO and inverted & (inverted + 1) == 0
+
+
+def lease_problem(reply: DhcpReply, min_lease: float = MIN_LEASE_S) -> str | None:
+    """Why an OFFER or ACK cannot be used (a sentence for the log), or None when its values are sane."""
+    ip = reply.yiaddr
+    if not _unicast(ip):
+        return f"the address {ipaddress.IPv4Address(ip)} is not a unicast host address"
+    mask = _address(reply.options, OPT_SUBNET) or b"\xff\xff\xff\x00"
+    if not _contiguous(mask):
+        return f"the netmask {ipaddress.IPv4Address(mask)} is not contiguous"
+    subnet = ipaddress.IPv4Network((int.from_bytes(ip, "big"), ipaddress.IPv4Address(mask).exploded), strict=False)
+    edges = (subnet.network_address.packed, subnet.broadcast_address.packed) if subnet.prefixlen <= 30 else ()
+    if ip in edges:
+        return f"the address {ipaddress.IPv4Address(ip)} is the network or broadcast address of {subnet}"
+    router = _address(reply.options, OPT_ROUTER)
+    if router is not None and router != ZERO:
+        on_link = subnet.prefixlen > 30 or ipaddress.IPv4Address(router) in subnet
+        if not _unicast(router) or router == ip or router in edges or not on_link:
+            return f"the router {ipaddress.IPv4Address(router)} is not a unicast address on {subnet}"
+    lease_time = _seconds(reply.options, OPT_LEASE_TIME)
+    if lease_time is not None and lease_time < min_lease:
+        return f"the lease of {lease_time} s is shorter than {min_lease:g} s"
+    return None
+
+
 def lease_from_ack(reply: DhcpReply, server: bytes, now: float) -> DhcpLease | None:
-    """The lease an ACK grants; None if it grants no usable address."""
+    """The lease an ACK grants; None if it grants no usable address (see ``lease_problem`` for the full check)."""
     if reply.yiaddr in (ZERO, BROADCAST):
         return None
     lease_time = _seconds(reply.options, OPT_LEASE_TIME) or DEFAULT_LEASE_S
@@ -227,7 +296,8 @@ def lease_from_ack(reply: DhcpReply, server: bytes, now: float) -> DhcpLease | N
     t2_s = float(t2) if t2 is not None and 0 < t2 < lease_time else lease_time * 7 / 8
     t1_s = float(t1) if t1 is not None and 0 < t1 < t2_s else min(lease_time / 2, t2_s)
     dns_raw = reply.options.get(OPT_DNS, b"")
-    dns = tuple(dns_raw[i : i + 4] for i in range(0, len(dns_raw) - len(dns_raw) % 4, 4))
+    offered = (dns_raw[i : i + 4] for i in range(0, len(dns_raw) - len(dns_raw) % 4, 4))
+    dns = tuple(server for server in offered if _unicast(server))[:MAX_DNS_SERVERS]
     return DhcpLease(
         ip=reply.yiaddr,
         netmask=_address(reply.options, OPT_SUBNET) or b"\xff\xff\xff\x00",
@@ -249,6 +319,7 @@ class DhcpMachine:
     mac: bytes
     hostname: str | None = None
     initial_backoff: float = 4.0
+    min_lease: float = MIN_LEASE_S
     rng: random.Random = field(default_factory=random.Random)
     state: State = State.STOPPED
     lease: DhcpLease | None = None
@@ -259,11 +330,54 @@ class DhcpMachine:
     _offer: DhcpReply | None = None
     _offer_server: bytes = ZERO
     _started: float = 0.0
+    _probing: DhcpLease | None = None
+    _reboot_ip: bytes = ZERO
 
-    def start(self, now: float) -> list[Event]:
-        """Begin (or begin again) from INIT: send a DISCOVER."""
+    def start(self, now: float, previous: DhcpLease | None = None) -> list[Event]:
+        """Begin (or begin again): INIT-REBOOT asking for ``previous``'s address if that lease has not expired,
+        else INIT (a DISCOVER)."""
         self.lease = None
+        self._probing = None
+        if previous is not None and previous.expires > now and _unicast(previous.ip):
+            return self._init_reboot(now, previous.ip)
         return self._discover(now)
+
+    def _init_reboot(self, now: float, ip: bytes) -> list[Event]:
+        self.state = State.INIT_REBOOT
+        self._new_xid()
+        self._started = now
+        self._reboot_ip = ip
+        self._attempts = 0
+        self._backoff = self.initial_backoff
+        return self._request_reboot(now)
+
+    def _request_reboot(self, now: float) -> list[Event]:
+        self._retry_in(now)
+        message = build_message(
+            REQUEST, self.xid, self.mac, requested_ip=self._reboot_ip, hostname=self.hostname, secs=self._secs(now)
+        )
+        return [Send(message, BROADCAST)]
+
+    def probe_result(self, taken: bool, now: float) -> list[Event]:
+        """The answer to a ``Probe``: a taken address is declined (and the client starts over after
+        ``DECLINE_WAIT_S``); otherwise the lease is bound."""
+        lease = self._probing
+        if self.state != State.PROBING or lease is None:
+            return []
+        self._probing = None
+        if taken:
+            _log.warning("DHCP: %s is already in use on the link; declining it", ipaddress.IPv4Address(lease.ip))
+            self._new_xid()
+            decline = build_message(
+                DECLINE, self.xid, self.mac, requested_ip=lease.ip, server_id=lease.server, broadcast=True
+            )
+            self.state = State.INIT
+            self._deadline = now + DECLINE_WAIT_S
+            return [Send(decline, BROADCAST)]
+        self.lease = lease
+        self.state = State.BOUND
+        self._deadline = lease.obtained + lease.t1
+        return [Bound(lease)]
 
     def stop(self) -> list[Event]:
         """Stop; a held lease is given back with a DHCPRELEASE (unicast to its server)."""
@@ -281,7 +395,7 @@ class DhcpMachine:
 
     @property
     def needs_socket(self) -> bool:
-        return self.state not in (State.BOUND, State.STOPPED)
+        return self.state not in (State.BOUND, State.STOPPED, State.PROBING)
 
     def _new_xid(self) -> None:
         self.xid = self.rng.getrandbits(32)
@@ -334,6 +448,13 @@ class DhcpMachine:
             return []
         if self.state == State.INIT:
             return self._discover(now)
+        if self.state == State.PROBING:
+            return self.probe_result(False, now)  # the runner never answered: nothing was seen in the way
+        if self.state == State.INIT_REBOOT:
+            self._attempts += 1
+            if self._attempts >= REQUEST_ATTEMPTS:
+                return self._discover(now)
+            return self._request_reboot(now)
         if self.state == State.SELECTING:
             self._retry_in(now)
             message = build_message(DISCOVER, self.xid, self.mac, hostname=self.hostname, secs=self._secs(now))
@@ -362,36 +483,58 @@ class DhcpMachine:
 
     def receive(self, data: bytes, now: float) -> list[Event]:
         """Feed a datagram that arrived on port 68."""
-        if self.state in (State.STOPPED, State.BOUND, State.INIT):
+        if self.state in (State.STOPPED, State.BOUND, State.INIT, State.PROBING):
             return []
         reply = parse_reply(data, self.xid, self.mac)
         if reply is None:
             return []
+        server = _address(reply.options, OPT_SERVER_ID)
         if self.state == State.SELECTING:
-            server = _address(reply.options, OPT_SERVER_ID)
-            if reply.message_type != OFFER or server is None or reply.yiaddr in (ZERO, BROADCAST):
+            if reply.message_type != OFFER or server is None or not self._sane(reply):
                 return []
             self._offer, self._offer_server = reply, server
             self.state = State.REQUESTING
             self._attempts = 0
             self._backoff = self.initial_backoff
             return self._request_selected(now)
+        # The server asked must answer: the selected one while REQUESTING, the lease's while RENEWING (unicast);
+        # while REBINDING or INIT-REBOOT (broadcast) any server may, for the address held.
+        expected = {State.REQUESTING: self._offer_server, State.RENEWING: self.lease.server if self.lease else None}
+        wanted = expected.get(self.state)
+        if wanted is not None and server is not None and server != wanted:
+            _log.info("DHCP: ignored a reply from server %s (asked %s)", _text(server), _text(wanted))
+            return []
         if reply.message_type == NAK:
-            if self.state == State.REQUESTING:
+            if self.state in (State.REQUESTING, State.INIT_REBOOT):
                 return self._discover(now)
             return self._expire(now)
-        if reply.message_type != ACK:
+        if reply.message_type != ACK or not self._sane(reply):
             return []
-        server = self._offer_server if self.state == State.REQUESTING else (self.lease.server if self.lease else ZERO)
-        lease = lease_from_ack(reply, server, now)
+        held = {
+            State.REQUESTING: self._offer.yiaddr if self._offer is not None else None,
+            State.INIT_REBOOT: self._reboot_ip,
+        }.get(self.state, self.lease.ip if self.lease else None)
+        if reply.yiaddr != held:
+            _log.info("DHCP: ignored an ACK for %s (asked for %s)", _text(reply.yiaddr), _text(held or ZERO))
+            return []
+        lease = lease_from_ack(reply, server or wanted or ZERO, now)
         if lease is None:
             return []
-        if self.state == State.REQUESTING and self._offer is not None and lease.ip != self._offer.yiaddr:
-            return []
+        if self.state in (State.REQUESTING, State.INIT_REBOOT):
+            self.state = State.PROBING  # a new address: is anyone using it already?
+            self._probing = lease
+            self._deadline = now + MAX_BACKOFF_S  # the runner answers long before; a safety net
+            return [Probe(lease.ip)]
         self.lease = lease
         self.state = State.BOUND
         self._deadline = lease.obtained + lease.t1
         return [Bound(lease)]
+
+    def _sane(self, reply: DhcpReply) -> bool:
+        problem = lease_problem(reply, self.min_lease)
+        if problem is not None:
+            _log.warning("DHCP: ignored a %s: %s", "DHCPOFFER" if reply.message_type == OFFER else "DHCPACK", problem)
+        return problem is None
 
 
 # -- the runner --------------------------------------------------------------------------------------------------
@@ -407,9 +550,14 @@ class DhcpClient:
         on_lost: Callable[[], object] | None = None,
         hostname: str | None = None,
         initial_backoff: float = 4.0,
+        min_lease: float = MIN_LEASE_S,
+        previous_lease: DhcpLease | None = None,
+        probe_timeout: float = PROBE_TIMEOUT_S,
     ) -> None:
         self._stack = stack
-        self._machine = DhcpMachine(bytes(mac), hostname=hostname, initial_backoff=initial_backoff)
+        self._machine = DhcpMachine(bytes(mac), hostname=hostname, initial_backoff=initial_backoff, min_lease=min_lease)
+        self._previous = previous_lease
+        self._probe_timeout = probe_timeout
         self._on_bound = on_bound
         self._on_lost = on_lost
         self._cond = threading.Condition()
@@ -521,6 +669,9 @@ class DhcpClient:
                 with self._cond:
                     self._applied = True
                     self._cond.notify_all()
+            elif isinstance(event, Probe):
+                taken = self._stack.probe_address(SocketAddress(event.ip), self._probe_timeout)
+                self._handle(self._machine.probe_result(bool(taken), time.monotonic()))
             elif isinstance(event, Lost):
                 _log.warning("DHCP: lease on %s lost", SocketAddress(event.lease.ip))
                 with self._cond:
@@ -542,10 +693,11 @@ class DhcpClient:
                 restart, self._restart = self._restart, False
             now = time.monotonic()
             if first or restart:
+                previous = self._previous if first else machine.lease
                 first = False
                 with self._cond:
                     self._applied = False
-                pending = machine.start(now)
+                pending = machine.start(now, previous)
             wants_socket = machine.needs_socket or any(isinstance(e, Send) for e in pending)
             if wants_socket and self._socket is None and self._open_socket() is None:
                 _log.info("DHCP: no free socket on the stack; trying again")

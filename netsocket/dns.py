@@ -14,6 +14,9 @@ Behaviour (Mbed's, except where marked *netsocket*):
 - Attempts: each server in turn gets ``1 + retries`` sends, cycling through the servers, ``total_attempts`` sends
   at most; each send waits ``response_wait_ms`` for an answer. Replies are checked (transaction id, question echo,
   sender = the server asked); anything else, malformed bytes included, is ignored and the wait goes on.
+- *netsocket*: an answer with the TC bit (truncated) is not used: the question goes to the same server again over
+  TCP through the stack (RFC 1035 §4.2.2 framing, within ``response_wait_ms`` for the whole exchange); if that
+  fails too, the result is ``DNS_FAILURE`` (the server answered, so it is not a ``TIMEOUT``).
 - An answer with an rcode other than NOERROR is final: ``DNS_FAILURE``. An answer with no address is
   ``DNS_FAILURE`` (``UNSPEC`` asks for A first, then AAAA when A had no address).
 - *netsocket*: when every server stayed silent, the blocking call returns ``TIMEOUT`` (the asynchronous callback
@@ -44,13 +47,21 @@ from netsocket.address import SocketAddress
 from netsocket.callback_context import run_callback
 from netsocket.deadline import Deadline
 from netsocket.dns_cache import Clock, DnsCache
-from netsocket.dns_wire import MAX_RESPONSE_SIZE, make_question, parse_response
+from netsocket.dns_wire import (
+    MAX_RESPONSE_SIZE,
+    TCP_LENGTH_SIZE,
+    DnsQuestion,
+    DnsResult,
+    make_question,
+    parse_response,
+    tcp_frame,
+)
 from netsocket.errors import NsapiError
 from netsocket.event_queue import shared_event_queue
 from netsocket.types import NsapiVersion
 
 if TYPE_CHECKING:
-    from netsocket.socket import UDPSocket
+    from netsocket.socket import TCPSocket, UDPSocket
     from netsocket.stack import HostbynameCallback, NetworkStack
 
 _log = logging.getLogger(__name__)
@@ -102,6 +113,7 @@ class _Exchange:
         self._stack = stack
         self._lock = threading.Lock()
         self._sockets: dict[NsapiVersion, UDPSocket] = {}
+        self._streams: list[TCPSocket] = []
         self._aborted = False
 
     @property
@@ -128,13 +140,41 @@ class _Exchange:
         sock.close()
         return NsapiError.NO_SOCKET
 
+    def stream(self) -> TCPSocket | NsapiError:
+        """A TCP socket for a retry over TCP; ``abort()`` closes it too. The caller closes it when done."""
+        from netsocket.socket import TCPSocket
+
+        sock = TCPSocket()
+        err = sock.open(self._stack)
+        if err != NsapiError.OK:
+            return err
+        with self._lock:
+            if not self._aborted:
+                self._streams.append(sock)
+                return sock
+        sock.close()
+        return NsapiError.NO_SOCKET
+
     def abort(self) -> None:
         with self._lock:
             self._aborted = True
-            sockets = list(self._sockets.values())
+            sockets: list[UDPSocket | TCPSocket] = [*self._sockets.values(), *self._streams]
             self._sockets.clear()
+            self._streams.clear()
         for sock in sockets:
             sock.close()
+
+
+def _recv_exactly(sock: TCPSocket, size: int) -> bytes | None:
+    """``size`` bytes from a stream, or None if it ends, fails or times out first."""
+    out = bytearray()
+    buffer = bytearray(min(max(size, 1), 4096))
+    while len(out) < size:
+        count = sock.recv(memoryview(buffer)[: size - len(out)])
+        if count <= 0:
+            return None
+        out += buffer[:count]
+    return bytes(out)
 
 
 class _State(Enum):
@@ -341,6 +381,11 @@ class DnsResolver:
                 result = parse_response(bytes(buffer[:size]), question)
                 if result is None:
                     continue
+                if result.truncated:
+                    retried = self._ask_over_tcp(target, question, wire, exchange)
+                    if isinstance(retried, NsapiError):
+                        return retried
+                    result = retried
                 if result.rcode != 0:
                     return NsapiError.DNS_FAILURE
                 if not result.addresses:
@@ -350,6 +395,33 @@ class DnsResolver:
                 cache.put(host, version, result.addresses[0], result.ttl)
                 return result.addresses[0]
         return NsapiError.TIMEOUT
+
+    def _ask_over_tcp(
+        self, server: SocketAddress, question: DnsQuestion, wire: bytes, exchange: _Exchange
+    ) -> DnsResult | NsapiError:
+        """The question again over TCP to ``server`` (after a truncated answer): its answer, or DNS_FAILURE
+        (NO_SOCKET if the resolution was aborted)."""
+        sock = exchange.stream()
+        if isinstance(sock, NsapiError):
+            return NsapiError.NO_SOCKET if exchange.aborted else NsapiError.DNS_FAILURE
+        try:
+            sock.set_timeout(self._config.response_wait_ms)
+            with sock._shared_deadline():  # one deadline for connect, send and every piece of the answer
+                if sock.connect(server) != NsapiError.OK:
+                    return NsapiError.DNS_FAILURE
+                if sock.send(tcp_frame(wire)) != len(wire) + TCP_LENGTH_SIZE:
+                    return NsapiError.DNS_FAILURE
+                header = _recv_exactly(sock, TCP_LENGTH_SIZE)
+                body = _recv_exactly(sock, int.from_bytes(header, "big")) if header is not None else None
+        finally:
+            sock.close()
+        if exchange.aborted:
+            return NsapiError.NO_SOCKET
+        result = parse_response(body, question) if body else None
+        if result is None or result.truncated:
+            _log.info("DNS: no usable answer over TCP from %s", server)
+            return NsapiError.DNS_FAILURE
+        return result
 
     # -- asynchronous queries -------------------------------------------------------------------------------------
     def gethostbyname_async(self, host: str, callback: HostbynameCallback, version: NsapiVersion) -> int:

@@ -26,6 +26,8 @@ _RDTYPE = {NsapiVersion.IPv4: dns.rdatatype.A, NsapiVersion.IPv6: dns.rdatatype.
 
 MAX_RESPONSE_SIZE = 512
 """Plain DNS over UDP (no EDNS in our queries): a server sends at most 512 bytes (Mbed's ``DNS_BUFFER_SIZE``)."""
+TCP_LENGTH_SIZE = 2
+"""DNS over TCP puts a 2-byte big-endian length before each message (RFC 1035 §4.2.2)."""
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,18 @@ class DnsResult:
     rcode: int
     addresses: tuple[bytes, ...]
     ttl: int
+    truncated: bool = False
+    """The TC bit: the server had more than fits in a datagram. Nothing in such a reply is used (RFC 2181 §9):
+    the question is asked again over TCP."""
 
     @property
     def ok(self) -> bool:
-        return self.rcode == dns.rcode.NOERROR and bool(self.addresses)
+        return self.rcode == dns.rcode.NOERROR and bool(self.addresses) and not self.truncated
+
+
+def tcp_frame(message: bytes) -> bytes:
+    """``message`` as DNS over TCP sends it: its length (2 bytes, big-endian), then the message."""
+    return len(message).to_bytes(TCP_LENGTH_SIZE, "big") + message
 
 
 def make_question(host: str, version: NsapiVersion, query_id: int) -> DnsQuestion | None:
@@ -91,6 +101,8 @@ def _interpret(message: dns.message.Message, question: DnsQuestion) -> DnsResult
     if echoed.name != question.name or echoed.rdtype != rdtype or echoed.rdclass != dns.rdataclass.IN:
         return None
     rcode = message.rcode()
+    if message.flags & dns.flags.TC:
+        return DnsResult(int(rcode), (), 0, truncated=True)
     if rcode != dns.rcode.NOERROR:
         return DnsResult(int(rcode), (), 0)
     if not isinstance(message, dns.message.QueryMessage):

@@ -14,14 +14,16 @@ deadline; try again. Where netsocket differs from Mbed OS:
 from __future__ import annotations
 
 import abc
+import contextlib
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from netsocket.address import SocketAddress
 from netsocket.callback_context import forbid_in_callback, run_callback
 from netsocket.deadline import Deadline
+from netsocket.deadline import timeout_ms as _timeout_ms
 from netsocket.errors import NsapiError
 from netsocket.stack import NetworkStack, OptionValue, SocketHandle
 from netsocket.types import NsapiProtocol
@@ -161,6 +163,7 @@ class InternetSocket(Socket):
         self._callback: Callable[[], object] | None = None
         self._pending = False
         self._remote = SocketAddress()
+        self._per_thread = threading.local()
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     def open(self, stack: NetworkStack | NetworkInterface) -> NsapiError:
@@ -236,7 +239,7 @@ class InternetSocket(Socket):
         """
         forbid_in_callback(what)
         if deadline is None:
-            deadline = Deadline(self._timeout_ms)
+            deadline = self._call_deadline() or Deadline(self._timeout_ms)
         while True:
             with self._cond:
                 if self._stack is None:
@@ -260,6 +263,24 @@ class InternetSocket(Socket):
                     if remaining == 0.0:
                         return NsapiError.CONNECTION_TIMEOUT
                     self._cond.wait(remaining)
+
+    def _call_deadline(self) -> Deadline | None:
+        deadline: Deadline | None = getattr(self._per_thread, "deadline", None)
+        return deadline
+
+    @contextlib.contextmanager
+    def _shared_deadline(self) -> Iterator[None]:
+        """Within this block, every blocking wait of this thread on the socket shares one deadline (set from the
+        timeout on entry): a call built of several waits, such as a TLS record arriving in pieces, ends when the
+        timeout passes, however the bytes trickle in."""
+        if self._call_deadline() is not None:
+            yield
+            return
+        self._per_thread.deadline = Deadline(self._timeout_ms)
+        try:
+            yield
+        finally:
+            self._per_thread.deadline = None
 
     @staticmethod
     def _status(result: Any) -> int:
@@ -285,10 +306,14 @@ class InternetSocket(Socket):
         self.set_timeout(-1 if blocking else 0)
 
     def set_timeout(self, timeout_ms: int) -> None:
-        """Timeout of blocking calls in ms: negative waits forever, 0 makes the socket non-blocking."""
+        """Timeout of blocking calls in ms: negative waits forever, 0 makes the socket non-blocking.
+
+        Where netsocket goes beyond Mbed's ``int``: ``FOREVER_MS`` (0xFFFFFFFF, Mbed's ``osWaitForever``) or more,
+        and ``inf``, wait forever; a fraction rounds up to a whole millisecond; NaN raises ``ValueError`` (and
+        leaves the timeout as it was)."""
         if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)):
             raise TypeError("set_timeout takes milliseconds as an int")
-        self._timeout_ms = -1 if timeout_ms < 0 else int(timeout_ms)
+        self._timeout_ms = _timeout_ms(timeout_ms)
 
     def get_timeout(self) -> int:
         return self._timeout_ms
@@ -397,7 +422,7 @@ class TCPSocket(InternetSocket):
             return int(stack.socket_send(handle, view[sent:]))
 
         with self._send_lock:
-            deadline = Deadline(self._timeout_ms)
+            deadline = self._call_deadline() or Deadline(self._timeout_ms)
             while sent < len(view):
                 result = self._status(self._call("send", attempt, _WAITING, deadline))
                 if result < 0:
@@ -525,8 +550,11 @@ class UDPSocket(InternetSocket):
             _check_address(address)
         if not self.is_open:
             return NsapiError.NO_SOCKET
+        deadline = Deadline(self._timeout_ms)  # one for the call: a dropped datagram does not start the wait again
         while True:
-            result = self._call("recvfrom", lambda stack, handle: stack.socket_recvfrom(handle, view), _WAITING)
+            result = self._call(
+                "recvfrom", lambda stack, handle: stack.socket_recvfrom(handle, view), _WAITING, deadline
+            )
             if not isinstance(result, tuple):
                 return NsapiError(result)
             size, sender = result

@@ -88,6 +88,13 @@ class NetworkStack(abc.ABC):
         call_in(delay_ms, fn)
         return NsapiError.OK
 
+    def probe_address(self, address: SocketAddress, timeout: float) -> bool | None:
+        """Whether another host on the link answers for ``address`` (within ``timeout`` seconds): True if one
+        does (the address is taken), False if none did, None if this stack cannot tell (the default). DHCP asks
+        before it uses a new lease; a socket API has no ARP, so a stack that can probe (the W5500's own ARP) says
+        so here. *netsocket*: not in Mbed."""
+        return None
+
     def get_dns_server(self, index: int, address: SocketAddress) -> NsapiError:
         return self.dns.get_server(index, address)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import logging
 import ssl
 import tempfile
 import threading
@@ -22,10 +23,20 @@ from collections.abc import Callable
 
 from netsocket.address import SocketAddress
 from netsocket.errors import NsapiError
-from netsocket.socket import ReadableBuffer, Socket, TCPSocket, WritableBuffer, _readable_bytes, _writable_view
+from netsocket.server_name import server_name
+from netsocket.socket import (
+    InternetSocket,
+    ReadableBuffer,
+    Socket,
+    TCPSocket,
+    WritableBuffer,
+    _readable_bytes,
+    _writable_view,
+)
 from netsocket.stack import OptionValue
 
 _RECORD = 16 * 1024 + 512
+_log = logging.getLogger(__name__)
 
 
 class ControlTransport(enum.Enum):
@@ -80,9 +91,10 @@ class _TlsSession:
         return NsapiError.OK
 
     def set_hostname(self, hostname: str) -> NsapiError:
-        if not isinstance(hostname, str) or not hostname or len(hostname) > 255:
+        name = server_name(hostname)
+        if name is None:
             return NsapiError.PARAMETER
-        self.hostname = hostname
+        self.hostname = name
         self.context.check_hostname = True
         return NsapiError.OK
 
@@ -116,7 +128,11 @@ class _TlsSession:
 
     def handshake(self, raw_send: Callable[[bytes], int], raw_recv: Callable[[bytearray], int]) -> int:
         """Drive the handshake until done (OK), the transport would block (its code), or it fails."""
-        self.start()
+        try:
+            self.start()
+        except (ValueError, UnicodeError) as exc:  # set_hostname checks names; this is the engine's last word
+            _log.warning("TLS: the engine refused the server name %r: %s", self.hostname, exc)
+            return NsapiError.PARAMETER
         assert self.tls is not None
         while True:
             try:
@@ -150,12 +166,16 @@ class _TlsSession:
         # Ciphertext a non-blocking transport could not take yet stays queued; the data itself was accepted.
         return err if err < 0 and err != NsapiError.WOULD_BLOCK else len(data)
 
-    def recv(self, view: memoryview, raw_recv: Callable[[bytearray], int]) -> int:
+    def recv(self, view: memoryview, raw_recv: Callable[[bytearray], int], raw_send: Callable[[bytes], int]) -> int:
         assert self.tls is not None
         while True:
             try:
                 data = self.tls.read(len(view))
             except ssl.SSLWantReadError:
+                # Ciphertext a non-blocking send left queued goes first: the reply awaited may depend on it.
+                err = self.flush(raw_send)
+                if err < 0 and err != NsapiError.WOULD_BLOCK:
+                    return err
                 size = self.pull(raw_recv)
                 if size < 0:
                     return size
@@ -208,12 +228,19 @@ class _TlsFront:
         return self._session.set_client_cert_key(cert_pem, key_pem)
 
     def set_hostname(self, hostname: str) -> NsapiError:
-        """The server name to send (SNI) and to check the certificate against."""
+        """The server name to send (SNI) and to check the certificate against: OK, or PARAMETER for a string that
+        cannot be a server name (control characters, CR/LF, a leading dot, an empty or 64-character label, over 253
+        characters, text IDNA cannot encode; see ``netsocket.server_name``). An IP literal is checked against the
+        certificate's IP addresses."""
         return self._session.set_hostname(hostname)
+
+    def _one_deadline(self) -> contextlib.AbstractContextManager[None]:
+        """Makes every wait on the transport inside a TLS call share one deadline (a call may take many records)."""
+        return contextlib.nullcontext()
 
     def _handshake(self) -> NsapiError:
         """Run the handshake as far as the transport allows: OK, ALREADY (would block), or the error."""
-        with self._session.lock:
+        with self._session.lock, self._one_deadline():
             result = self._session.handshake(self._raw_send, self._raw_recv)
         return NsapiError.ALREADY if result == NsapiError.WOULD_BLOCK else NsapiError(result)
 
@@ -223,7 +250,7 @@ class _TlsFront:
             return NsapiError.NO_SOCKET
         if not self._session.handshake_done:
             return NsapiError.NO_CONNECTION
-        with self._session.lock:
+        with self._session.lock, self._one_deadline():
             return self._session.send(view, self._raw_send)
 
     def _tls_recv(self, buffer: WritableBuffer) -> int:
@@ -232,8 +259,8 @@ class _TlsFront:
             return NsapiError.NO_SOCKET
         if not self._session.handshake_done:
             return NsapiError.NO_CONNECTION
-        with self._session.lock:
-            return self._session.recv(view, self._raw_recv)
+        with self._session.lock, self._one_deadline():
+            return self._session.recv(view, self._raw_recv, self._raw_send)
 
     def _close_notify(self) -> None:
         if self._has_transport():
@@ -257,6 +284,9 @@ class TLSSocket(_TlsFront, TCPSocket):
 
     def _has_transport(self) -> bool:
         return self.is_open
+
+    def _one_deadline(self) -> contextlib.AbstractContextManager[None]:
+        return self._shared_deadline()
 
     def connect(self, address: SocketAddress) -> NsapiError:
         """Connect TCP, then do the handshake. Blocking: OK, AUTH_FAILURE, CONNECTION_TIMEOUT, ... Non-blocking:
@@ -319,6 +349,10 @@ class TLSSocketWrapper(_TlsFront, Socket):
 
     def _has_transport(self) -> bool:
         return self._transport is not None
+
+    def _one_deadline(self) -> contextlib.AbstractContextManager[None]:
+        transport = self._transport
+        return transport._shared_deadline() if isinstance(transport, InternetSocket) else contextlib.nullcontext()
 
     def connect(self, address: SocketAddress | None = None) -> NsapiError:
         if self._transport is None:

@@ -180,3 +180,43 @@ def test_open_connection_refused_raises(port: int) -> None:
         net.disconnect()
 
     asyncio.run(main())
+
+
+def test_async_send_timeout_is_one_deadline_for_the_call() -> None:
+    """Issue 12: ``send(data, timeout)`` waited ``timeout`` for each piece, so a peer reading slowly kept it going
+    long after the timeout. The timeout is one deadline for the whole call: it returns the count sent so far."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def slow_reader() -> None:  # reads 64 KB every 10 ms: progress, but slower than the sender
+        conn, _ = listener.accept()
+        with conn:
+            while not stop.wait(0.01):
+                try:
+                    conn.recv(65536)
+                except OSError:
+                    return
+
+    reader = threading.Thread(target=slow_reader)
+    reader.start()
+
+    async def main() -> None:
+        net = HostInterface()
+        net.connect()
+        async with AsyncTCPSocket() as sock:
+            sock.open(net)
+            assert await sock.connect(SocketAddress(*listener.getsockname()), timeout=5) == NsapiError.OK
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            result = await sock.send(bytes(64 << 20), timeout=0.5)
+            elapsed = loop.time() - started
+            assert 0 < result < 64 << 20, f"send gave {result!s}"
+            assert elapsed < 0.8, f"a 0.5 s timeout ended the send after {elapsed:.2f} s"
+        net.disconnect()
+
+    try:
+        asyncio.run(main())
+    finally:
+        stop.set()
+        listener.close()
+        reader.join(5)

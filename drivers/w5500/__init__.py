@@ -8,13 +8,14 @@ protocol and spidev/pyftdi backends), ``chip`` (register access, one SPI transac
 
 from __future__ import annotations
 
-from .chip import ChipError, ChipTimeout, NetworkConfig, W5500Chip
+from .chip import ChipError, ChipGarbage, ChipTimeout, NetworkConfig, W5500Chip
 from .interface import W5500Interface
 from .spi import FtdiBus, SpiBus, SpidevBus
 from .stack import W5500Stack
 
 __all__ = [
     "ChipError",
+    "ChipGarbage",
     "ChipTimeout",
     "FtdiBus",
     "NetworkConfig",

@@ -7,8 +7,11 @@ Layer rule: this module knows the register map and the chip's access rules, not 
 - Chip-updated 16-bit registers (Sn_TX_FSR, Sn_RX_RSR) are read until two reads agree (datasheet rule).
 - Every wait is bounded by a deadline and raises ``ChipTimeout`` when it passes: a stuck register becomes an error,
   never a hang.
-- A bus that fails (``OSError``: spidev gone, USB bridge unplugged) raises ``ChipError``.
-The caller serialises access with ``chip.lock`` (an ``RLock``), so a sequence of accesses can be made atomic.
+- A bus that fails (``OSError``: spidev gone, USB bridge unplugged) raises ``ChipError``; values no W5500 can
+  show (VERSIONR not 0x04, a receive count larger than the socket's buffer: a MISO line stuck at 0xFF after
+  bring-up) raise ``ChipGarbage``.
+``chip.lock`` is the bus lock: each transaction takes it (an ``RLock``, so a short run of accesses with no wait
+in between, such as ``read_stable``, can be made atomic). No wait (``time.sleep``) is ever made while holding it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ ResetPin = Callable[[bool], None]
 
 class ChipError(Exception):
     """The chip or its bus does not behave: no SPI, wrong VERSIONR, a register that never settles."""
+
+
+class ChipGarbage(ChipError):
+    """The chip answered with values no W5500 shows (a MISO line stuck high or low, a chip that lost power)."""
 
 
 class ChipTimeout(ChipError):
@@ -153,14 +160,22 @@ class W5500Chip:
         raise ChipError(f"socket {n} register {offset:#04x} never read the same twice")
 
     def tx_state(self, n: int) -> tuple[int, int]:
-        """``(Sn_TX_FSR, Sn_TX_WR)``: free TX space (read until stable) and the host's write pointer."""
+        """``(Sn_TX_FSR, Sn_TX_WR)``: free TX space (read until stable) and the host's write pointer.
+        ``ChipGarbage`` if the free space exceeds the socket's buffer."""
         data = self.read_stable(n, Sn.TX_FSR, 6)
-        return frame.u16(data, 0), frame.u16(data, 4)
+        free = frame.u16(data, 0)
+        if free > self.tx_sizes[n]:
+            raise ChipGarbage(f"socket {n}: Sn_TX_FSR reads {free}, the buffer is {self.tx_sizes[n]} bytes")
+        return free, frame.u16(data, 4)
 
     def rx_state(self, n: int) -> tuple[int, int]:
-        """``(Sn_RX_RSR, Sn_RX_RD)``: bytes waiting (read until stable) and the host's read pointer."""
+        """``(Sn_RX_RSR, Sn_RX_RD)``: bytes waiting (read until stable) and the host's read pointer.
+        ``ChipGarbage`` if more bytes are waiting than the socket's buffer holds."""
         data = self.read_stable(n, Sn.RX_RSR, 4)
-        return frame.u16(data, 0), frame.u16(data, 2)
+        size = frame.u16(data, 0)
+        if size > self.rx_sizes[n]:
+            raise ChipGarbage(f"socket {n}: Sn_RX_RSR reads {size}, the buffer is {self.rx_sizes[n]} bytes")
+        return size, frame.u16(data, 2)
 
     def read_tx_buffer(self, n: int, pointer: int, length: int) -> bytes:
         return self.read(socket_tx_buffer(n), pointer & 0xFFFF, length)
@@ -173,14 +188,18 @@ class W5500Chip:
 
     # -- commands -------------------------------------------------------------------------------------------------
     def command(self, n: int, command: Command) -> None:
-        """Write Sn_CR and wait (bounded) until the chip accepted it (Sn_CR reads 0); ``ChipTimeout`` otherwise."""
-        with self.lock:
-            self.write_socket(n, Sn.CR, bytes((command,)))
-            deadline = time.monotonic() + self.command_timeout
-            while self.read_socket(n, Sn.CR)[0] != 0:
-                if time.monotonic() >= deadline:
-                    raise ChipTimeout(f"socket {n}: Sn_CR stayed non-zero after {command.name}")
-                time.sleep(0.0002)
+        """Write Sn_CR and wait (bounded) until the chip accepted it (Sn_CR reads 0); ``ChipTimeout`` otherwise.
+
+        A W5500 takes a command within microseconds, so the first read nearly always shows 0; the retries (with
+        the bus lock released between them) only run for a chip that is busy or stuck."""
+        self.write_socket(n, Sn.CR, bytes((command,)))
+        deadline = time.monotonic() + self.command_timeout
+        pause = 0.0001
+        while self.read_socket(n, Sn.CR)[0] != 0:
+            if time.monotonic() >= deadline:
+                raise ChipTimeout(f"socket {n}: Sn_CR stayed non-zero after {command.name}")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
 
     # -- reset and identity ---------------------------------------------------------------------------------------
     def reset(self, timeout: float = RESET_TIMEOUT_S) -> None:
@@ -191,16 +210,15 @@ class W5500Chip:
             time.sleep(0.001)  # datasheet: RSTn low >= 500 us
             self._reset_pin(True)
             time.sleep(0.002)  # PLL lock
-        with self.lock:
-            self.write_common(Common.MR, bytes((ModeFlag.RST,)))
-            deadline = time.monotonic() + timeout
-            while self.read_common(Common.MR)[0] & ModeFlag.RST:
-                if time.monotonic() >= deadline:
-                    raise ChipTimeout("MR.RST never self-cleared: is a W5500 on this bus?")
-                time.sleep(0.001)
-            self.check_version(deadline)
-            self.tx_sizes = [2048] * SOCKET_COUNT
-            self.rx_sizes = [2048] * SOCKET_COUNT
+        self.write_common(Common.MR, bytes((ModeFlag.RST,)))
+        deadline = time.monotonic() + timeout
+        while self.read_common(Common.MR)[0] & ModeFlag.RST:
+            if time.monotonic() >= deadline:
+                raise ChipTimeout("MR.RST never self-cleared: is a W5500 on this bus?")
+            time.sleep(0.001)
+        self.check_version(deadline)
+        self.tx_sizes = [2048] * SOCKET_COUNT
+        self.rx_sizes = [2048] * SOCKET_COUNT
 
     def check_version(self, deadline: float | None = None) -> None:
         """VERSIONR must read 0x04 (some units read 0 right after reset, so retry until the deadline)."""

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from netsocket.address import SocketAddress
 from netsocket.deadline import Deadline
-from netsocket.dhcp import DhcpClient, DhcpLease
+from netsocket.dhcp import MIN_LEASE_S, DhcpClient, DhcpLease
 from netsocket.errors import NsapiError
 from netsocket.interface import EthernetInterface
 from netsocket.types import NsapiConnectionStatus, NsapiVersion
@@ -78,6 +78,7 @@ class W5500Interface(EthernetInterface):
         rx_buffer_kb: list[int] | None = None,
         hostname: str | None = None,
         dhcp_initial_backoff: float = 4.0,
+        dhcp_min_lease: float = MIN_LEASE_S,
     ) -> None:
         super().__init__()
         self._bus = open_bus(spi, speed_hz)
@@ -99,6 +100,8 @@ class W5500Interface(EthernetInterface):
         self._up = False
         self._dns_added: set[bytes] = set()
         self._dhcp_backoff = dhcp_initial_backoff
+        self._dhcp_min_lease = dhcp_min_lease
+        self._last_lease: DhcpLease | None = None
         self._cancel = threading.Event()
         self._connector: threading.Thread | None = None
 
@@ -216,7 +219,7 @@ class W5500Interface(EthernetInterface):
     def _bring_up(self) -> NsapiError:
         """Reset and configure the chip, wait for the link, get an address (runs on a thread when non-blocking)."""
         if self._up:  # connect again after the link or the chip dropped: the reset ends every socket
-            self._stop_dhcp()
+            self._stop_dhcp(release=False)  # the lease is kept: the new client asks for it again (INIT-REBOOT)
             self._stack.stop()
             self._up = False
         try:
@@ -241,6 +244,8 @@ class W5500Interface(EthernetInterface):
             on_lost=self._on_lease_lost,
             hostname=self._hostname,
             initial_backoff=self._dhcp_backoff,
+            min_lease=self._dhcp_min_lease,
+            previous_lease=self._last_lease,  # INIT-REBOOT while it is valid
         )
         self._dhcp = dhcp
         if self._cancel.is_set():
@@ -296,10 +301,12 @@ class W5500Interface(EthernetInterface):
         if self._owns_bus and close is not None:
             close()
 
-    def _stop_dhcp(self) -> None:
+    def _stop_dhcp(self, release: bool = True) -> None:
         dhcp, self._dhcp = self._dhcp, None
         if dhcp is not None:
-            dhcp.stop()
+            dhcp.stop(release=release)
+            if release:
+                self._last_lease = None  # given back: the next connect starts from DISCOVER
 
     # -- events from the stack and DHCP ---------------------------------------------------------------------------
     def _on_link(self, up: bool) -> None:
@@ -319,6 +326,7 @@ class W5500Interface(EthernetInterface):
             self._set_status(NsapiConnectionStatus.DISCONNECTED)
 
     def _on_lease(self, lease: DhcpLease) -> None:
+        self._last_lease = lease
         self._stack.set_config(NetworkConfig(ip=lease.ip, netmask=lease.netmask, gateway=lease.gateway))
         for server in lease.dns:
             if server not in self._dns_added:

@@ -37,7 +37,10 @@ class SpidevBus:
             raise ImportError("the W5500 spidev backend needs py-spidev: pip install 'netsocket[w5500]'") from exc
         bus, device = parse_spidev_path(path)
         self._dev: Any = spidev.SpiDev()
-        self._dev.open(bus, device)
+        try:
+            self._dev.open(bus, device)
+        except OSError as exc:
+            raise device_error(path, exc) from exc
         self._dev.mode = 0
         self._dev.max_speed_hz = speed_hz
         self.max_transfer = spidev_bufsiz()
@@ -68,6 +71,23 @@ class FtdiBus:
 
     def close(self) -> None:
         self._controller.terminate()
+
+
+def device_error(path: str, exc: OSError) -> OSError:
+    """``exc`` (opening a spidev node) with a sentence that says what to do about it; same type and errno."""
+    if isinstance(exc, FileNotFoundError):
+        hint = (
+            f"{path} does not exist: enable SPI (on a Raspberry Pi, add 'dtparam=spi=on' to "
+            "/boot/firmware/config.txt, or use raspi-config, then reboot) and check the bus and chip-select numbers"
+        )
+    elif isinstance(exc, PermissionError):
+        hint = (
+            f"no permission to open {path}: add your user to the 'spi' group "
+            "(sudo usermod -aG spi $USER, then log in again) or run as a user that has it"
+        )
+    else:
+        hint = f"cannot open {path}: {exc.strerror or exc}"
+    return type(exc)(exc.errno, hint, path)
 
 
 def parse_spidev_path(path: str) -> tuple[int, int]:

@@ -2,12 +2,29 @@
 
 Layer rule: this module turns socket calls into chip-layer register sequences (``shared/reference/w5500.md`` §4)
 and the chip's interrupt bits into socket callbacks; it never blocks on the network. Every primitive does a few
-bounded register accesses under the chip lock and returns. A service thread raises the callbacks:
+bounded register accesses under the stack lock and returns; it never sleeps or spins waiting for the chip.
 
-- with an interrupt line it waits on INTn (``interrupt.wait(timeout)``) and then reads the chip;
-- without one it polls, ``poll_interval`` seconds apart (default 5 ms), tightening to ``busy_interval`` while a
-  socket waits for something the chip does not signal (TX space freed by the peer's ACK) or for SEND_OK.
-  Each poll is one SPI transaction (SIR..PHYCFGR in one frame), plus one per socket whose SIR bit is set.
+The service thread is the one owner of the interrupt registers: it alone reads and acknowledges SIR and Sn_IR
+(OPEN and CLOSE discard a socket's stale bits, under the stack lock), keeps the bits it saw for the primitives,
+and raises the callbacks. It sleeps until its next deadline:
+
+- with an interrupt line it waits on INTn (``interrupt.wait(timeout)``), woken early by a primitive through the
+  line's ``wakeup()``; it reads the chip when INTn falls, when a socket's deadline comes, and every
+  ``LINK_CHECK_INTERVAL_S`` for the link;
+- without one it polls ``poll_interval`` seconds apart (default 5 ms).
+A socket waiting for something the chip does not signal (TX space freed by the peer's ACK, a refused CONNECT) or,
+without INTn, for SEND_OK is looked at after ``busy_interval`` (0.5 ms), then at doubling intervals up to
+``poll_interval``: a short wait is noticed at once and a long one costs no more than idle polling. Each round is
+one SPI transaction (SIR..VERSIONR in one frame), plus one per socket with something to look at.
+
+Locks: the stack lock (socket state and register sequences), then the chip's bus lock (one transaction). Neither
+is held while waiting, and callbacks run with no lock held, so no cycle can form between a primitive, the service
+thread and the bus (issue 12: a link flap deadlocked them).
+
+A chip that answers with values no W5500 shows (VERSIONR not 0x04, non-zero reserved registers, impossible
+counters: MISO stuck at 0xFF after bring-up) is taken as gone: every call gives DEVICE_ERROR, the interface reports
+DISCONNECTED, no byte read from it reaches the application, and the service thread stops using the bus until the
+interface is connected again.
 
 Hardware sockets are reserved at ``socket_open`` (the eighth ``open`` gets NO_SOCKET when the chip has none left).
 A TCP listener holds several hardware sockets in LISTEN on its port (the chip has no backlog): ``accept`` hands
@@ -31,8 +48,9 @@ from netsocket.stack import NetworkStack, OptionValue
 from netsocket.types import NsapiProtocol, NsapiSocketLevel, NsapiSocketOption, NsapiVersion
 
 from . import frame
-from .chip import ChipError, NetworkConfig, W5500Chip
+from .chip import ChipError, ChipGarbage, NetworkConfig, W5500Chip
 from .registers import (
+    CHIP_VERSION,
     KEEPALIVE_UNIT_S,
     SOCKET_COUNT,
     UDP_HEADER_SIZE,
@@ -52,11 +70,14 @@ POLL_INTERVAL_S = 0.005
 BUSY_INTERVAL_S = 0.0005
 LINK_CHECK_INTERVAL_S = 0.25
 INTERRUPT_SLICE_S = 0.02
-SEND_SPIN_S = 0.002
-"""How long a primitive re-reads Sn_IR for the previous SEND_OK before answering WOULD_BLOCK (chip-internal, fast)."""
+"""How long one wait on an interrupt line without ``wakeup()`` lasts (a user's own line object), so a primitive's
+request for an earlier look is not delayed by more than this."""
 CLOSE_LINGER_S = 2.0
 """How long a gracefully closed TCP socket may take to reach CLOSED before it is closed abortively."""
 EPHEMERAL_PORTS = (49152, 65535)
+PROBE_PORT = 9
+PROBE_RETRY = bytes((0x03, 0xE8, 2))
+"""RTR = 1000 (100 ms) and RCR = 2 while an address is probed: the ARP gives up after 300 ms."""
 MAX_LISTENERS = 4
 
 _CONNECTED = frozenset({Status.ESTABLISHED, Status.CLOSE_WAIT})
@@ -72,7 +93,10 @@ SEND_LIMIT_S = {NsapiProtocol.TCP: 35.0, NsapiProtocol.UDP: 3.0}
 """The chip gives up by itself after TCPTO (31.8 s by default) or ARPTO (1.8 s): past these a SEND that shows
 neither SEND_OK nor TIMEOUT is a chip fault (DEVICE_ERROR), never an endless wait."""
 _COMMON_POLL_START = Common.SIR
-_COMMON_POLL_LENGTH = Common.PHYCFGR - Common.SIR + 1
+_COMMON_POLL_LENGTH = Common.VERSIONR - Common.SIR + 1
+_PHYCFGR_AT = Common.PHYCFGR - Common.SIR
+_RESERVED = slice(Common.PHYCFGR - Common.SIR + 1, Common.VERSIONR - Common.SIR)
+"""0x002F..0x0038 are reserved and read 0 on a W5500; with VERSIONR (0x04) they vouch for every poll's data."""
 
 
 class InterruptLine(Protocol):
@@ -94,6 +118,8 @@ class _Hw:
     stall_notified: float = 0.0  # seconds after send_started up to which a missing SEND_OK was reported
     want_write: bool = False
     closing_until: float | None = None  # a TCP socket finishing a graceful close after its handle was closed
+    look_at: float | None = None  # when the service thread looks at this socket again (a wait the chip won't signal)
+    look_step: float = 0.0
 
 
 @dataclass(eq=False)
@@ -127,7 +153,7 @@ class W5500Stack(NetworkStack):
         busy_interval: float = BUSY_INTERVAL_S,
     ) -> None:
         self.chip = chip
-        self._lock = chip.lock
+        self._lock = threading.RLock()
         self._hw = [_Hw(n) for n in range(SOCKET_COUNT)]
         self._config = NetworkConfig()
         self._interrupt = interrupt
@@ -141,7 +167,8 @@ class W5500Stack(NetworkStack):
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._failed = False
-        self._deferred: set[int] = set()
+        self._failure: ChipError | None = None
+        self._last_round = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -149,14 +176,14 @@ class W5500Stack(NetworkStack):
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
-        self._failed = False
+        self._failed, self._failure = False, None
         self._thread = threading.Thread(target=self._service, name="w5500-service", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         """Stop the service thread and forget every socket (their handles then give NO_SOCKET)."""
         self._stop.set()
-        self._wake.set()
+        self._kick()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=2.0)
@@ -164,6 +191,7 @@ class W5500Stack(NetworkStack):
             handles = {hw.owner for hw in self._hw if hw.owner is not None}
             for hw in self._hw:
                 hw.owner, hw.sending, hw.want_write, hw.closing_until, hw.ir = None, False, False, None, 0
+                hw.look_at = None
         for handle in handles:
             handle.closed = True
             self._notify(handle)
@@ -218,6 +246,7 @@ class W5500Stack(NetworkStack):
     def _abort_hw(self, n: int) -> None:
         hw = self._hw[n]
         hw.closing_until = None
+        hw.look_at = None
         hw.sending = hw.want_write = False
         hw.ir = 0
         try:
@@ -240,26 +269,52 @@ class W5500Stack(NetworkStack):
                 return port
         return 0
 
-    def _poll_hw(self, n: int) -> tuple[int, int]:
-        """Read Sn_IR and Sn_SR in one frame, clear the bits seen, merge them into the sticky copy."""
+    def _acknowledge(self, n: int) -> tuple[int, int]:
+        """Service thread only: read Sn_IR and Sn_SR in one frame, acknowledge the bits seen, keep them in the
+        sticky copy for the primitives. ``ChipGarbage`` for bits a W5500 never sets."""
         data = self.chip.read_socket(n, Sn.IR, 2)
-        bits, sr = data[0] & SocketInterrupt.ALL, data[1]
+        if data[0] & ~SocketInterrupt.ALL & 0xFF:
+            raise ChipGarbage(f"socket {n}: Sn_IR reads {data[0]:#04x}")
+        bits, sr = data[0], data[1]
         if bits:
             self.chip.write_socket(n, Sn.IR, bytes((bits,)))
         hw = self._hw[n]
         hw.ir |= bits
         hw.sr = sr
-        if bits and threading.current_thread() is not self._thread:
-            # A primitive cleared bits the service thread will not see: it notifies the owner on its next round
-            # (another thread may be waiting for exactly this RECV or SEND_OK).
-            self._deferred.add(n)
-            self._wake.set()
+        if hw.sending and hw.ir & SocketInterrupt.SEND_OK:
+            hw.ir &= ~SocketInterrupt.SEND_OK
+            hw.sending = False
         return hw.ir, sr
+
+    def _status(self, n: int) -> int:
+        """Sn_SR now (a status register, not an interrupt one: any thread may read it)."""
+        sr = self.chip.read_socket(n, Sn.SR)[0]
+        self._hw[n].sr = sr
+        return sr
+
+    def _unacknowledged(self, n: int) -> bool:
+        """Whether socket ``n`` has Sn_IR bits the service thread has not taken yet (its SIR bit, read only)."""
+        return bool(self.chip.read_common(Common.SIR)[0] & (1 << n))
+
+    def _look_soon(self, n: int) -> None:
+        """Ask the service thread to look at socket ``n`` after ``busy_interval``, then at doubling intervals."""
+        hw = self._hw[n]
+        soon = time.monotonic() + self.busy_interval
+        if hw.look_at is None or soon < hw.look_at:
+            hw.look_at, hw.look_step = soon, self.busy_interval
+        self._kick()
+
+    def _kick(self) -> None:
+        self._wake.set()
+        wakeup = getattr(self._interrupt, "wakeup", None)
+        if wakeup is not None:
+            wakeup()
 
     def _open_hw(self, n: int, mode: SocketMode, port: int) -> NsapiError:
         """Sn_MR, Sn_PORT, OPEN; check Sn_SR."""
         hw = self._hw[n]
         hw.ir, hw.sending, hw.want_write = 0, False, False
+        hw.look_at = None
         self.chip.write_socket(n, Sn.MR, bytes((mode,)))
         self.chip.write_socket(n, Sn.IR, bytes((SocketInterrupt.ALL,)))
         self.chip.write_socket(n, Sn.PORT, frame.u16_bytes(port))
@@ -297,47 +352,48 @@ class W5500Stack(NetworkStack):
 
     def _device_error(self, exc: ChipError) -> NsapiError:
         _log.error("W5500: %s", exc)
+        if isinstance(exc, ChipGarbage) and not self._failed:
+            # The service thread reports it (callbacks never run under the stack lock) and leaves the bus alone.
+            self._failed = True
+            self._failure = exc
+            self._kick()
         return NsapiError.DEVICE_ERROR
 
-    def _wait_previous_send(self, handle: W5500Socket, n: int) -> NsapiError | None:
-        """None when the hardware socket may SEND again; WOULD_BLOCK or an error otherwise."""
+    def _previous_send(self, handle: W5500Socket, n: int) -> NsapiError | None:
+        """None when the hardware socket may SEND again; WOULD_BLOCK (the service thread calls back when SEND_OK
+        comes) or an error otherwise. Never waits."""
         hw = self._hw[n]
         if not hw.sending:
             return None
-        end = time.monotonic() + SEND_SPIN_S
-        while True:
-            bits, sr = self._poll_hw(n)
-            if bits & SocketInterrupt.SEND_OK:
-                hw.ir &= ~SocketInterrupt.SEND_OK
+        bits = hw.ir
+        if bits & SocketInterrupt.SEND_OK:
+            hw.ir &= ~SocketInterrupt.SEND_OK
+            hw.sending = False
+            return None
+        if bits & SocketInterrupt.TIMEOUT:
+            hw.ir &= ~SocketInterrupt.TIMEOUT
+            hw.sending = False
+            if handle.proto == NsapiProtocol.UDP:
+                _log.info("W5500 socket %d: a datagram was not sent (ARP timeout)", n)
+                return None
+            handle.lost = NsapiError.CONNECTION_LOST
+            return NsapiError.CONNECTION_LOST
+        if handle.proto == NsapiProtocol.TCP and hw.sr in _GONE:
+            hw.sending = False
+            handle.lost = NsapiError.CONNECTION_LOST
+            return NsapiError.CONNECTION_LOST
+        elapsed = time.monotonic() - hw.send_started
+        if elapsed >= SEND_OK_GRACE_S:
+            pointers = self.chip.read_socket(n, Sn.TX_RD, 4)
+            if frame.u16(pointers, 0) == frame.u16(pointers, 2):
+                _log.warning("W5500 socket %d: SEND completed without SEND_OK", n)
                 hw.sending = False
                 return None
-            if bits & SocketInterrupt.TIMEOUT:
-                hw.ir &= ~SocketInterrupt.TIMEOUT
+            if elapsed >= SEND_LIMIT_S[handle.proto]:
+                _log.error("W5500 socket %d: SEND neither completed nor timed out in %.0f s", n, elapsed)
                 hw.sending = False
-                if handle.proto == NsapiProtocol.UDP:
-                    _log.info("W5500 socket %d: a datagram was not sent (ARP timeout)", n)
-                    return None
-                handle.lost = NsapiError.CONNECTION_LOST
-                return NsapiError.CONNECTION_LOST
-            if handle.proto == NsapiProtocol.TCP and sr in _GONE:
-                hw.sending = False
-                handle.lost = NsapiError.CONNECTION_LOST
-                return NsapiError.CONNECTION_LOST
-            elapsed = time.monotonic() - hw.send_started
-            if elapsed >= SEND_OK_GRACE_S:
-                pointers = self.chip.read_socket(n, Sn.TX_RD, 4)
-                if frame.u16(pointers, 0) == frame.u16(pointers, 2):
-                    _log.warning("W5500 socket %d: SEND completed without SEND_OK", n)
-                    hw.sending = False
-                    return None
-                if elapsed >= SEND_LIMIT_S[handle.proto]:
-                    _log.error("W5500 socket %d: SEND neither completed nor timed out in %.0f s", n, elapsed)
-                    hw.sending = False
-                    return NsapiError.DEVICE_ERROR
-            if time.monotonic() >= end:
-                self._wake.set()
-                return NsapiError.WOULD_BLOCK
-            time.sleep(0.0001)
+                return NsapiError.DEVICE_ERROR
+        return NsapiError.WOULD_BLOCK
 
     def _write_and_send(self, n: int, data: bytes | memoryview, tx_wr: int) -> None:
         self.chip.write_tx_buffer(n, tx_wr, data)
@@ -345,7 +401,8 @@ class W5500Stack(NetworkStack):
         self.chip.command(n, Command.SEND)
         hw = self._hw[n]
         hw.sending, hw.send_started, hw.want_write, hw.stall_notified = True, time.monotonic(), False, 0.0
-        self._wake.set()
+        if self._interrupt is None:
+            self._look_soon(n)  # SEND_OK comes through INTn when it is wired
 
     # -- primitives -----------------------------------------------------------------------------------------------
     def socket_open(self, proto: NsapiProtocol) -> tuple[NsapiError, W5500Socket | None]:
@@ -476,7 +533,7 @@ class W5500Stack(NetworkStack):
         with self._lock:
             try:
                 for n in list(handle.listeners):
-                    _, sr = self._poll_hw(n)
+                    sr = self._status(n)
                     if sr in _CONNECTED:
                         peer_raw = self.chip.read_socket(n, Sn.DIPR, 6)
                         peer = SocketAddress(peer_raw[:4], frame.u16(peer_raw, 4))
@@ -517,11 +574,14 @@ class W5500Stack(NetworkStack):
                 if handle.state == "connected":
                     return NsapiError.IS_CONNECTED
                 if handle.state == "connecting":
-                    bits, sr = self._poll_hw(n)
+                    bits, sr = self._hw[n].ir, self._status(n)
                     if sr in _CONNECTED:
                         handle.state = "connected"
                         return NsapiError.IS_CONNECTED
                     if sr == Status.CLOSED:
+                        if not bits & SocketInterrupt.TIMEOUT and self._unacknowledged(n):
+                            self._kick()  # a TIMEOUT may be among them: the service thread takes it and calls back
+                            return NsapiError.ALREADY
                         handle.state = "idle"
                         self._hw[n].ir = 0
                         if bits & SocketInterrupt.TIMEOUT:
@@ -542,9 +602,9 @@ class W5500Stack(NetworkStack):
                 self.chip.command(n, Command.CONNECT)
                 handle.state = "connecting"
                 handle.lost, handle.peer_closed = None, False
+                self._look_soon(n)  # a refused CONNECT raises no Sn_IR bit: Sn_SR is watched
             except ChipError as exc:
                 return self._device_error(exc)
-        self._wake.set()
         return NsapiError.IN_PROGRESS
 
     def socket_send(self, handle: W5500Socket, data: bytes | memoryview) -> int:
@@ -562,7 +622,7 @@ class W5500Stack(NetworkStack):
             if len(data) == 0:
                 return 0
             try:
-                pending = self._wait_previous_send(handle, n)
+                pending = self._previous_send(handle, n)
                 if pending is not None:
                     return pending
                 if self._hw[n].sr in _GONE:
@@ -571,7 +631,7 @@ class W5500Stack(NetworkStack):
                 free, tx_wr = self.chip.tx_state(n)
                 if free == 0:
                     self._hw[n].want_write = True
-                    self._wake.set()
+                    self._look_soon(n)
                     return NsapiError.WOULD_BLOCK
                 chunk = memoryview(data)[: min(len(data), free)]
                 self._write_and_send(n, chunk, tx_wr)
@@ -593,7 +653,7 @@ class W5500Stack(NetworkStack):
                 size, rx_rd = self.chip.rx_state(n)
                 if size == 0:
                     # Sn_SR before a second look at RSR: once the peer's FIN is in, no more data can arrive.
-                    _, sr = self._poll_hw(n)
+                    sr = self._status(n)
                     if sr not in _GONE and sr != Status.CLOSE_WAIT:
                         return NsapiError.WOULD_BLOCK
                     size, rx_rd = self.chip.rx_state(n)
@@ -609,9 +669,10 @@ class W5500Stack(NetworkStack):
                 count = min(size, len(buffer))
                 if count == 0:
                     return 0
-                buffer[:count] = self.chip.read_rx_buffer(n, rx_rd, count)
+                data = self.chip.read_rx_buffer(n, rx_rd, count)
                 self.chip.write_socket(n, Sn.RX_RD, frame.u16_bytes(rx_rd + count))
-                self.chip.command(n, Command.RECV)
+                self.chip.command(n, Command.RECV)  # Sn_CR reading back 0 also vouches for the bus
+                buffer[:count] = data
                 return count
             except ChipError as exc:
                 return self._device_error(exc)
@@ -636,13 +697,13 @@ class W5500Stack(NetworkStack):
             if len(data) == 0:
                 return 0  # the chip's SEND with nothing to send is unverified; an empty datagram is not sent
             try:
-                pending = self._wait_previous_send(handle, n)
+                pending = self._previous_send(handle, n)
                 if pending is not None:
                     return pending
                 free, tx_wr = self.chip.tx_state(n)
                 if free < len(data):
                     self._hw[n].want_write = True
-                    self._wake.set()
+                    self._look_soon(n)
                     return NsapiError.WOULD_BLOCK
                 self.chip.write_socket(n, Sn.DIPR, address.get_ip_bytes() + frame.u16_bytes(address.get_port()))
                 self._write_and_send(n, data, tx_wr)
@@ -674,9 +735,9 @@ class W5500Stack(NetworkStack):
                     return self._resync(n, f"UDP header claims {length} bytes, {size - 8} buffered"), None
                 sender = SocketAddress(raw[:4], frame.u16(raw, 4))
                 count = min(length, len(buffer))
-                buffer[:count] = raw[UDP_HEADER_SIZE : UDP_HEADER_SIZE + count]
                 self.chip.write_socket(n, Sn.RX_RD, frame.u16_bytes(rx_rd + UDP_HEADER_SIZE + length))
-                self.chip.command(n, Command.RECV)
+                self.chip.command(n, Command.RECV)  # Sn_CR reading back 0 also vouches for the bus
+                buffer[:count] = raw[UDP_HEADER_SIZE : UDP_HEADER_SIZE + count]
                 return count, sender
             except ChipError as exc:
                 return self._device_error(exc), None
@@ -688,6 +749,48 @@ class W5500Stack(NetworkStack):
         self.chip.write_socket(n, Sn.RX_RD, rx_wr)
         self.chip.command(n, Command.RECV)
         return NsapiError.WOULD_BLOCK
+
+    def probe_address(self, address: SocketAddress, timeout: float) -> bool | None:
+        """Whether a host answers ARP for ``address``: one datagram to it (port 9, discard) with the chip's ARP
+        made short for the probe (RTR 100 ms, RCR 2: about 300 ms). SEND_OK means someone answered (True);
+        TIMEOUT means nobody did (False); None if the chip cannot probe now. With the chip's own address still
+        0.0.0.0 (DHCP before it binds), its ARP request is an RFC 5227 probe."""
+        if address.get_ip_version() != NsapiVersion.IPv4 or self._failed:
+            return None
+        err, handle = self.socket_open(NsapiProtocol.UDP)
+        if err != NsapiError.OK or handle is None or handle.hw is None:
+            return None
+        answered = threading.Event()
+        handle.callback = answered.set
+        n = handle.hw
+        try:
+            with self._lock:
+                saved = self.chip.read_common(Common.RTR, 3)
+                self.chip.write_common(Common.RTR, PROBE_RETRY)
+            try:
+                if self.socket_sendto(handle, SocketAddress(address.get_ip_bytes(), PROBE_PORT), b"\0") != 1:
+                    return None
+                end = time.monotonic() + timeout
+                while True:
+                    with self._lock:
+                        hw = self._hw[n]
+                        if hw.ir & SocketInterrupt.TIMEOUT:
+                            return False
+                        if not hw.sending:
+                            return True
+                    remaining = end - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    answered.wait(remaining)
+                    answered.clear()
+            finally:
+                with self._lock:
+                    self.chip.write_common(Common.RTR, saved)
+        except ChipError as exc:
+            self._device_error(exc)
+            return None
+        finally:
+            self.socket_close(handle)
 
     def socket_attach(self, handle: W5500Socket, callback: Callable[[], None] | None) -> None:
         if isinstance(handle, W5500Socket):
@@ -738,33 +841,43 @@ class W5500Stack(NetworkStack):
         self.chip.write_socket(handle.hw, Sn.KPALVTR, bytes((units,)))
 
     # -- the service thread ---------------------------------------------------------------------------------------
-    def _busy(self) -> bool:
-        """Something the chip will not announce through Sn_IR is awaited (TX space, a refused CONNECT), or a
-        notification is owed: poll at ``busy_interval``. (A closing socket's end raises DISCON or TIMEOUT.)"""
-        return (
-            bool(self._deferred)
-            or any(hw.sending or hw.want_write for hw in self._hw)
-            or any(hw.owner is not None and hw.owner.state == "connecting" for hw in self._hw)
-        )
+    def _next_round(self) -> float:
+        """When the service thread must read the chip next, whatever INTn does: the regular poll (or, with INTn,
+        the link check), a socket's look-again time, the end of a lingering close, a SEND_OK overdue."""
+        regular = self.poll_interval if self._interrupt is None else LINK_CHECK_INTERVAL_S
+        due = self._last_round + regular
+        for hw in self._hw:
+            if hw.look_at is not None:
+                due = min(due, hw.look_at)
+            if hw.closing_until is not None:
+                due = min(due, hw.closing_until)
+            if hw.sending and hw.owner is not None:
+                due = min(due, hw.send_started + hw.stall_notified + SEND_OK_GRACE_S)
+        return due
+
+    def _sleep_until_due(self) -> None:
+        """Sleep until INTn falls, a primitive asks for a look, or the next round is due. Never holds a lock."""
+        with self._lock:
+            due = self._next_round()
+        timeout = due - time.monotonic()
+        if self._interrupt is None:
+            if timeout > 0:
+                self._wake.wait(timeout)
+        elif timeout > 0 and not self._wake.is_set():
+            wakeable = callable(getattr(self._interrupt, "wakeup", None))
+            while not self._interrupt.wait(timeout if wakeable else min(timeout, INTERRUPT_SLICE_S)):
+                timeout = due - time.monotonic()
+                if self._wake.is_set() or timeout <= 0 or self._stop.is_set():
+                    break
+        self._wake.clear()
 
     def _service(self) -> None:
-        idle_for = 0.0
         while not self._stop.is_set():
-            busy = self._busy()
-            if self._interrupt is not None and not busy:
-                # Wait for INTn in short slices so a wake-up from a primitive (deferred notification) is not
-                # delayed; a slice that ends with neither costs no SPI traffic until the link check is due.
-                asserted = self._interrupt.wait(INTERRUPT_SLICE_S)
-                if not asserted and not self._wake.is_set():
-                    idle_for += INTERRUPT_SLICE_S
-                    if idle_for < LINK_CHECK_INTERVAL_S:
-                        continue
-                idle_for = 0.0
-                self._wake.clear()
-            else:
-                self._wake.wait(self.busy_interval if busy else self.poll_interval)
-                self._wake.clear()
+            self._sleep_until_due()
             if self._stop.is_set():
+                return
+            if self._failed:
+                self._fail(self._failure or ChipGarbage("the chip answered with impossible values"))
                 return
             try:
                 notify, link = self._service_once()
@@ -779,28 +892,39 @@ class W5500Stack(NetworkStack):
                 if callback is not None:
                     callback(link)
 
+    def _check_common(self, common: bytes) -> None:
+        """VERSIONR and the reserved registers, read in every round, vouch for the bus (MISO stuck at 0xFF or 0x00
+        fails one of them)."""
+        version = common[-1]
+        if version != CHIP_VERSION or any(common[_RESERVED]):
+            raise ChipGarbage(
+                f"the chip reads VERSIONR={version:#04x}, reserved {common[_RESERVED].hex()}: not a W5500 any more"
+            )
+
     def _service_once(self) -> tuple[list[W5500Socket], bool]:
-        """One round: SIR..PHYCFGR in one frame, then each socket whose SIR bit is set (Sn_IMR is left at its
-        reset value 0xFF, so every Sn_IR bit shows in SIR). Returns whom to notify and the link state."""
+        """One round: SIR..VERSIONR in one frame, then each socket whose SIR bit is set (Sn_IMR is left at its
+        reset value 0xFF, so every Sn_IR bit shows in SIR) or whose look-again time came. Returns whom to notify
+        and the link state."""
         notify: list[W5500Socket] = []
         with self._lock:
             common = self.chip.read_common(_COMMON_POLL_START, _COMMON_POLL_LENGTH)
+            self._check_common(common)
             sir = common[0]
-            link = bool(common[-1] & Phy.LNK)
+            link = bool(common[_PHYCFGR_AT] & Phy.LNK)
             now = time.monotonic()
-            deferred, self._deferred = self._deferred, set()
+            self._last_round = now
             for hw in self._hw:
                 owner = hw.owner
-                if hw.n in deferred and owner is not None:
-                    notify.append(owner)
-                # A refused CONNECT closes the socket without raising any Sn_IR bit: watch Sn_SR meanwhile.
+                due = hw.look_at is not None and now >= hw.look_at
                 connecting = owner is not None and owner.state == "connecting"
-                if sir & (1 << hw.n) or connecting:
+                # SEND_OK, TIMEOUT and DISCON show in SIR; only a refused CONNECT changes Sn_SR without a bit.
+                if sir & (1 << hw.n) or (due and connecting):
                     before = hw.sr
-                    self._poll_hw(hw.n)
+                    self._acknowledge(hw.n)
                     if owner is not None and (sir & (1 << hw.n) or hw.sr != before):
                         notify.append(owner)
                 if hw.closing_until is not None:
+                    hw.look_at = None
                     if hw.sr == Status.CLOSED or now >= hw.closing_until:
                         self._abort_hw(hw.n)
                         self._rearm_listeners()
@@ -808,17 +932,35 @@ class W5500Stack(NetworkStack):
                 if hw.sending and owner is not None and now - hw.send_started >= hw.stall_notified + SEND_OK_GRACE_S:
                     hw.stall_notified += SEND_OK_GRACE_S  # let the primitive look at the TX pointers
                     notify.append(owner)
-                if hw.want_write and owner is not None:
-                    free, _ = self.chip.tx_state(hw.n)
+                if hw.want_write and owner is not None and due:
+                    # One read is enough to see whether anything is free (a torn read only delays the notice);
+                    # the primitive then reads Sn_TX_FSR until stable.
+                    free = frame.u16(self.chip.read_socket(hw.n, Sn.TX_FSR, 2), 0)
                     if free > 0:
                         hw.want_write = False
                         notify.append(owner)
+                self._reschedule(hw, owner, now, due)
             if link != self._link:
                 notify.extend(hw.owner for hw in self._hw if hw.owner is not None)
         return list(dict.fromkeys(notify)), link
 
+    def _reschedule(self, hw: _Hw, owner: W5500Socket | None, now: float, due: bool) -> None:
+        """Keep looking at a socket while it waits for something the chip does not signal (TX space, a refused
+        CONNECT; SEND_OK without INTn), at doubling intervals up to ``poll_interval``; stop once it is settled."""
+        waiting = owner is not None and (
+            hw.want_write or owner.state == "connecting" or (hw.sending and self._interrupt is None)
+        )
+        if not waiting:
+            hw.look_at = None
+        elif hw.look_at is None:
+            hw.look_at, hw.look_step = now + self.busy_interval, self.busy_interval
+        elif due:
+            hw.look_step = min(hw.look_step * 2, self.poll_interval)
+            hw.look_at = now + hw.look_step
+
     def _fail(self, exc: ChipError) -> None:
-        """The chip stopped answering: every call now gives DEVICE_ERROR; wake every socket."""
+        """The chip stopped answering, or answers garbage: every call now gives DEVICE_ERROR; wake every socket.
+        The service thread ends, so a dead chip costs no more bus traffic until the interface connects again."""
         _log.error("W5500 service thread stopped: %s", exc)
         self._failed = True
         with self._lock:

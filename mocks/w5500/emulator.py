@@ -108,6 +108,9 @@ class W5500Emulator:
         with self._lock:
             self.chip.tick(self._clock())
             miso = self.chip.transfer(frame)
+            stuck = self.chip.faults.miso_stuck
+            if stuck is not None:
+                miso = bytes((stuck,)) * len(frame)
             self._count(frame)
             self.bridge.poll()
             self.chip.update_intn()

@@ -2,7 +2,7 @@
 
 Layer: plain data, read by the sans-IO chip. Tests flip these between SPI frames to prove that a driver bounds
 every wait: a Sn_CR that never clears, a SEND that never completes, a corrupted UDP receive header, 16-bit
-counters that change between the high and low byte reads, and bogus Sn_SR values.
+counters that change between the high and low byte reads, bogus Sn_SR values, and a MISO line stuck at one level.
 """
 
 from __future__ import annotations
@@ -28,3 +28,7 @@ class ChipFaults:
 
     def inject_spurious_sr(self, sock: int, value: int = 0x01, reads: int = 1) -> None:
         self.spurious_sr.setdefault(sock, []).extend([value] * reads)
+
+    miso_stuck: int | None = None
+    """Every byte clocked in on MISO reads this value (0xFF: a chip that lost power or a broken MISO wire pulled
+    high; 0x00: pulled low). MOSI still reaches the chip, so writes and commands go on taking effect."""

@@ -9,7 +9,9 @@ Layer: sans-IO routing decisions. The bridge asks `arp` (does anyone answer for 
 - UDP to the router's port 53 goes to the DNS table, then to `dns_server` (a real server on loopback) if set;
 - anything else is unreachable: nobody answers ARP, so the chip raises TIMEOUT after ARPTO. `allow_any=True`
   forwards every off-LAN destination to the host's real network instead (opt-in; never used by the tests);
-- `blackholes` are (ip, port) pairs whose TCP SYNs are swallowed, so CONNECT ends in TCPTO.
+- `blackholes` are (ip, port) pairs whose TCP SYNs are swallowed, so CONNECT ends in TCPTO;
+- `occupied` addresses belong to other hosts on the LAN: they answer ARP (and nothing else), so a DHCP client's
+  conflict probe finds them taken.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .dhcp_server import DhcpConfig
 
 ROUTER_MAC = bytes.fromhex("024e53000001")
 HOST_MAC = bytes.fromhex("024e53000002")
+OCCUPIED_MAC = bytes.fromhex("024e53000003")
 _LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 
 
@@ -56,6 +59,8 @@ class LanConfig:
     hosts: dict[str, str] = field(default_factory=lambda: {"localhost": "127.0.0.1"})
     allow_any: bool = False
     blackholes: set[tuple[str, int]] = field(default_factory=set)
+    occupied: set[str] = field(default_factory=set)
+    """Addresses of other hosts on the LAN (they answer ARP)."""
     listen_port_map: dict[int, int] = field(default_factory=dict)
     """Chip LISTEN port -> host port on 127.0.0.1 (identity by default; use it for ports below 1024)."""
 
@@ -94,6 +99,8 @@ class Lan:
             return ROUTER_MAC if dst == hop or self._forwardable(dst) else None
         if hop == self._alias or hop in _LOOPBACK:
             return HOST_MAC
+        if str(hop) in self.config.occupied:
+            return OCCUPIED_MAC
         if self.config.allow_any and hop not in self._subnet:
             return ROUTER_MAC
         return None

@@ -7,6 +7,7 @@ a case may retry a datagram (as Mbed's does) but must end with every one echoed.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 from netsocket import NsapiError, SocketAddress, UDPSocket
@@ -233,6 +234,32 @@ def test_UDPSOCKET_CONNECTED_FILTERS_OTHER_SENDERS(network: Network, sockets: So
     assert sender == network.echo_udp
     sock.set_timeout(100)
     assert sock.recv(buffer) == NsapiError.CONNECTION_TIMEOUT
+
+
+def test_UDPSOCKET_TIMEOUT_WHILE_OTHERS_SEND(network: Network, sockets: Sockets) -> None:
+    """Issue 12: the timeout of a connected socket's recv is one deadline for the call. Datagrams from another
+    sender (here the echoes of a second server, one every 100 ms) are dropped without starting the wait again."""
+    sock = sockets.udp()
+    assert sock.connect(network.echo_udp) == NsapiError.OK
+    stop = threading.Event()
+    sent: list[int] = []
+
+    def provoke_echoes() -> None:
+        while not stop.wait(0.1):
+            sent.append(sock.sendto(network.echo_udp_other, b"echo me"))
+
+    thread = threading.Thread(target=provoke_echoes, name="other-sender")
+    thread.start()
+    try:
+        assert network.servers.echo_udp_other.wait_received(2, 5.0)
+        sock.set_timeout(500)
+        result, seconds = timed(lambda: sock.recv(bytearray(100)))
+    finally:
+        stop.set()
+        thread.join(5)
+    assert result == NsapiError.CONNECTION_TIMEOUT, f"recv gave {result!s}"
+    assert 0.45 <= seconds < 1.2, f"a 500 ms timeout fired after {seconds:.2f} s"
+    assert sent and all(size == 7 for size in sent), sent
 
 
 def test_UDPSOCKET_TRUNCATION(network: Network, sockets: Sockets) -> None:

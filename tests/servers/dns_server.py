@@ -9,7 +9,10 @@ Knobs (``server.behaviour``, changeable while running):
 ``ttl``, ``delay`` (seconds before each reply), ``drop`` (ignore the next N queries; -1 all), ``servfail``,
 ``refuse``, ``malformed_first`` / ``wrong_id_first`` / ``wrong_question_first`` / ``foreign_source_first`` (send a
 decoy before the real reply: garbage, another transaction id, another question, or the right reply from another
-port), ``reply_override`` (``fn(query_bytes) -> bytes | None`` replacing the reply, for fuzzing).
+port), ``reply_override`` (``fn(query_bytes) -> bytes | None`` replacing the reply, for fuzzing),
+``truncate_udp`` (every UDP reply has the TC bit and a wrong address in place of the answer, so a resolver that
+uses a truncated reply is caught), ``serve_tcp`` (answer DNS over TCP on the same port, RFC 1035 §4.2.2 framing;
+on by default). ``.tcp_queries`` counts the queries that came over TCP.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -48,6 +52,8 @@ class Behaviour:
     wrong_question_first: bool = False
     foreign_source_first: bool = False
     reply_override: Callable[[bytes], bytes | None] | None = None
+    truncate_udp: bool = False
+    serve_tcp: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,9 +83,8 @@ class LoopbackDnsServer:
         self._lock = threading.Lock()
         self._queries: list[Query] = []
         self._query_event = threading.Condition(self._lock)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.setblocking(False)
+        self._sock, self._tcp = _udp_and_tcp_on_one_port()
+        self.tcp_queries = 0
         self._foreign = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._foreign.bind(("127.0.0.1", 0))
         self._wake_r, self._wake_w = socket.socketpair()
@@ -124,7 +129,7 @@ class LoopbackDnsServer:
             self._wake_w.send(b"x")
         if self._thread.is_alive():
             self._thread.join(5.0)
-        for sock in (self._sock, self._foreign, self._wake_r, self._wake_w):
+        for sock in (self._sock, self._tcp, self._foreign, self._wake_r, self._wake_w):
             sock.close()
 
     def __enter__(self) -> LoopbackDnsServer:
@@ -137,6 +142,7 @@ class LoopbackDnsServer:
     def _run(self) -> None:
         with selectors.DefaultSelector() as selector:
             selector.register(self._sock, selectors.EVENT_READ)
+            selector.register(self._tcp, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
             while not self._stop:
                 timeout = None
@@ -146,6 +152,8 @@ class LoopbackDnsServer:
                     if key.fileobj is self._wake_r:
                         with contextlib.suppress(OSError):
                             self._wake_r.recv(64)
+                    elif key.fileobj is self._tcp:
+                        self._accept_tcp()
                     else:
                         self._receive()
                 now = time.monotonic()
@@ -182,7 +190,37 @@ class LoopbackDnsServer:
             if reply is not None:
                 self._send(reply, sender, b.delay)
             return
-        self._send(self._answer(query, b).to_wire(), sender, b.delay)
+        answer = self._answer(query, b)
+        if b.truncate_udp:
+            answer.flags |= dns.flags.TC
+            answer.answer = []
+            if query.question[0].rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                answer.answer.append(
+                    dns.rrset.from_text(query.question[0].name, b.ttl, "IN", query.question[0].rdtype, _decoy_ip(query))
+                )
+        self._send(answer.to_wire(), sender, b.delay)
+
+    def _accept_tcp(self) -> None:
+        """One DNS-over-TCP client: read one framed query, answer it in full, close (on a short-lived thread, so a
+        slow client never holds up the UDP side)."""
+        try:
+            conn, _ = self._tcp.accept()
+        except OSError:
+            return
+        if not self.behaviour.serve_tcp:
+            conn.close()
+            return
+        threading.Thread(target=self._serve_tcp, args=(conn,), name="test-dns-tcp", daemon=True).start()
+
+    def _serve_tcp(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError, EOFError, dns.exception.DNSException):
+            conn.settimeout(5.0)
+            header = _read(conn, 2)
+            query = dns.message.from_wire(_read(conn, int.from_bytes(header, "big")))
+            with self._lock:
+                self.tcp_queries += 1
+            reply = self._answer(query, self.behaviour).to_wire()
+            conn.sendall(len(reply).to_bytes(2, "big") + reply)
 
     def _send(self, data: bytes, dest: tuple[str, int], delay: float, foreign: bool = False) -> None:
         heapq.heappush(self._outgoing, _Outgoing(time.monotonic() + delay, next(self._seq), data, dest, foreign))
@@ -234,6 +272,32 @@ class LoopbackDnsServer:
         if ips:
             reply.answer.append(dns.rrset.from_text_list(owner, b.ttl, dns.rdataclass.IN, question.rdtype, ips))
         return reply
+
+
+def _udp_and_tcp_on_one_port(attempts: int = 20) -> tuple[socket.socket, socket.socket]:
+    """A UDP and a TCP socket bound to the same free port of 127.0.0.1 (DNS serves both on one port)."""
+    for _ in range(attempts):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        try:
+            tcp = socket.create_server(("127.0.0.1", udp.getsockname()[1]))
+        except OSError:  # the port is free for UDP but taken for TCP: try another
+            udp.close()
+            continue
+        udp.setblocking(False)
+        tcp.setblocking(False)
+        return udp, tcp
+    raise OSError("no port of 127.0.0.1 is free for both UDP and TCP")
+
+
+def _read(conn: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise EOFError("the client closed early")
+        data += chunk
+    return bytes(data)
 
 
 def _decoy_ip(query: dns.message.Message) -> str:

@@ -14,6 +14,7 @@ from netsocket.dhcp import (
     Bound,
     DhcpMachine,
     Lost,
+    Probe,
     Send,
     State,
     build_message,
@@ -39,6 +40,8 @@ def _exchange(machine: DhcpMachine, server: DhcpServer, events: list, now: float
             reply = server.handle(event.payload, now)
             if reply is not None:
                 queue.extend(machine.receive(reply.payload, now))
+        elif isinstance(event, Probe):  # the conflict check: nobody else has the address
+            queue.extend(machine.probe_result(False, now))
     return out
 
 

@@ -476,3 +476,37 @@ def test_blocking_query_from_a_callback_raises_instead_of_deadlocking(
     assert stack.gethostbyname_async("google.com", callback) > 0
     assert done.wait(5)
     assert len(seen) == 1
+
+
+# -- truncated answers (issue 12) ---------------------------------------------------------------------------------
+def test_a_truncated_answer_is_asked_again_over_tcp(stack: HostStack, dns_server: LoopbackDnsServer) -> None:
+    """A UDP reply with the TC bit (carrying a wrong address here) is not used: the same server is asked over TCP
+    through the stack, and its full answer is the result."""
+    dns_server.behaviour.truncate_udp = True
+    stack.add_dns_server(_server(dns_server))
+    address = SocketAddress()
+    assert stack.gethostbyname("google.com", address) == NsapiError.OK
+    assert address == SocketAddress("127.0.0.11"), f"the truncated reply's address was used: {address}"
+    assert dns_server.tcp_queries == 1
+    assert stack.open_sockets == 0, "the query's sockets were not closed"
+
+
+def test_a_truncated_answer_without_tcp_is_a_dns_failure(stack: HostStack, dns_server: LoopbackDnsServer) -> None:
+    dns_server.behaviour.truncate_udp = True
+    dns_server.behaviour.serve_tcp = False
+    stack.add_dns_server(_server(dns_server))
+    address = SocketAddress()
+    assert stack.gethostbyname("google.com", address) == NsapiError.DNS_FAILURE
+    assert not address, f"the truncated reply's address was used: {address}"
+    assert stack.open_sockets == 0
+
+
+def test_a_truncated_answer_asked_asynchronously(
+    stack: HostStack, dns_server: LoopbackDnsServer, results: Results
+) -> None:
+    dns_server.behaviour.truncate_udp = True
+    stack.add_dns_server(_server(dns_server))
+    assert stack.gethostbyname_async("google.com", results.callback("tc")) > 0
+    assert results.wait(count=1)
+    result, address, _, _ = results.calls[0]
+    assert result == 1 and address == SocketAddress("127.0.0.11")  # the async callback gets 1 for success

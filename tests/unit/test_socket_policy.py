@@ -293,3 +293,61 @@ def test_accept_returns_a_connected_socket(stack: ScriptedStack) -> None:
     assert client.getpeername(peer) == E.OK and peer.get_port() == 5555
     stack.answer("send", 2)
     assert client.send(b"hi") == 2
+
+
+def test_filtered_datagrams_do_not_restart_the_timeout(stack: ScriptedStack) -> None:
+    """Issue 12: a connected UDP socket with a 300 ms timeout stayed blocked as long as another host kept sending,
+    because every dropped datagram started the wait again. One deadline per call."""
+    udp = UDPSocket()
+    assert udp.open(stack) == E.OK
+    udp.connect(PEER)
+    udp.set_timeout(300)
+    stranger = SocketAddress("127.0.0.2", 7)
+    stop = threading.Event()
+
+    def chatter() -> None:  # a datagram from a stranger every 50 ms for up to 3 s
+        for _ in range(60):
+            if stop.wait(0.05):
+                return
+            stack.answer("recvfrom", (b"stranger", stranger))
+            stack.fire()
+
+    thread = threading.Thread(target=chatter)
+    thread.start()
+    started = time.monotonic()
+    try:
+        assert udp.recv(bytearray(16)) == E.CONNECTION_TIMEOUT
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+    assert 0.29 <= elapsed < 0.8, f"the 300 ms timeout fired after {elapsed:.2f} s"
+
+
+@pytest.mark.parametrize("value", [2**32 - 1, 2**32, 10**16, 1e300, float("inf")])
+def test_huge_timeouts_mean_forever(stack: ScriptedStack, value: float) -> None:
+    sock = connected_tcp(stack)
+    sock.set_timeout(value)  # type: ignore[arg-type]
+    assert sock.get_timeout() == -1
+    stack.answer("recv", E.WOULD_BLOCK, b"data")
+    thread = fire_later(stack, 0.1)
+    assert sock.recv(bytearray(10)) == 4  # waits (no OverflowError from the wait) until the data comes
+    thread.join()
+
+
+@pytest.mark.parametrize("value", [-1, -5, -(10**16), float("-inf")])
+def test_negative_timeouts_mean_forever(value: float) -> None:
+    sock = TCPSocket()
+    sock.set_timeout(value)  # type: ignore[arg-type]
+    assert sock.get_timeout() == -1
+
+
+def test_fractional_timeouts_round_up_and_nan_is_a_value_error() -> None:
+    sock = TCPSocket()
+    sock.set_timeout(0.4)  # type: ignore[arg-type]
+    assert sock.get_timeout() == 1  # still blocking: a fraction of a millisecond is not "non-blocking"
+    sock.set_timeout(2**32 - 2)
+    assert sock.get_timeout() == 2**32 - 2
+    with pytest.raises(ValueError, match="NaN"):
+        sock.set_timeout(float("nan"))  # type: ignore[arg-type]
+    assert sock.get_timeout() == 2**32 - 2

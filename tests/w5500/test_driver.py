@@ -211,7 +211,7 @@ def test_short_lease_renews_during_a_long_transfer(make_interface: MakeInterface
     from netsocket.mocks.w5500 import LanConfig
 
     log = StatusLog()
-    interface, fake = make_interface(static=False, connect=False, lan=LanConfig(lease_time=2))
+    interface, fake = make_interface(static=False, connect=False, lan=LanConfig(lease_time=2), dhcp_min_lease=1)
     interface.attach(log)
     assert interface.connect() == NsapiError.OK
     dhcp = interface.dhcp
@@ -237,7 +237,9 @@ def test_lease_loss_is_a_status_change(make_interface: MakeInterface) -> None:
     from netsocket.mocks.w5500 import LanConfig
 
     log = StatusLog()
-    interface, fake = make_interface(static=False, connect=False, lan=LanConfig(lease_time=2), dhcp_initial_backoff=0.5)
+    interface, fake = make_interface(
+        static=False, connect=False, lan=LanConfig(lease_time=2), dhcp_initial_backoff=0.5, dhcp_min_lease=1
+    )
     interface.attach(log)
     assert interface.connect() == NsapiError.OK
     fake.emulator.dhcp.fail_next(-1)  # renewals and rebinding go unanswered
