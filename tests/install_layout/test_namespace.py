@@ -130,3 +130,13 @@ def test_every_package_folder_is_listed_for_the_wheel() -> None:
             parts = init.parent.relative_to(ROOT).parts
             found.add(".".join(parts if top == "netsocket" else ("netsocket", *parts)))
     assert found == listed
+
+
+def test_no_test_folder_hides_an_installed_package() -> None:
+    """A test folder named like an installed top-level package (``tests/packaging`` once hid the ``packaging``
+    that matplotlib imports, wherever ``tests/`` is on sys.path) is caught here."""
+    from importlib.metadata import packages_distributions
+
+    installed = set(packages_distributions())
+    folders = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert folders & installed == set()

@@ -1,4 +1,4 @@
-"""Run by tests/packaging in a fresh interpreter (``python -c``), from a folder holding a user's own ``drivers/``
+"""Run by tests/install_layout in a fresh interpreter (``python -c``), from a folder holding a user's own ``drivers/``
 and ``mocks/`` packages, the way a user's program would be run there. Prints one ``ok ...`` line per check; any
 failure raises (a traceback and a non-zero exit). ``sys.argv[1]`` is an HTTP URL on 127.0.0.1 to fetch."""
 
