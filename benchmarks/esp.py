@@ -1,0 +1,329 @@
+"""ESP-AT driver figures: throughput against the line rate, the driver's ceiling and CPU, sigio latency and echo
+round trip, memory, and many modules per host. The module is emulated in another process (`far_end`) on a pty.
+
+A runner is a parameter of every measurement: ``threaded`` (the reader thread on pyserial) today; ``asyncio``
+answers `NotAvailable` until its runner exists, and the report says so instead of printing a figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import serial
+
+from netsocket import NsapiError, NsapiSecurity, SocketAddress, TCPSocket
+
+from .common import EchoServer, SourceServer, Transfer, median, pattern, percentile, timed_download, timed_upload
+
+RUNNERS = ("threaded", "asyncio")
+PROFILES = ("nonos17", "at22_8266", "at3_esp32")
+#: ESP-AT's passive receive window (bytes the module holds for one link), which the emulator models.
+WINDOW = 5760
+
+
+class NotAvailable(Exception):
+    """A configuration the project cannot run yet; the message is the reason the report shows."""
+
+
+@contextlib.contextmanager
+def far_end(profile: str, baud: int, rtt: float = 0.0, ipd_log: str | None = None) -> Iterator[str]:
+    """An emulated module in a child process; yields its pty path."""
+    command = [sys.executable, "-m", "benchmarks.far_end", "--profile", profile, "--baud", str(baud)]
+    command += ["--rtt", str(rtt)] + (["--ipd-log", ipd_log] if ipd_log else [])
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        path = child.stdout.readline().strip()
+        if not path:
+            raise RuntimeError(f"the far end did not start: {command}")
+        yield path
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(5)
+
+
+class _NoPassiveMode:
+    """A serial port that makes the module refuse passive receive (as firmware without it does): the driver then
+    uses active-mode ``+IPD``. Everything else passes through unchanged."""
+
+    def __init__(self, port: serial.Serial) -> None:
+        self._port = port
+
+    def write(self, data: bytes) -> int | None:
+        return self._port.write(bytes(data).replace(b"AT+CIPRECVMODE=1", b"AT+CIPRECVMODE=7"))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._port, name)
+
+
+@contextlib.contextmanager
+def esp_interface(path: str, baud: int, runner: str = "threaded", receive: str = "passive") -> Iterator[Any]:
+    """Our driver on the module at `path`, joined to the emulated AP."""
+    if runner == "asyncio":
+        raise NotAvailable("the asyncio runner does not exist yet (issue 10)")
+    if runner != "threaded":
+        raise ValueError(f"unknown runner {runner!r}")
+    from netsocket.drivers.esp_at import ESP8266Interface
+
+    port: Any = path
+    opened = None
+    if receive == "active":
+        opened = serial.Serial(path, baud, timeout=0.05)
+        port = _NoPassiveMode(opened)
+    iface = ESP8266Interface(port, baud)
+    try:
+        err = iface.connect("netsocket-wpa2", "netsocket123", NsapiSecurity.WPA2)
+        if err != NsapiError.OK:
+            raise RuntimeError(f"the driver did not join: {err!r}")
+        yield iface
+    finally:
+        iface.close()
+        if opened is not None:
+            opened.close()
+
+
+def _socket(iface: Any, port: int) -> TCPSocket:
+    sock = TCPSocket()
+    if sock.open(iface) != NsapiError.OK:
+        raise RuntimeError("open failed")
+    sock.set_timeout(30_000)
+    err = sock.connect(SocketAddress("127.0.0.1", port))
+    if err != NsapiError.OK:
+        sock.close()
+        raise RuntimeError(f"connect failed: {err!r}")
+    return sock
+
+
+def download(iface: Any, size: int, seed: int = 2) -> Transfer:
+    holder: list[TCPSocket] = []
+    buffer = bytearray(16384)
+
+    def receive(_: int) -> bytes:
+        count = holder[0].recv(buffer)
+        if count < 0:
+            raise RuntimeError(f"recv gave {NsapiError(count)!r}")
+        return bytes(buffer[:count])
+
+    try:
+        return timed_download(size, seed, receive, lambda port: holder.append(_socket(iface, port)))
+    finally:
+        for sock in holder:
+            sock.close()
+
+
+def upload(iface: Any, size: int, seed: int = 3) -> Transfer:
+    holder: list[TCPSocket] = []
+
+    def send(view: memoryview) -> int:
+        count = holder[0].send(view[:65536])
+        if count < 0:
+            raise RuntimeError(f"send gave {NsapiError(count)!r}")
+        return count
+
+    try:
+        return timed_upload(
+            size, seed, send, lambda port: holder.append(_socket(iface, port)), lambda: holder[0].close()
+        )
+    finally:
+        for sock in holder:
+            sock.close()
+
+
+def window_bound(baud: int, rtt: float) -> float:
+    """The highest fraction of the line rate a passive-mode download can reach: one window per round trip."""
+    return 1.0 if rtt <= 0 else min(1.0, WINDOW / rtt / (baud / 10))
+
+
+@dataclass
+class Row:
+    """The medians of several runs of one configuration."""
+
+    runner: str
+    profile: str
+    baud: int
+    rtt_ms: float
+    receive: str
+    direction: str
+    fraction: float | None
+    cpu_s_per_mb: float | None
+    runs: int
+    intact: bool
+    bound: float | None = None
+    note: str = ""
+
+
+def throughput_rows(
+    runner: str, profile: str, baud: int, rtt: float, receive: str, seconds: float, runs: int, upload_too: bool
+) -> list[Row]:
+    """Download (and upload) of about `seconds` worth of line rate, `runs` times each."""
+    size = max(4096, int(baud / 10 * seconds))
+    rtt_ms = rtt * 1000
+    directions = ["download", "upload"] if upload_too else ["download"]
+    try:
+        with far_end(profile, baud, rtt) as path, esp_interface(path, baud, runner, receive) as iface:
+            results: dict[str, list[Transfer]] = {d: [] for d in directions}
+            for run in range(runs):
+                for direction in directions:
+                    transfer = (download if direction == "download" else upload)(iface, size, seed=run + 2)
+                    results[direction].append(transfer)
+    except NotAvailable as exc:
+        return [Row(runner, profile, baud, rtt_ms, receive, d, None, None, 0, True, note=str(exc)) for d in directions]
+    rows = []
+    for direction, transfers in results.items():
+        rows.append(
+            Row(
+                runner,
+                profile,
+                baud,
+                rtt_ms,
+                receive if direction == "download" else "-",
+                direction,
+                median([t.rate / (baud / 10) for t in transfers]),
+                median([t.cpu_per_mb for t in transfers]),
+                len(transfers),
+                all(t.intact for t in transfers),
+                bound=window_bound(baud, rtt) if direction == "download" and receive == "passive" else None,
+            )
+        )
+    return rows
+
+
+def latency(runner: str, samples: int, baud: int = 921600) -> dict[str, Any]:
+    """From a ``+IPD`` (passive notice) leaving the emulator for the port to our sigio callback, and the 64-byte
+    echo round trip, in milliseconds: median and 99th percentile."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "ipd.log")
+        open(log, "w").close()
+        try:
+            with far_end("at22_8266", baud, 0.0, ipd_log=log) as path, esp_interface(path, baud, runner) as iface:
+                server = EchoServer()
+                sock = _socket(iface, server.port)
+                sigio_times: list[float] = []
+                sock.sigio(lambda: sigio_times.append(time.monotonic()))
+                message, buffer, rtts = pattern(64, 7), bytearray(64), []
+                sends: list[float] = []
+                for _ in range(samples):
+                    started = time.perf_counter()
+                    sends.append(time.monotonic())
+                    if sock.send(message) != 64:
+                        raise RuntimeError("echo send failed")
+                    got = 0
+                    while got < 64:
+                        count = sock.recv(memoryview(buffer)[got:])
+                        if count <= 0:
+                            raise RuntimeError(f"echo recv gave {count}")
+                        got += count
+                    rtts.append(time.perf_counter() - started)
+                sock.close()
+                server.close()
+        except NotAvailable as exc:
+            return {"runner": runner, "note": str(exc)}
+        with open(log) as file:
+            ipd_times = [float(line) for line in file if line.strip()]
+    delays = []
+    for stamp in ipd_times:
+        after = [t for t in sigio_times if t >= stamp]
+        if after:
+            delays.append(min(after) - stamp)
+    return {
+        "runner": runner,
+        "sigio_median_ms": median(delays) * 1000,
+        "sigio_p99_ms": percentile(delays, 0.99) * 1000,
+        "sigio_samples": len(delays),
+        "echo_median_ms": median(rtts) * 1000,
+        "echo_p99_ms": percentile(rtts, 0.99) * 1000,
+        "echo_samples": len(rtts),
+        "baud": baud,
+    }
+
+
+def _parallel_downloads(ifaces: list[Any], size: int) -> tuple[float, float, bool]:
+    """Each interface downloads `size` bytes at once; returns (wall seconds, process CPU seconds, all intact)."""
+    data = pattern(size, 11)
+    servers = [SourceServer(data) for _ in ifaces]
+    socks = [_socket(iface, server.port) for iface, server in zip(ifaces, servers, strict=True)]
+    intact = [False] * len(socks)
+
+    def reader(index: int) -> None:
+        got = bytearray()
+        buffer = bytearray(16384)
+        while len(got) < size:
+            count = socks[index].recv(buffer)
+            if count <= 0:
+                break
+            got += buffer[:count]
+        intact[index] = bytes(got) == data
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(len(socks))]
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    cpu -= sum(server.cpu for server in servers)
+    for sock in socks:
+        sock.close()
+    for server in servers:
+        server.close()
+    return seconds, cpu, all(intact)
+
+
+def many_modules(runner: str, modules: int, size: int, baud: int = 921600) -> dict[str, Any]:
+    """`modules` modules, each emulated in its own process on a pty, all downloading at once."""
+    try:
+        with contextlib.ExitStack() as stack:
+            paths = [stack.enter_context(far_end("at22_8266", baud)) for _ in range(modules)]
+            ifaces = [stack.enter_context(esp_interface(path, baud, runner)) for path in paths]
+            threads_before = threading.active_count()
+            seconds, cpu, intact = _parallel_downloads(ifaces, size)
+    except NotAvailable as exc:
+        return {"runner": runner, "modules": modules, "note": str(exc)}
+    total = size * modules
+    return {
+        "runner": runner,
+        "modules": modules,
+        "fraction_each": total / seconds / modules / (baud / 10),
+        "cpu_s_per_mb": cpu / (total / 1e6),
+        "threads": threads_before - 1,
+        "intact": intact,
+        "baud": baud,
+    }
+
+
+def memory(size: int, sockets: int = 5, baud: int = 3_000_000) -> dict[str, Any]:
+    """Peak Python allocations (tracemalloc) of our process while `sockets` sockets download at once, and while a
+    flood is not read (the module holds the rest: passive mode's backpressure)."""
+    with far_end("at22_8266", baud) as path, esp_interface(path, baud) as iface:
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            _, _, intact = _parallel_downloads([iface] * sockets, size)
+            busy_peak = tracemalloc.get_traced_memory()[1] - base
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            flood = SourceServer(pattern(size * 4, 5))
+            sock = _socket(iface, flood.port)
+            time.sleep(max(1.0, size * 4 / (baud / 10)))  # the measured interval: the application reads nothing
+            flood_peak = tracemalloc.get_traced_memory()[1] - base
+            sock.close()
+            flood.close()
+        finally:
+            tracemalloc.stop()
+    return {"esp_sockets": sockets, "esp_busy_peak_kb": busy_peak / 1024, "esp_flood_peak_kb": flood_peak / 1024,
+            "esp_flood_bytes": size * 4, "intact": intact}  # fmt: skip
