@@ -93,13 +93,24 @@ class _Server:
 
 
 class SourceServer(_Server):
-    """Sends `data` to the client, then closes."""
+    """Sends `data` to the client, then closes; with `request`, only after the client sent something (as an HTTP
+    server does: a driver that reads its connect reply byte by byte may otherwise swallow the first data)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, request: bool = False) -> None:
         self.data = data
+        self.request = request
+        self.started_at = 0.0
         super().__init__()
 
+    #: Server think time after a request (a driver that reads SEND OK by polling must see it before the reply).
+    REPLY_DELAY = 0.01
+
     def serve(self, conn: socket.socket) -> None:
+        if self.request:
+            if not conn.recv(4096):
+                return
+            threading.Event().wait(self.REPLY_DELAY)
+        self.started_at = time.perf_counter()
         conn.sendall(self.data)
 
 
@@ -146,11 +157,16 @@ class Transfer:
 
 
 def timed_download(
-    size: int, seed: int, receive: Callable[[int], bytes | bytearray], connect: Callable[[int], None]
+    size: int,
+    seed: int,
+    receive: Callable[[int], bytes | bytearray],
+    connect: Callable[[int], None],
+    request: bool = False,
 ) -> Transfer:
-    """A download of `size` bytes: `connect(port)`, then `receive(n)` until all arrived (b"" ends early)."""
+    """A download of `size` bytes: `connect(port)`, then `receive(n)` until all arrived (b"" ends early). With
+    `request` the server waits for the client's first bytes (`connect` sends them) and the clock starts then."""
     data = pattern(size, seed)
-    server = SourceServer(data)
+    server = SourceServer(data, request)
     try:
         connect(server.port)
         got = bytearray()
@@ -160,8 +176,9 @@ def timed_download(
             if not chunk:
                 break
             got += chunk
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        end, cpu = time.perf_counter(), time.process_time() - cpu0
         server.done.wait(10)
+        seconds = end - (server.started_at if request else t0)  # with a request: from the reply's first byte
         cpu -= server.cpu
         intact = hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
         return Transfer("download", len(got), seconds, cpu, intact)

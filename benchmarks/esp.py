@@ -55,6 +55,7 @@ def far_end(profile: str, baud: int, rtt: float = 0.0, ipd_log: str | None = Non
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait(5)
+        child.stdout.close()
 
 
 class _NoPassiveMode:
@@ -109,8 +110,15 @@ def _socket(iface: Any, port: int) -> TCPSocket:
     return sock
 
 
-def download(iface: Any, size: int, seed: int = 2) -> Transfer:
+def download(iface: Any, size: int, seed: int = 2, request: bool = False) -> Transfer:
+    """A TCP download of `size` bytes; with `request` the socket first sends one line the server waits for."""
     holder: list[TCPSocket] = []
+
+    def connect(port: int) -> None:
+        holder.append(_socket(iface, port))
+        if request and holder[0].send(b"GET\n") != 4:
+            raise RuntimeError("request failed")
+
     buffer = bytearray(16384)
 
     def receive(_: int) -> bytes:
@@ -120,7 +128,7 @@ def download(iface: Any, size: int, seed: int = 2) -> Transfer:
         return bytes(buffer[:count])
 
     try:
-        return timed_download(size, seed, receive, lambda port: holder.append(_socket(iface, port)))
+        return timed_download(size, seed, receive, connect, request)
     finally:
         for sock in holder:
             sock.close()
@@ -240,8 +248,11 @@ def latency(runner: str, samples: int, baud: int = 921600) -> dict[str, Any]:
         after = [t for t in sigio_times if t >= stamp]
         if after:
             delays.append(min(after) - stamp)
+    hops = pty_hop(min(samples, 200))
     return {
         "runner": runner,
+        "pty_hop_median_ms": median(hops) * 1000,
+        "sigio_driver_median_ms": (median(delays) - median(hops)) * 1000,
         "sigio_median_ms": median(delays) * 1000,
         "sigio_p99_ms": percentile(delays, 0.99) * 1000,
         "sigio_samples": len(delays),
@@ -250,6 +261,45 @@ def latency(runner: str, samples: int, baud: int = 921600) -> dict[str, Any]:
         "echo_samples": len(rtts),
         "baud": baud,
     }
+
+
+def pty_hop(samples: int) -> list[float]:
+    """Seconds from a write on a pty's master to a thread blocked in select() on its slave having read it: the
+    part of the sigio latency that belongs to the kernel and the interpreter, not to the driver."""
+    import select
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    woke: list[float] = []
+    ready = threading.Event()
+
+    def reader() -> None:
+        for _ in range(samples):
+            ready.set()
+            select.select([slave], [], [], 5)
+            os.read(slave, 64)
+            woke.append(time.monotonic())
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    hops = []
+    try:
+        for index in range(samples):
+            ready.wait(5)
+            ready.clear()
+            time.sleep(0.0005)  # let the reader block in select() before the write, as the driver's thread would be
+            written = time.monotonic()
+            os.write(master, b"+IPD,0,64\r\n")
+            while len(woke) <= index and thread.is_alive():
+                time.sleep(0.0001)
+            if len(woke) > index:
+                hops.append(woke[index] - written)
+    finally:
+        thread.join(5)
+        os.close(master)
+        os.close(slave)
+    return hops
 
 
 def _parallel_downloads(ifaces: list[Any], size: int) -> tuple[float, float, bool]:
@@ -325,5 +375,10 @@ def memory(size: int, sockets: int = 5, baud: int = 3_000_000) -> dict[str, Any]
             flood.close()
         finally:
             tracemalloc.stop()
-    return {"esp_sockets": sockets, "esp_busy_peak_kb": busy_peak / 1024, "esp_flood_peak_kb": flood_peak / 1024,
-            "esp_flood_bytes": size * 4, "intact": intact}  # fmt: skip
+    return {
+        "esp_sockets": sockets,
+        "esp_busy_peak_kb": busy_peak / 1024,
+        "esp_flood_peak_kb": flood_peak / 1024,
+        "esp_flood_bytes": size * 4,
+        "intact": intact,
+    }
