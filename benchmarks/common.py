@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 def pattern(size: int, seed: int = 1) -> bytes:
@@ -234,3 +235,38 @@ def machine() -> dict[str, object]:
         "system": f"{platform.system()} {platform.release()}",
         "load_average_at_start": list(os.getloadavg()),
     }
+
+
+def parallel_downloads(connect: Callable[[int], Any], count: int, data: bytes) -> tuple[float, float, bool]:
+    """`count` sockets (`connect(port)` opens one; it has netsocket's ``recv(buffer)`` and ``close()``) each
+    download `data` at once, hashed as it arrives (no copy kept). Returns wall seconds, CPU seconds without the
+    servers', and whether every copy arrived intact."""
+    servers = [SourceServer(data) for _ in range(count)]
+    socks = [connect(server.port) for server in servers]
+    expected = hashlib.sha256(data).digest()
+    intact = [False] * count
+
+    def reader(index: int) -> None:
+        digest, got, buffer = hashlib.sha256(), 0, bytearray(16384)
+        view = memoryview(buffer)
+        while got < len(data):
+            received = socks[index].recv(buffer)
+            if received <= 0:
+                break
+            digest.update(view[:received])
+            got += received
+        intact[index] = got == len(data) and digest.digest() == expected
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(count)]
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    cpu -= sum(server.cpu for server in servers)
+    for sock in socks:
+        sock.close()
+    for server in servers:
+        server.close()
+    return seconds, cpu, all(intact)

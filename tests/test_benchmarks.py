@@ -59,5 +59,5 @@ def test_every_benchmark_path_runs_on_tiny_sizes(tmp_path: Path) -> None:
     assert "not available yet" in table
     assert results["latency"][0]["echo_samples"] == run.TINY.latency_samples
     assert results["many_modules"][0]["modules"] == run.TINY.modules and results["many_modules"][0]["intact"]
-    assert results["memory"]["intact"]
+    assert results["memory"]["esp_intact"] and results["memory"]["w5500_intact"]
     assert {g["goal"] for g in results["goals"]} >= {"W5500 idle CPU < 1 % of one core"}
