@@ -196,13 +196,42 @@ def markdown(results: dict[str, Any]) -> str:
             for r in results["w5500_clock"]
         ],
     )
-    c = results["w5500_cpu"]
     out += [
-        f"**W5500 driver CPU**: idle (one connected socket) {c['idle_core_fraction'] * 100:.2f} % of one core, "
-        f"{c['idle_spi_transactions_per_s']:.0f} SPI transactions/s; sending {c['sending_cpu_s_per_mb']:.2f} "
-        f"CPU s/MB ({c['sending_core_fraction'] * 100:.0f} % of one core; emulated chip included).",
+        "**W5500 bus accounting** (2 KB buffers; bus bytes per payload byte by what they carry, one transfer "
+        "including its connect and close)",
         "",
     ]
+    kinds = sorted(
+        {k for r in results["w5500_bus"] for k in r["by_kind"]},
+        key=lambda k: -max(r["by_kind"].get(k, 0) for r in results["w5500_bus"]),
+    )
+    out += _table(
+        ["direction", "INTn", "total", "transactions / KB", *kinds],
+        [
+            [
+                r["direction"],
+                "wired" if r["intn"] else "polled",
+                _f(r["bus_bytes_per_payload_byte"], 4),
+                _f(r["transactions_per_kb"], 2),
+                *[_f(r["by_kind"].get(k), 4) for k in kinds],
+            ]
+            for r in results["w5500_bus"]
+        ],
+    )
+    out += ["**W5500 driver CPU** (emulated chip included)", ""]
+    out += _table(
+        ["INTn", "idle: % of one core", "idle: SPI transactions/s", "sending CPU s/MB", "sending: % of one core"],
+        [
+            [
+                "wired" if c["intn"] else "polled",
+                _f(c["idle_core_fraction"] * 100, 2),
+                _f(c["idle_spi_transactions_per_s"], 0),
+                _f(c["sending_cpu_s_per_mb"], 2),
+                _f(c["sending_core_fraction"] * 100, 0),
+            ]
+            for c in results["w5500_cpu"]
+        ],
+    )
     mem = results["memory"]
     out += [
         f"**Memory** (tracemalloc peaks): {mem['esp_sockets']} ESP sockets downloading "

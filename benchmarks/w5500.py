@@ -22,7 +22,72 @@ from netsocket.mocks.w5500 import FakeSpiDev
 from netsocket import NsapiError, SocketAddress, TCPSocket
 
 from .common import EchoServer, SourceServer, median, parallel_downloads, pattern, thread_cpu
+from .esp import download, upload
 from .w5500_spi_efficiency import BUFSIZ, measure
+
+#: Socket register names by offset (W5500 datasheet), for the bus accounting.
+_SOCKET_REGISTERS = {
+    0x00: "Sn_MR",
+    0x01: "Sn_CR",
+    0x02: "Sn_IR",
+    0x03: "Sn_SR",
+    0x20: "Sn_TX_FSR",
+    0x22: "Sn_TX_RD",
+    0x24: "Sn_TX_WR",
+    0x26: "Sn_RX_RSR",
+    0x28: "Sn_RX_RD",
+    0x2C: "Sn_IMR",
+}
+
+
+class BusTap:
+    """An SPI bus in front of the emulated one that sorts every transaction by what it touches: TX/RX buffer data
+    (with its 3 header bytes apart), a socket register by name, or a common register."""
+
+    def __init__(self, bus: FakeSpiDev) -> None:
+        self._bus = bus
+        self.bytes: dict[str, int] = {}
+        self.transactions: dict[str, int] = {}
+
+    def xfer2(self, data: Any, *args: int) -> list[int]:
+        frame = bytes(data)
+        if len(frame) >= 3:
+            address, block = frame[0] << 8 | frame[1], frame[2] >> 3
+            if block == 0:
+                kind = "common registers"
+            elif block % 4 == 1:
+                kind = _SOCKET_REGISTERS.get(address & ~1 if address >= 0x20 else address, "Sn other")
+            else:
+                kind = "TX data" if block % 4 == 2 else "RX data"
+            if kind.endswith("data"):
+                self._count(kind, len(frame) - 3, 1)
+                self._count("data frame headers", 3, 0)
+            else:
+                self._count(kind, len(frame), 1)
+        return list(self._bus.xfer2(frame, *args))
+
+    def _count(self, kind: str, size: int, frames: int) -> None:
+        self.bytes[kind] = self.bytes.get(kind, 0) + size
+        self.transactions[kind] = self.transactions.get(kind, 0) + frames
+
+
+def bus_accounting(direction: str, megabytes: float, buffer_kb: int, intn: bool) -> dict[str, Any]:
+    """One bulk transfer through `BusTap`: bus bytes per payload byte, split by what they carry."""
+    size = int(megabytes * 1e6)
+    with FakeSpiDev(bufsiz=BUFSIZ) as fake:
+        tap = BusTap(fake)
+        with w5500_interface(fake, buffer_kb, bus=tap, intn=intn) as iface:
+            transfer = (download if direction == "receive" else upload)(iface, size)
+    total = sum(tap.bytes.values())
+    return {
+        "direction": direction,
+        "buffer_kb": buffer_kb,
+        "intn": intn,
+        "bus_bytes_per_payload_byte": total / transfer.size,
+        "transactions_per_kb": sum(tap.transactions.values()) / (transfer.size / 1024),
+        "by_kind": {kind: count / transfer.size for kind, count in sorted(tap.bytes.items(), key=lambda i: -i[1])},
+        "intact": transfer.intact,
+    }
 
 
 def spi_efficiency(megabytes: float, runs: int) -> list[dict[str, Any]]:
@@ -63,9 +128,15 @@ def clock_throughput(megabytes: float, runs: int) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def w5500_interface(fake: FakeSpiDev, buffer_kb: int = 2) -> Iterator[W5500Interface]:
+def w5500_interface(
+    fake: FakeSpiDev, buffer_kb: int = 2, *, bus: Any = None, intn: bool = False
+) -> Iterator[W5500Interface]:
+    """Our driver on the emulated chip with a static address; `intn` wires the chip's interrupt line (otherwise
+    the driver polls), `bus` puts something (a `BusTap`) between the driver and the chip."""
     sizes = [buffer_kb] + [2 if buffer_kb <= 2 else 0] * 7
-    iface = W5500Interface(fake, tx_buffer_kb=sizes, rx_buffer_kb=sizes)
+    iface = W5500Interface(
+        bus if bus is not None else fake, interrupt=fake if intn else None, tx_buffer_kb=sizes, rx_buffer_kb=sizes
+    )
     iface.set_network(SocketAddress("192.168.77.50"), SocketAddress("255.255.255.0"), SocketAddress("192.168.77.1"))
     try:
         if iface.connect() != NsapiError.OK:
@@ -88,10 +159,11 @@ def _threads_cpu(prefix: str) -> float:
     return sum(thread_cpu(t.native_id) for t in threading.enumerate() if t.name.startswith(prefix))
 
 
-def cpu(idle_seconds: float, megabytes: float) -> dict[str, Any]:
+def cpu(idle_seconds: float, megabytes: float, intn: bool = False) -> dict[str, Any]:
     """The driver's service thread while one connected socket is idle (fraction of one core, SPI transactions per
-    second), and the driver side's CPU per MB sent (the emulator's own thread excluded)."""
-    with FakeSpiDev(bufsiz=BUFSIZ) as fake, w5500_interface(fake) as iface:
+    second), and the driver side's CPU per MB sent (the emulator's own thread excluded); `intn`: the chip's
+    interrupt line wired (otherwise the driver polls)."""
+    with FakeSpiDev(bufsiz=BUFSIZ) as fake, w5500_interface(fake, intn=intn) as iface:
         server = EchoServer()
         sock = _connected(iface, server.port)
         frames0, service0, t0 = fake.stats.frames, _threads_cpu("w5500-service"), time.perf_counter()
@@ -129,6 +201,7 @@ def cpu(idle_seconds: float, megabytes: float) -> dict[str, Any]:
         drained.wait(10)
         sink.close()
     return {
+        "intn": intn,
         "idle_core_fraction": idle_core,
         "idle_spi_transactions_per_s": idle_xfers,
         "sending_cpu_s_per_mb": spent / (size / 1e6),

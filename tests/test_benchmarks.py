@@ -32,7 +32,17 @@ def test_every_benchmark_path_runs_on_tiny_sizes(tmp_path: Path) -> None:
     assert results["scale"] == "tiny" and results["machine"]["cores"]
     assert (tmp_path / "latest.png").read_bytes().startswith(b"\x89PNG")
     table = (tmp_path / "latest.md").read_text()
-    for heading in ("ESP throughput", "Peers", "Driver ceiling", "Latency", "W5500 SPI", "Memory", "Many modules"):
+    for heading in (
+        "ESP throughput",
+        "Peers",
+        "Driver ceiling",
+        "Latency",
+        "W5500 SPI",
+        "W5500 bus accounting",
+        "W5500 driver CPU",
+        "Memory",
+        "Many modules",
+    ):
         assert heading in table
     assert run.DOCS_PAGE.read_text() == docs_before  # only the full run rewrites the docs page
 
@@ -60,4 +70,8 @@ def test_every_benchmark_path_runs_on_tiny_sizes(tmp_path: Path) -> None:
     assert results["latency"][0]["echo_samples"] == run.TINY.latency_samples
     assert results["many_modules"][0]["modules"] == run.TINY.modules and results["many_modules"][0]["intact"]
     assert results["memory"]["esp_intact"] and results["memory"]["w5500_intact"]
-    assert {g["goal"] for g in results["goals"]} >= {"W5500 idle CPU < 1 % of one core"}
+    assert [row["intn"] for row in results["w5500_cpu"]] == [False, True]
+    for row in results["w5500_bus"]:  # the accounting adds up: payload once, plus what the rest costs
+        assert row["intact"] and row["by_kind"]["TX data" if row["direction"] == "send" else "RX data"] == 1.0
+        assert abs(sum(row["by_kind"].values()) - row["bus_bytes_per_payload_byte"]) < 1e-9
+    assert {g["goal"] for g in results["goals"]} >= {"W5500 idle CPU < 1 % of one core (INTn wired)"}
