@@ -68,23 +68,38 @@ def far_end(profile: str, baud: int, rtt: float = 0.0, ipd_log: str | None = Non
         child.stdout.close()
 
 
-class _NoPassiveMode:
-    """A serial port that makes the module refuse passive receive (as firmware without it does): the driver then
-    uses active-mode ``+IPD``. Everything else passes through unchanged."""
+class PortTap:
+    """A serial port that counts the bytes each way and, with `refuse_passive`, makes the module refuse passive
+    receive (as firmware without it does: the driver then uses active-mode ``+IPD``). Otherwise it passes
+    everything through unchanged."""
 
-    def __init__(self, port: serial.Serial) -> None:
+    def __init__(self, port: serial.Serial, refuse_passive: bool = False) -> None:
         self._port = port
+        self._refuse_passive = refuse_passive
+        self.read_bytes = 0
+        self.written_bytes = 0
 
     def write(self, data: bytes) -> int | None:
-        return self._port.write(bytes(data).replace(b"AT+CIPRECVMODE=1", b"AT+CIPRECVMODE=7"))
+        if self._refuse_passive:
+            data = bytes(data).replace(b"AT+CIPRECVMODE=1", b"AT+CIPRECVMODE=7")
+        self.written_bytes += len(data)
+        return self._port.write(data)
+
+    def read(self, size: int = 1) -> bytes:
+        data = self._port.read(size)
+        self.read_bytes += len(data)
+        return data
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._port, name)
 
 
 @contextlib.contextmanager
-def esp_interface(path: str, baud: int, runner: str = "threaded", receive: str = "passive") -> Iterator[Any]:
-    """Our driver on the module at `path`, joined to the emulated AP."""
+def esp_interface(
+    path: str, baud: int, runner: str = "threaded", receive: str = "passive", tap: list[PortTap] | None = None
+) -> Iterator[Any]:
+    """Our driver on the module at `path`, joined to the emulated AP; with `tap`, the port is a `PortTap`
+    (appended to the list)."""
     if runner == "asyncio":
         raise NotAvailable("the asyncio runner does not exist yet (issue 10)")
     if runner != "threaded":
@@ -93,9 +108,11 @@ def esp_interface(path: str, baud: int, runner: str = "threaded", receive: str =
 
     port: Any = path
     opened = None
-    if receive == "active":
+    if receive == "active" or tap is not None:
         opened = serial.Serial(path, baud, timeout=0.05)
-        port = _NoPassiveMode(opened)
+        port = PortTap(opened, refuse_passive=receive == "active")
+        if tap is not None:
+            tap.append(port)
     iface = ESP8266Interface(port, baud)
     try:
         err = iface.connect("netsocket-wpa2", "netsocket123", NsapiSecurity.WPA2)
@@ -160,6 +177,33 @@ def upload(iface: Any, size: int, seed: int = 3) -> Transfer:
     finally:
         for sock in holder:
             sock.close()
+
+
+def wire_accounting(baud: int, seconds: float, runs: int, profile: str = "at22_8266") -> dict[str, Any]:
+    """Where the line's time goes in a passive-mode download: the payload's share of the bytes the module sent
+    (the rest is AT framing: fetch replies' headers, OK, notices) and the share of time the line carried bytes at
+    all (the rest is idle: the module waits for the next AT+CIPRECVDATA)."""
+    size = max(4096, int(baud / 10 * seconds))
+    taps: list[PortTap] = []
+    payload_shares, busy_shares, fractions = [], [], []
+    with far_end(profile, baud) as path, esp_interface(path, baud, tap=taps) as iface:
+        for run in range(runs):
+            before_read, before_written = taps[0].read_bytes, taps[0].written_bytes
+            transfer = download(iface, size, seed=run + 2)
+            line = taps[0].read_bytes - before_read
+            payload_shares.append(transfer.size / line)
+            busy_shares.append(line / (baud / 10 * transfer.seconds))
+            fractions.append(transfer.rate / (baud / 10))
+            requests = taps[0].written_bytes - before_written
+    return {
+        "profile": profile,
+        "baud": baud,
+        "fraction": median(fractions),
+        "payload_share_of_line_bytes": median(payload_shares),
+        "line_busy_share": median(busy_shares),
+        "request_bytes_per_kb": requests / (size / 1024),
+        "runs": runs,
+    }
 
 
 def window_bound(baud: int, rtt: float) -> float:

@@ -70,6 +70,25 @@ def markdown(results: dict[str, Any]) -> str:
         rows,
     )
     out += [
+        "**Where the ESP line's time goes** (at22_8266, passive download, 0 ms: fraction = payload share of the "
+        "bytes on the line x share of time the line is busy)",
+        "",
+    ]
+    out += _table(
+        ["baud", "fraction", "payload share of line bytes", "line busy share", "request bytes / KB", "runs"],
+        [
+            [
+                str(r["baud"]),
+                r["fraction"],
+                r["payload_share_of_line_bytes"],
+                r["line_busy_share"],
+                _f(r["request_bytes_per_kb"], 1),
+                str(r["runs"]),
+            ]
+            for r in results["esp_wire"]
+        ],
+    )
+    out += [
         "**Peers on the same emulators and transfers** (ESP at 921600 baud: fraction of baud/10; W5500 at an "
         "emulated 20 MHz: fraction of the bus's byte rate; CPU s/MB of the driver side)",
         "",

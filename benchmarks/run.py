@@ -249,6 +249,7 @@ def run(
     }
     steps = (
         ("esp_throughput", lambda: _esp_throughput(scale)),
+        ("esp_wire", lambda: [esp.wire_accounting(baud, scale.seconds * 2, scale.runs) for baud in scale.bauds[-2:]]),
         ("peers", lambda: _peers(scale)),
         (
             "ceiling",

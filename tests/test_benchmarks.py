@@ -34,6 +34,7 @@ def test_every_benchmark_path_runs_on_tiny_sizes(tmp_path: Path) -> None:
     table = (tmp_path / "latest.md").read_text()
     for heading in (
         "ESP throughput",
+        "Where the ESP line's time goes",
         "Peers",
         "Driver ceiling",
         "Latency",
@@ -47,6 +48,7 @@ def test_every_benchmark_path_runs_on_tiny_sizes(tmp_path: Path) -> None:
     assert run.DOCS_PAGE.read_text() == docs_before  # only the full run rewrites the docs page
 
     # Every transfer arrived intact, through our drivers and the peers, and each section has its rows.
+    assert all(0 < row["payload_share_of_line_bytes"] < 1 for row in results["esp_wire"])
     for key in ("esp_throughput", "peers", "ceiling"):
         assert results[key] and all(row["intact"] for row in results[key]), key
     threaded = [r for r in results["esp_throughput"] if r["runner"] == "threaded"]
