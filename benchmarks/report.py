@@ -132,6 +132,22 @@ def markdown(results: dict[str, Any]) -> str:
         ],
         rows,
     )
+    scaling = []
+    for key in sorted({(p["device"], p["driver"], p["direction"]) for p in peers}):
+        points = sorted(
+            (p["size"], p["cpu_s_per_mb"]) for p in peers if (p["device"], p["driver"], p["direction"]) == key
+        )
+        if len(points) > 1 and points[0][1]:
+            scaling.append(
+                [*key, f"{points[0][0] // 1000} KB -> {points[-1][0] // 1000} KB", _f(points[-1][1] / points[0][1], 2)]
+            )
+    if scaling:
+        out += [
+            "**CPU per MB as the transfer grows** (largest size over smallest; above 1 means a cost per byte "
+            "that grows with the transfer)",
+            "",
+        ]
+        out += _table(["device", "driver", "direction", "sizes", "CPU s/MB ratio"], scaling)
     out += [
         "**Driver ceiling** (throttling off, the module in another process; a raw host TCP socket on loopback "
         "doing the same transfer)",

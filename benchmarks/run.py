@@ -54,7 +54,7 @@ class Scale:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-FULL = Scale("full", seconds=0.7, runs=3)
+FULL = Scale("full", seconds=0.5, runs=3)
 QUICK = Scale(
     "quick",
     seconds=0.5,
