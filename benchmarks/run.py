@@ -152,7 +152,7 @@ def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             goals.append(
                 {
                     "goal": f"ESP {direction} >= {target} of baud/10 at {baud}, {rtt} ms",
-                    "measured": f"{value:.3f}",
+                    "measured": f"{value:.4f}",
                     "met": value >= target,
                 }
             )
