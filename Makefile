@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DEMO_STAMP := $(VENV)/.demo-installed
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint docs venv clean transcripts
+.PHONY: demo test lint docs bench venv clean transcripts
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ transcripts: $(STAMP)
 # The documentation site (mkdocs-material + mkdocstrings) into site/; any warning fails the build.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
+# Every benchmark figure, side by side with the peers and the wire (under 10 minutes on 2 cores; not part of test):
+# writes benchmarks/results/latest.{json,md,png} and the table in docs/benchmarks.md.
+bench: $(STAMP)
+	$(PY) -m benchmarks.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site

@@ -2,12 +2,78 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from benchmarks import host_overhead
+from benchmarks import host_overhead, run
 
 
 def test_host_overhead_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert host_overhead.main(["--megabytes", "1", "--round-trips", "20"]) == 0
     out = capsys.readouterr().out
     assert "bulk send 1 MiB" in out and "ratio" in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_every_benchmark_path_runs_on_tiny_sizes(tmp_path: Path) -> None:
+    # `make bench`'s own command, in a fresh interpreter: this test's sys.path has tests/ first, where the
+    # tests/packaging package hides the `packaging` distribution that matplotlib imports.
+    docs_before = run.DOCS_PAGE.read_text()
+    command = [sys.executable, "-m", "benchmarks.run", "--tiny", "--out", str(tmp_path)]
+    done = subprocess.run(command, cwd=run.ROOT, capture_output=True, text=True, timeout=280)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    results = json.loads((tmp_path / "latest.json").read_text())
+    assert results["scale"] == "tiny" and results["machine"]["cores"]
+    assert (tmp_path / "latest.png").read_bytes().startswith(b"\x89PNG")
+    table = (tmp_path / "latest.md").read_text()
+    for heading in (
+        "ESP throughput",
+        "Where the ESP line's time goes",
+        "Peers",
+        "Driver ceiling",
+        "Latency",
+        "W5500 SPI",
+        "W5500 bus accounting",
+        "W5500 driver CPU",
+        "Memory",
+        "Many modules",
+    ):
+        assert heading in table
+    assert run.DOCS_PAGE.read_text() == docs_before  # only the full run rewrites the docs page
+
+    # Every transfer arrived intact, through our drivers and the peers, and each section has its rows.
+    assert all(0 < row["payload_share_of_line_bytes"] < 1 for row in results["esp_wire"])
+    for key in ("esp_throughput", "peers", "ceiling"):
+        assert results[key] and all(row["intact"] for row in results[key]), key
+    threaded = [r for r in results["esp_throughput"] if r["runner"] == "threaded"]
+    assert {(r["receive"], r["direction"]) for r in threaded} == {
+        ("passive", "download"),
+        ("-", "upload"),
+        ("active", "download"),
+    }
+    assert {r["rtt_ms"] for r in threaded} == {0.0, 5.0}
+    assert all(r["fraction"] > 0 for r in threaded)
+    assert {(r["device"], r["driver"]) for r in results["peers"]} == {
+        ("esp", "netsocket"),
+        ("esp", "adafruit"),
+        ("w5500", "netsocket"),
+        ("w5500", "adafruit"),
+    }
+    # A runner that does not exist yet is reported with its reason, never with a figure.
+    missing = [r for r in results["esp_throughput"] if r["runner"] == "asyncio"]
+    assert missing and all(r["fraction"] is None and "not" in r["note"] for r in missing)
+    assert "not available yet" in table
+    assert results["latency"][0]["echo_samples"] == run.TINY.latency_samples
+    assert results["many_modules"][0]["modules"] == run.TINY.modules and results["many_modules"][0]["intact"]
+    assert results["memory"]["esp_intact"] and results["memory"]["w5500_intact"]
+    assert [row["intn"] for row in results["w5500_cpu"]] == [False, True]
+    for row in results["w5500_bus"]:  # the accounting adds up: payload once, plus what the rest costs
+        assert row["intact"] and row["by_kind"]["TX data" if row["direction"] == "send" else "RX data"] == 1.0
+        assert abs(sum(row["by_kind"].values()) - row["bus_bytes_per_payload_byte"]) < 1e-9
+    assert {g["goal"] for g in results["goals"]} >= {"W5500 idle CPU < 1 % of one core (INTn wired)"}

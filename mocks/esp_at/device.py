@@ -566,7 +566,7 @@ class EspAtDevice:
             if self.is_passive(link):
                 self._poll_passive(link, now)
             elif tx_backlog < 4096:
-                self._poll_active(link, now)
+                self._poll_active(link, now, tx_backlog)
             self._check_idle(link, now)
 
     def _accept_clients(self, now: float) -> None:
@@ -585,16 +585,24 @@ class EspAtDevice:
             self.add_link(link)
             self.emit(self.connect_message(link))
 
-    def _poll_active(self, link: Link, now: float) -> None:
+    def _poll_active(self, link: Link, now: float, tx_backlog: int = 0) -> None:
         if link.kind == "UDP":
             while (datagram := link.conn.recv_datagram()) is not None:
                 data, ip, port = datagram
                 link.last_activity = now
                 self.emit(self.ipd_header(link, len(data), ip, port) + data)
             return
-        chunk = link.conn.recv(self.profile.ipd_max_chunk)
+        size = self.profile.ipd_max_chunk
+        rtt = self.timing.network_rtt
+        if rtt > 0:
+            # Data still waiting for the UART counts as held: lwIP frees the window as the AT task prints it.
+            size = min(size, link.window.room(now, rtt, tx_backlog, self.passive_window))
+            if size <= 0:
+                return
+        chunk = link.conn.recv(size)
         if chunk is None:
             return
+        link.window.accepted += len(chunk)
         if chunk == b"":
             self.drop_link(link.id, announce=True)
             return
@@ -633,13 +641,14 @@ class EspAtDevice:
                 # else: the window is full and the datagram is dropped, like the real module.
             self.notice(link)
             return
-        room = self.passive_window - len(link.rx)
+        room = link.window.room(now, self.timing.network_rtt, len(link.rx), self.passive_window)
         if room > 0:
             data = link.conn.recv(room)
             if data == b"":
                 self.peer_closed_passive(link, now)
                 return
             if data:
+                link.window.accepted += len(data)
                 link.rx += data
                 link.last_activity = now
                 if link.kind == "SSL" and self.quirk("ssl_encrypted_length"):
@@ -857,7 +866,7 @@ class EspAtDevice:
             failed = True
         if self.profile.send_ok_after_ack:
             self.busy = "s"
-            delay = self.delay("send_ok_rtt")
+            delay = max(self.delay("send_ok_rtt"), self.timing.network_rtt)
         else:
             self.busy = "p"
             delay = self.delay("send_ok")
@@ -876,5 +885,11 @@ class EspAtDevice:
     def deadline(self) -> float | None:
         """The earliest moment `tick` has something to do (events or the ``+++`` guard)."""
         pt = passthrough.deadline(self, self.passthrough) if self.passthrough is not None else None
-        candidates = [t for t in (self.next_deadline(), self.plus_guard_deadline(), pt) if t is not None]
+        # A passive link is polled at every tick, so its next refill is never left in the past (no busy loop).
+        refills = [
+            link.window.next_change(self.timing.network_rtt)
+            for link in self.links.values()
+            if self.is_passive(link) and not (link.dead or link.peer_closed or link.id == self.sending_link)
+        ]
+        candidates = [t for t in (self.next_deadline(), self.plus_guard_deadline(), pt, *refills) if t is not None]
         return min(candidates) if candidates else None

@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from .network import Connection
+from .rtt import RttWindow
 
 ERR_NO_AT = 0x01030000
 ERR_PARSE = 0x01080000
@@ -55,6 +56,8 @@ class Link:
     peer_closed: bool = False
     #: NonOS: CLOSED already printed but buffered data still readable (reference §2.2).
     dead: bool = False
+    #: The sender's view of this link's receive window (`Timing.network_rtt`).
+    window: RttWindow = field(default_factory=RttWindow)
 
     @property
     def buffered(self) -> int:

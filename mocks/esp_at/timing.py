@@ -44,6 +44,9 @@ class Timing:
     chunk_gap_max: float = 0.002
     #: Bytes per second the module's AT task drains from its UART RX buffer; None means at once.
     uart_drain_rate: float | None = None
+    #: Round trip between the module and its servers (seconds, not scaled): the TCP sender refills the module's
+    #: receive window one round trip after room is freed, and NonOS's ACK-gated SEND OK waits at least this long.
+    network_rtt: float = 0.0
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.timescale

@@ -1,0 +1,426 @@
+"""ESP-AT driver figures: throughput against the line rate, the driver's ceiling and CPU, sigio latency and echo
+round trip, memory, and many modules per host. The module is emulated in another process (`far_end`) on a pty.
+
+A runner is a parameter of every measurement: ``threaded`` (the reader thread on pyserial) today; ``asyncio``
+answers `NotAvailable` until its runner exists, and the report says so instead of printing a figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import serial
+
+from netsocket import NsapiError, NsapiSecurity, SocketAddress, TCPSocket
+
+from .common import (
+    EchoServer,
+    SourceServer,
+    Transfer,
+    median,
+    parallel_downloads,
+    pattern,
+    percentile,
+    timed_download,
+    timed_upload,
+)
+
+RUNNERS = ("threaded", "asyncio")
+PROFILES = ("nonos17", "at22_8266", "at3_esp32")
+#: ESP-AT's passive receive window (bytes the module holds for one link), which the emulator models.
+WINDOW = 5760
+
+
+class NotAvailable(Exception):
+    """A configuration the project cannot run yet; the message is the reason the report shows."""
+
+
+@contextlib.contextmanager
+def far_end(profile: str, baud: int, rtt: float = 0.0, ipd_log: str | None = None) -> Iterator[str]:
+    """An emulated module in a child process; yields its pty path."""
+    command = [sys.executable, "-m", "benchmarks.far_end", "--profile", profile, "--baud", str(baud)]
+    command += ["--rtt", str(rtt)] + (["--ipd-log", ipd_log] if ipd_log else [])
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        path = child.stdout.readline().strip()
+        if not path:
+            raise RuntimeError(f"the far end did not start: {command}")
+        yield path
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(5)
+        child.stdout.close()
+
+
+class PortTap:
+    """A serial port that counts the bytes each way and, with `refuse_passive`, makes the module refuse passive
+    receive (as firmware without it does: the driver then uses active-mode ``+IPD``). Otherwise it passes
+    everything through unchanged."""
+
+    def __init__(self, port: serial.Serial, refuse_passive: bool = False) -> None:
+        self._port = port
+        self._refuse_passive = refuse_passive
+        self.read_bytes = 0
+        self.written_bytes = 0
+
+    def write(self, data: bytes) -> int | None:
+        if self._refuse_passive:
+            data = bytes(data).replace(b"AT+CIPRECVMODE=1", b"AT+CIPRECVMODE=7")
+        self.written_bytes += len(data)
+        return self._port.write(data)
+
+    def read(self, size: int = 1) -> bytes:
+        data = self._port.read(size)
+        self.read_bytes += len(data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._port, name)
+
+
+@contextlib.contextmanager
+def esp_interface(
+    path: str, baud: int, runner: str = "threaded", receive: str = "passive", tap: list[PortTap] | None = None
+) -> Iterator[Any]:
+    """Our driver on the module at `path`, joined to the emulated AP; with `tap`, the port is a `PortTap`
+    (appended to the list)."""
+    if runner == "asyncio":
+        raise NotAvailable("the asyncio runner does not exist yet (issue 10)")
+    if runner != "threaded":
+        raise ValueError(f"unknown runner {runner!r}")
+    from netsocket.drivers.esp_at import ESP8266Interface
+
+    port: Any = path
+    opened = None
+    if receive == "active" or tap is not None:
+        opened = serial.Serial(path, baud, timeout=0.05)
+        port = PortTap(opened, refuse_passive=receive == "active")
+        if tap is not None:
+            tap.append(port)
+    iface = ESP8266Interface(port, baud)
+    try:
+        err = iface.connect("netsocket-wpa2", "netsocket123", NsapiSecurity.WPA2)
+        if err != NsapiError.OK:
+            raise RuntimeError(f"the driver did not join: {err!r}")
+        yield iface
+    finally:
+        iface.close()
+        if opened is not None:
+            opened.close()
+
+
+def _socket(iface: Any, port: int) -> TCPSocket:
+    sock = TCPSocket()
+    if sock.open(iface) != NsapiError.OK:
+        raise RuntimeError("open failed")
+    sock.set_timeout(30_000)
+    err = sock.connect(SocketAddress("127.0.0.1", port))
+    if err != NsapiError.OK:
+        sock.close()
+        raise RuntimeError(f"connect failed: {err!r}")
+    return sock
+
+
+def download(iface: Any, size: int, seed: int = 2, request: bool = False) -> Transfer:
+    """A TCP download of `size` bytes; with `request` the socket first sends one line the server waits for."""
+    holder: list[TCPSocket] = []
+
+    def connect(port: int) -> None:
+        holder.append(_socket(iface, port))
+        if request and holder[0].send(b"GET\n") != 4:
+            raise RuntimeError("request failed")
+
+    buffer = bytearray(16384)
+
+    def receive(_: int) -> bytes:
+        count = holder[0].recv(buffer)
+        if count < 0:
+            raise RuntimeError(f"recv gave {NsapiError(count)!r}")
+        return bytes(buffer[:count])
+
+    try:
+        return timed_download(size, seed, receive, connect, request)
+    finally:
+        for sock in holder:
+            sock.close()
+
+
+def upload(iface: Any, size: int, seed: int = 3) -> Transfer:
+    holder: list[TCPSocket] = []
+
+    def send(view: memoryview) -> int:
+        count = holder[0].send(view[:65536])
+        if count < 0:
+            raise RuntimeError(f"send gave {NsapiError(count)!r}")
+        return count
+
+    try:
+        return timed_upload(
+            size, seed, send, lambda port: holder.append(_socket(iface, port)), lambda: holder[0].close()
+        )
+    finally:
+        for sock in holder:
+            sock.close()
+
+
+def wire_accounting(baud: int, seconds: float, runs: int, profile: str = "at22_8266") -> dict[str, Any]:
+    """Where the line's time goes in a passive-mode download: the payload's share of the bytes the module sent
+    (the rest is AT framing: fetch replies' headers, OK, notices) and the share of time the line carried bytes at
+    all (the rest is idle: the module waits for the next AT+CIPRECVDATA)."""
+    size = max(4096, int(baud / 10 * seconds))
+    taps: list[PortTap] = []
+    payload_shares, busy_shares, fractions = [], [], []
+    with far_end(profile, baud) as path, esp_interface(path, baud, tap=taps) as iface:
+        for run in range(runs):
+            before_read, before_written = taps[0].read_bytes, taps[0].written_bytes
+            transfer = download(iface, size, seed=run + 2)
+            line = taps[0].read_bytes - before_read
+            payload_shares.append(transfer.size / line)
+            busy_shares.append(line / (baud / 10 * transfer.seconds))
+            fractions.append(transfer.rate / (baud / 10))
+            requests = taps[0].written_bytes - before_written
+    return {
+        "profile": profile,
+        "baud": baud,
+        "fraction": median(fractions),
+        "payload_share_of_line_bytes": median(payload_shares),
+        "line_busy_share": median(busy_shares),
+        "request_bytes_per_kb": requests / (size / 1024),
+        "runs": runs,
+    }
+
+
+def window_bound(baud: int, rtt: float) -> float:
+    """The highest fraction of the line rate a passive-mode download can reach: one window per round trip."""
+    return 1.0 if rtt <= 0 else min(1.0, WINDOW / rtt / (baud / 10))
+
+
+#: NonOS answers SEND OK only once the server acknowledged the data, and takes at most 2,048 bytes per AT+CIPSEND.
+NONOS_SEND_LIMIT = 2048
+
+
+def upload_bound(profile: str, baud: int, rtt: float) -> float:
+    """The highest fraction of the line rate an upload can reach when SEND OK waits for the server's ACK (NonOS):
+    one AT+CIPSEND of 2,048 bytes per (its time on the wire + one round trip). ESP-AT answers on hand-over: 1."""
+    if profile != "nonos17" or rtt <= 0:
+        return 1.0
+    wire = NONOS_SEND_LIMIT / (baud / 10)
+    return wire / (wire + rtt)
+
+
+@dataclass
+class Row:
+    """The medians of several runs of one configuration."""
+
+    runner: str
+    profile: str
+    baud: int
+    rtt_ms: float
+    receive: str
+    direction: str
+    fraction: float | None
+    cpu_s_per_mb: float | None
+    runs: int
+    intact: bool
+    bound: float | None = None
+    note: str = ""
+
+
+def throughput_rows(
+    runner: str, profile: str, baud: int, rtt: float, receive: str, seconds: float, runs: int, upload_too: bool
+) -> list[Row]:
+    """Download (and upload) of about `seconds` worth of line rate, `runs` times each."""
+    size = max(4096, int(baud / 10 * seconds))
+    rtt_ms = rtt * 1000
+    directions = ["download", "upload"] if upload_too else ["download"]
+    try:
+        with far_end(profile, baud, rtt) as path, esp_interface(path, baud, runner, receive) as iface:
+            results: dict[str, list[Transfer]] = {d: [] for d in directions}
+            for run in range(runs):
+                for direction in directions:
+                    transfer = (download if direction == "download" else upload)(iface, size, seed=run + 2)
+                    results[direction].append(transfer)
+    except NotAvailable as exc:
+        return [Row(runner, profile, baud, rtt_ms, receive, d, None, None, 0, True, note=str(exc)) for d in directions]
+    rows = []
+    for direction, transfers in results.items():
+        rows.append(
+            Row(
+                runner,
+                profile,
+                baud,
+                rtt_ms,
+                receive if direction == "download" else "-",
+                direction,
+                median([t.rate / (baud / 10) for t in transfers]),
+                median([t.cpu_per_mb for t in transfers]),
+                len(transfers),
+                all(t.intact for t in transfers),
+                bound=(window_bound(baud, rtt) if receive == "passive" else None)
+                if direction == "download"
+                else upload_bound(profile, baud, rtt),
+            )
+        )
+    return rows
+
+
+def latency(runner: str, samples: int, baud: int = 921600) -> dict[str, Any]:
+    """From a ``+IPD`` (passive notice) leaving the emulator for the port to our sigio callback, and the 64-byte
+    echo round trip, in milliseconds: median and 99th percentile."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "ipd.log")
+        open(log, "w").close()
+        try:
+            with far_end("at22_8266", baud, 0.0, ipd_log=log) as path, esp_interface(path, baud, runner) as iface:
+                server = EchoServer()
+                sock = _socket(iface, server.port)
+                sigio_times: list[float] = []
+                sock.sigio(lambda: sigio_times.append(time.monotonic()))
+                message, buffer, rtts = pattern(64, 7), bytearray(64), []
+                sends: list[float] = []
+                for _ in range(samples):
+                    started = time.perf_counter()
+                    sends.append(time.monotonic())
+                    if sock.send(message) != 64:
+                        raise RuntimeError("echo send failed")
+                    got = 0
+                    while got < 64:
+                        count = sock.recv(memoryview(buffer)[got:])
+                        if count <= 0:
+                            raise RuntimeError(f"echo recv gave {count}")
+                        got += count
+                    rtts.append(time.perf_counter() - started)
+                sock.close()
+                server.close()
+        except NotAvailable as exc:
+            return {"runner": runner, "note": str(exc)}
+        with open(log) as file:
+            ipd_times = [float(line) for line in file if line.strip()]
+    delays = []
+    for stamp in ipd_times:
+        after = [t for t in sigio_times if t >= stamp]
+        if after:
+            delays.append(min(after) - stamp)
+    hops = pty_hop(min(samples, 200))
+    return {
+        "runner": runner,
+        "pty_hop_median_ms": median(hops) * 1000,
+        "sigio_driver_median_ms": (median(delays) - median(hops)) * 1000,
+        "sigio_median_ms": median(delays) * 1000,
+        "sigio_p99_ms": percentile(delays, 0.99) * 1000,
+        "sigio_samples": len(delays),
+        "echo_median_ms": median(rtts) * 1000,
+        "echo_p99_ms": percentile(rtts, 0.99) * 1000,
+        "echo_samples": len(rtts),
+        "baud": baud,
+    }
+
+
+def pty_hop(samples: int) -> list[float]:
+    """Seconds from a write on a pty's master to a thread blocked in select() on its slave having read it: the
+    part of the sigio latency that belongs to the kernel and the interpreter, not to the driver."""
+    import select
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    woke: list[float] = []
+    ready = threading.Event()
+
+    def reader() -> None:
+        for _ in range(samples):
+            ready.set()
+            select.select([slave], [], [], 5)
+            os.read(slave, 64)
+            woke.append(time.monotonic())
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    hops = []
+    try:
+        for index in range(samples):
+            ready.wait(5)
+            ready.clear()
+            time.sleep(0.0005)  # let the reader block in select() before the write, as the driver's thread would be
+            written = time.monotonic()
+            os.write(master, b"+IPD,0,64\r\n")
+            while len(woke) <= index and thread.is_alive():
+                time.sleep(0.0001)
+            if len(woke) > index:
+                hops.append(woke[index] - written)
+    finally:
+        thread.join(5)
+        os.close(master)
+        os.close(slave)
+    return hops
+
+
+def many_modules(runner: str, modules: int, size: int, baud: int = 921600) -> dict[str, Any]:
+    """`modules` modules, each emulated in its own process on a pty, all downloading at once."""
+    try:
+        with contextlib.ExitStack() as stack:
+            paths = [stack.enter_context(far_end("at22_8266", baud)) for _ in range(modules)]
+            ifaces = [stack.enter_context(esp_interface(path, baud, runner)) for path in paths]
+            threads_before = threading.active_count()
+            connects = iter(ifaces)
+            seconds, cpu, intact = parallel_downloads(
+                lambda port: _socket(next(connects), port), modules, pattern(size, 11)
+            )
+    except NotAvailable as exc:
+        return {"runner": runner, "modules": modules, "note": str(exc)}
+    total = size * modules
+    return {
+        "runner": runner,
+        "modules": modules,
+        "fraction_each": total / seconds / modules / (baud / 10),
+        "cpu_s_per_mb": cpu / (total / 1e6),
+        "threads": threads_before - 1,
+        "intact": intact,
+        "baud": baud,
+    }
+
+
+def memory(size: int, sockets: int = 5, baud: int = 3_000_000) -> dict[str, Any]:
+    """Peak Python allocations (tracemalloc) of our process while `sockets` sockets download at once, and while a
+    flood is not read (the module holds the rest: passive mode's backpressure). The test data is made before the
+    measured interval and the application hashes what arrives, so the peak is the driver's."""
+    data, flood_data = pattern(size, 11), pattern(size * 4, 5)
+    with far_end("at22_8266", baud) as path, esp_interface(path, baud) as iface:
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            _, _, intact = parallel_downloads(lambda port: _socket(iface, port), sockets, data)
+            busy_peak = tracemalloc.get_traced_memory()[1] - base
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            flood = SourceServer(flood_data)
+            sock = _socket(iface, flood.port)
+            time.sleep(max(1.0, len(flood_data) / (baud / 10)))  # the measured interval: the application reads nothing
+            flood_peak = tracemalloc.get_traced_memory()[1] - base
+            sock.close()
+            flood.close()
+        finally:
+            tracemalloc.stop()
+    return {
+        "esp_sockets": sockets,
+        "esp_busy_peak_kb": busy_peak / 1024,
+        "esp_flood_peak_kb": flood_peak / 1024,
+        "esp_flood_bytes": len(flood_data),
+        "esp_intact": intact,
+    }
