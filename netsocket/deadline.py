@@ -8,6 +8,7 @@ programming error (``ValueError``); a positive fraction of a millisecond rounds 
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 FOREVER_MS = 0xFFFFFFFF
@@ -22,6 +23,19 @@ def timeout_ms(value: float) -> int:
     if value < 0 or value >= FOREVER_MS:
         return -1
     return math.ceil(value)
+
+
+MAIN_THREAD_SLICE_S = 0.2
+"""The longest a wait on the main thread sleeps before it looks again (see `interruptible`)."""
+
+
+def interruptible(timeout: float | None) -> float | None:
+    """``timeout`` for a ``Condition.wait`` in a loop that re-checks its condition, cut to ``MAIN_THREAD_SLICE_S``
+    on the main thread. The kernel may hand a Ctrl-C to any thread of the process, and CPython raises
+    ``KeyboardInterrupt`` only when the main thread wakes: an untimed wait there would swallow Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        return timeout
+    return MAIN_THREAD_SLICE_S if timeout is None else min(timeout, MAIN_THREAD_SLICE_S)
 
 
 class Deadline:

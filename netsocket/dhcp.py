@@ -41,6 +41,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from netsocket.address import SocketAddress
+from netsocket.deadline import interruptible
 from netsocket.errors import NsapiError
 
 if TYPE_CHECKING:
@@ -629,7 +630,7 @@ class DhcpClient:
                 remaining = end - time.monotonic()
                 if remaining <= 0 or self._stop:
                     return False
-                self._cond.wait(remaining)
+                self._cond.wait(interruptible(remaining))
         return True
 
     def _close_socket(self) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from netsocket.address import SocketAddress
 from netsocket.callback_context import forbid_in_callback, run_callback
-from netsocket.deadline import Deadline
+from netsocket.deadline import Deadline, interruptible
 from netsocket.deadline import timeout_ms as _timeout_ms
 from netsocket.errors import NsapiError
 from netsocket.stack import NetworkStack, OptionValue, SocketHandle
@@ -262,7 +262,7 @@ class InternetSocket(Socket):
                     remaining = deadline.remaining()
                     if remaining == 0.0:
                         return NsapiError.CONNECTION_TIMEOUT
-                    self._cond.wait(remaining)
+                    self._cond.wait(interruptible(remaining))
 
     def _call_deadline(self) -> Deadline | None:
         deadline: Deadline | None = getattr(self._per_thread, "deadline", None)

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from netsocket.deadline import interruptible
+
 from .commands import Command
 from .core import ATCore, Exchange, Notice
 
@@ -200,7 +202,7 @@ class Runner:
                         self.core.handle_timer(now)
                         self.cond.notify_all()
                         break
-                    self.cond.wait(None if due is None else due - now)
+                    self.cond.wait(interruptible(None if due is None else due - now))
                 else:
                     return exchange
 

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from netsocket.address import SocketAddress
-from netsocket.deadline import Deadline
+from netsocket.deadline import Deadline, interruptible
 from netsocket.dhcp import MIN_LEASE_S, DhcpClient, DhcpLease
 from netsocket.errors import NsapiError
 from netsocket.interface import EthernetInterface
@@ -271,7 +271,7 @@ class W5500Interface(EthernetInterface):
                 remaining = deadline.remaining()
                 if remaining == 0.0:
                     return False
-                self._link_event.wait(remaining)
+                self._link_event.wait(interruptible(remaining))
         return True
 
     def disconnect(self) -> NsapiError:
