@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from netsocket.transcript import MASK, Transcript, read_transcript
 
-from .replay_reads import READ_LINE, LinkBuffers, Piece, Recorded, split_reads
+from .replay_reads import READ_LINE, Key, LinkBuffers, Piece, Recorded, split_reads
 from .transport import Transport
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ class _Step:
     """The transcript line of the step's first host chunk (the header is line 1)."""
     outputs: list[tuple[float, Piece]] = field(default_factory=list)
     """(delay after the host's last byte of this step, what the module says)"""
+    gate: dict[Key, int] | None = None
+    """A read played as recorded (`split_reads`): the host's reads go to the buffers until it read this much."""
 
 
 def build_steps(transcript: Transcript | Recorded) -> list[_Step]:
@@ -84,6 +86,8 @@ def build_steps(transcript: Transcript | Recorded) -> list[_Step]:
                 steps.append(step)
             elif not step.expect:
                 step.line = line
+            if not step.expect:
+                step.gate = event.gate
             step.expect += event.data
             anchor = event.t
         else:
@@ -180,6 +184,8 @@ def _lenient_template(line: bytes) -> tuple[bytes, int | None]:
                 params[index] = b"#"
     elif upper == b"AT+CIPSERVER=" and len(params) > 1 and params[1].isdigit():
         params[1] = b"#"
+    elif upper == b"AT+CIPRECVDATA=" and len(params) == 2:
+        params[1] = b"#"  # a read played as recorded: the length is the host's
     elif upper in (b"AT+CIPSEND=", b"AT+CIPSENDEX=") and len(params) == 4 and params[3].isdigit():
         params[3] = b"#"  # a UDP datagram's remote port
     return name.upper() + eq + b",".join(params), link
@@ -276,19 +282,19 @@ class Replay:
 
     def _advance(self, now: float, give_up: bool = False) -> None:
         while self._received and self.divergence is None:
-            if self._position >= len(self._steps):
-                self._diverge(
-                    f"the host sent {_show(bytes(self._received))} after the end of the {self._source}",
-                )
-                return
-            step = self._steps[self._position]
-            expect = step.expect[self._consumed :]
+            step = self._steps[self._position] if self._position < len(self._steps) else None
             if self._consumed == 0 and _READ_START.startswith(bytes(self._received[: len(_READ_START)])):
-                served = self._serve_read(step, expect, now, give_up)
+                served = self._serve_read(step, now, give_up)
                 if served is None:
                     return
                 if served:
                     continue
+            if step is None:
+                self._diverge(
+                    f"the host sent {_show(bytes(self._received))} after the end of the {self._source}",
+                )
+                return
+            expect = step.expect[self._consumed :]
             if self._lenient and expect[:2].upper() == b"AT" and b"\n" in expect:
                 if not self._advance_lenient_line(step, expect, now, give_up):
                     return
@@ -310,22 +316,28 @@ class Replay:
                 self._diverge_at(step, expect, epos, "sent something else", rpos)
                 return
 
-    def _serve_read(self, step: _Step, expect: bytes, now: float, give_up: bool) -> bool | None:
+    def _serve_read(self, step: _Step | None, now: float, give_up: bool) -> bool | None:
         """Answer a passive read from the links' buffers: True when it was one, False when the line is another
-        command, None when matching has to stop (the line is unfinished, or the read diverges)."""
+        command, None when matching has to stop (the line is unfinished, or the read diverges). ``step`` is the
+        one the host is at (None after the end of the transcript)."""
         end = self._received.find(b"\n")
         if end < 0:
-            if give_up:
-                self._diverge_at(step, expect, 0, "stopped in the middle of a line")
+            if give_up and step is not None:
+                self._diverge_at(step, step.expect, 0, "stopped in the middle of a line")
+            elif give_up:
+                self._diverge(f"the host sent {_show(bytes(self._received))} after the end of the {self._source}")
             return None
         line = bytes(self._received[: end + 1])
         read = READ_LINE.fullmatch(line)
-        if read is None:
+        if read is None or (step is not None and step.gate is not None and self._buffers.gate_open(step.gate)):
             return False
         host_link = int(read[1])
         link = next((rec for rec, host in self._links.items() if host == host_link), host_link)
         if not self._buffers.knows(link):
-            self._diverge_at(step, expect, 0, "read from a link the transcript never read", 0)
+            if step is None:
+                self._diverge(f"the host sent {_show(line)} after the end of the {self._source}")
+            else:
+                self._diverge_at(step, step.expect, 0, "read from a link the transcript never read", 0)
             return None
         del self._received[: end + 1]
         self._mismatch_at = None

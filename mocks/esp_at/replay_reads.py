@@ -15,7 +15,9 @@ next step of the conversation opens every gate, so a host that reads less never 
 
 Notices follow the firmware's rule (`shared/reference/esp_at.md` §6.16): one outstanding ``+IPD,<id>,<held>`` until
 the host reads, and a new one after a read that leaves data behind; their number is always what is held now.
-A new ``<id>,CONNECT`` starts a new stream on that link id.
+A new ``<id>,CONNECT`` starts a new stream on that link id, and a ``ready`` (the module reset) on every link. A read the
+module never answered in full (it reset in the middle) stays in the conversation, played as recorded once the host
+has read what the recording had read before it.
 """
 
 from __future__ import annotations
@@ -32,13 +34,13 @@ Key = tuple[int, int]
 READ_LINE = re.compile(rb"AT\+CIPRECVDATA=(\d+),(\d+)\r\n")
 _TOKENS = re.compile(
     rb"\+CIPRECVDATA:(?P<esp>\d+),|\r\n\+CIPRECVDATA,(?P<nonos>\d+):|\r\nERROR\r\n|(?:\r\n)?\+IPD,"
-    rb"|(?:\r\n)?\+CIPRECVLEN:(?P<lens>-?\d+(?:,-?\d+)*)\r\n|(?:^|(?<=\n))(?P<conn>\d),CONNECT\r\n"
+    rb"|\r\nready\r\n|\+CIPRECVLEN:(?P<lens>-?\d+(?:,-?\d+)*)\r\n|(?:^|(?<=\n))(?P<conn>\d),CONNECT\r\n"
 )
 _ADDRESS = re.compile(rb'"[^"\r\n]*",\d+,')
 _IPD_PASSIVE = re.compile(rb"(\d+),(\d+)\r\n")
 _IPD_ACTIVE = re.compile(rb"(?:\d+,)?(\d+)(?:,[^:\r\n]*)?:")
 
-PieceKind = Literal["bytes", "notice", "arrival", "recvlen", "connect"]
+PieceKind = Literal["bytes", "notice", "arrival", "recvlen", "connect", "reset"]
 
 
 @dataclass
@@ -69,6 +71,8 @@ class Event:
     """The transcript line it came from (the header is line 1)."""
     data: bytes = b""
     pieces: list[Piece] = field(default_factory=list)
+    gate: dict[Key, int] | None = None
+    """A read the replay plays as recorded (its answer was cut by a reset): what the recording had read before."""
 
 
 @dataclass
@@ -93,21 +97,33 @@ def split_reads(transcript: Transcript) -> Recorded:
     """Take the host's ``AT+CIPRECVDATA`` lines and the module's answers to them out of the transcript."""
     module = bytearray()
     starts: list[int] = []  # where each module chunk starts in `module`
-    reads: list[tuple[int, int]] = []  # (module position when the host asked, link)
+    reads: list[_Read] = []
     for chunk in transcript.chunks:
         if chunk.direction == "module":
             starts.append(len(module))
             module += chunk.data
-        elif READ_LINE.fullmatch(chunk.data):
-            reads.append((len(module), int(READ_LINE.fullmatch(chunk.data)[1])))  # type: ignore[index]
-    pieces, recorded = _pieces(bytes(module), reads)
+            continue
+        if reads and reads[-1].bound < 0:
+            reads[-1].bound = len(module)
+        read = READ_LINE.fullmatch(chunk.data)
+        if read is not None:
+            reads.append(_Read(len(module), int(read[1]), chunk.data))
+    pieces, recorded, kept = _pieces(bytes(module), reads)
     events: list[Event] = []
     module_index = 0
     piece_at = 0
+    read_number = 0
+    baseline: dict[Key, int] | None = {}
     for number, chunk in enumerate(transcript.chunks):
         if chunk.direction == "host":
             if not READ_LINE.fullmatch(chunk.data):
                 events.append(Event(chunk.t, "host", number + 2, chunk.data))
+                baseline = None
+            else:
+                if read_number in kept:
+                    events.append(Event(chunk.t, "host", number + 2, chunk.data, gate=kept[read_number]))
+                    baseline = None
+                read_number += 1
             continue
         begin = starts[module_index]
         end = begin + len(chunk.data)
@@ -123,14 +139,31 @@ def split_reads(transcript: Transcript) -> Recorded:
                 break
             event.pieces.append(piece)
             piece_at += 1
+        for piece in event.pieces:
+            # the answer to a command waits for no read; what came after a read in that step waits for it
+            if baseline is None:
+                baseline = piece.gate
+            piece.gate = {k: count for k, count in piece.gate.items() if count > baseline.get(k, 0)}
         if event.pieces:
             events.append(event)
     recorded.events = events
     return recorded
 
 
-def _pieces(module: bytes, reads: list[tuple[int, int]]) -> tuple[list[tuple[int, Piece]], Recorded]:
-    """Cut the module's output into pieces (offset, piece); the read answers become ``arrival`` pieces."""
+@dataclass
+class _Read:
+    at: int
+    """The module's output so far when the host asked."""
+    link: int
+    line: bytes
+    bound: int = -1
+    """... and when the host next spoke (-1: never): the answer ends before."""
+
+
+def _pieces(module: bytes, reads: list[_Read]) -> tuple[list[tuple[int, Piece]], Recorded, dict[int, dict[Key, int]]]:
+    """Cut the module's output into pieces (offset, piece); the read answers become ``arrival`` pieces. An answer
+    cut short (the module reset in the middle of it) stays in the output, and its read in the conversation: the
+    read numbers returned, with what the recording had read before."""
     out: list[tuple[int, Piece]] = []
     streams: dict[Key, bytearray] = {}
     generation: dict[int, int] = {}
@@ -139,7 +172,8 @@ def _pieces(module: bytes, reads: list[tuple[int, int]]) -> tuple[list[tuple[int
     form: ReadFormat | None = None
     has_address: bool | None = None
     notice_heads: dict[int, bytes] = {}
-    pending = list(reads)
+    pending = list(enumerate(reads))
+    kept: dict[int, dict[Key, int]] = {}
     plain_from = 0
     pos = 0
 
@@ -156,9 +190,12 @@ def _pieces(module: bytes, reads: list[tuple[int, int]]) -> tuple[list[tuple[int
             break
         start, pos = match.start(), match.end()
         token = match.group(0)
-        answering = bool(pending) and pending[0][0] <= start
+        while pending and 0 <= pending[0][1].bound <= start:
+            kept[pending.pop(0)[0]] = dict(served)  # no answer before the host spoke again: a reset cut it
+        answering = bool(pending) and pending[0][1].at <= start
         if (match["esp"] or match["nonos"]) and answering:
-            link = pending.pop(0)[1]
+            read_number, read = pending.pop(0)
+            link = read.link
             size = int(match["esp"] or match["nonos"])
             data_at = pos
             if match["esp"]:
@@ -168,6 +205,9 @@ def _pieces(module: bytes, reads: list[tuple[int, int]]) -> tuple[list[tuple[int
                 data_at = address.end() if address else pos
             data = module[data_at : data_at + size]
             end = data_at + len(data)
+            if (0 <= read.bound < end) or b"\r\nready\r\n" in data:
+                kept[read_number] = dict(served)
+                continue
             tail = b"\r\nOK\r\n" if module.startswith(b"\r\nOK\r\n", end) else b""
             if form is None:
                 number = match.start("esp") if match["esp"] else match.start("nonos")
@@ -180,11 +220,18 @@ def _pieces(module: bytes, reads: list[tuple[int, int]]) -> tuple[list[tuple[int
             gate = dict(served)
             pos = plain_from = end + len(tail)
         elif token == b"\r\nERROR\r\n" and answering:
-            pending.pop(0)
+            read = pending.pop(0)[1]
             if form is None:
                 form = ReadFormat()
             form.error = token
+            # an echo of the read (a module that reset has echo on) goes with the answer
+            plain(start - len(read.line) if module.endswith(read.line, read.at, start) else start)
+            plain_from = pos
+        elif token == b"\r\nready\r\n":
             plain(start)
+            for link in range(5):  # the module reset: what it held is gone
+                generation[link] = generation.get(link, 0) + 1
+            out.append((start, Piece("reset", token, gate)))
             plain_from = pos
         elif token.endswith(b"+IPD,"):
             passive = _IPD_PASSIVE.match(module, pos)
@@ -215,7 +262,7 @@ def _pieces(module: bytes, reads: list[tuple[int, int]]) -> tuple[list[tuple[int
             plain_from = pos
     plain(len(module))
     recorded = Recorded([], {k: bytes(v) for k, v in streams.items()}, form or ReadFormat(), notice_heads)
-    return out, recorded
+    return out, recorded, kept
 
 
 class LinkBuffers:
@@ -250,6 +297,10 @@ class LinkBuffers:
             return piece.data
         if piece.kind == "connect":
             self._generation[piece.link] = self._generation.get(piece.link, 0) + 1
+            return piece.data
+        if piece.kind == "reset":
+            for link in range(5):
+                self._generation[link] = self._generation.get(link, 0) + 1
             return piece.data
         if piece.kind == "recvlen":
             values = []
