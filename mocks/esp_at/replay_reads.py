@@ -288,6 +288,11 @@ class LinkBuffers:
         return all(self._served.get(k, 0) >= count for k, count in gate.items())
 
     def held(self, k: Key) -> int:
+        """What the module holds, as its notices say (bytes the recording never read count too)."""
+        return max(0, self._arrived.get(k, 0) - self._served.get(k, 0))
+
+    def readable(self, k: Key) -> int:
+        """What of it the transcript has the bytes of."""
         available = min(self._arrived.get(k, 0), len(self._streams.get(k, b"")))
         return max(0, available - self._served.get(k, 0))
 
@@ -319,7 +324,7 @@ class LinkBuffers:
         """The module's answer to ``AT+CIPRECVDATA=<link>,<wanted>``, and the notice of what is left."""
         k = self.key(link)
         self._notified.discard(k)
-        size = min(wanted, self.held(k))
+        size = min(wanted, self.readable(k))
         if size <= 0:
             return self._form.error, b""
         start = self._served.get(k, 0)

@@ -270,6 +270,47 @@ def test_a_read_on_a_link_the_transcript_never_read_is_a_divergence_naming_both_
     assert "expected 'AT+CWQAP\\r\\n', received 'AT+CIPRECVDATA=1,4\\r\\n'" in replay.divergence
 
 
+def test_a_command_is_answered_whatever_the_host_has_read() -> None:
+    """The application stops reading and closes: the module's answer does not wait for the reads of the recording."""
+    replay = Replay(passive_download(*RECORDED_READS), timescale=0)
+    replay.start(0.0)
+    replay.receive(START, 1.0)
+    drain(replay, 1.0)
+    replay.receive(b"AT+CIPRECVDATA=0,2\r\n", 2.0)
+    assert drain(replay, 2.0).startswith(b'+CIPRECVDATA:2,"127.0.0.1",80,ab\r\n')
+    replay.receive(b"AT+CWQAP\r\n", 3.0)
+    assert drain(replay, 3.0).endswith(b"\r\nOK\r\n")  # after what was still held back (the CLOSED)
+    assert replay.divergence is None and replay.finished
+
+
+def test_a_read_cut_by_a_module_reset_is_played_as_recorded_and_the_reset_empties_the_buffers() -> None:
+    script = transcript(
+        (0.0, "host", START),
+        (0.01, "module", b"0,CONNECT\r\n\r\nOK\r\n\r\n+IPD,0,4\r\n"),
+        (0.02, "host", b"AT+CIPRECVDATA=0,4\r\n"),
+        (0.03, "module", b'+CIPRECVDATA:4,"127.0.0.1",80,abcd\r\nOK\r\n\r\n+IPD,0,9\r\n'),
+        (0.04, "host", b"AT+CIPRECVDATA=0,9\r\n"),
+        (0.05, "module", b" \x82<garbage\r\nready\r\n"),
+        (0.06, "host", b"AT+CIPRECVDATA=0,9\r\n"),
+        (0.07, "module", b"AT+CIPRECVDATA=0,9\r\n\r\nERROR\r\n"),
+        (0.08, "host", b"AT\r\n"),
+        (0.09, "module", b"AT\r\n\r\nOK\r\n"),
+    )
+    replay = Replay(script, timescale=0, lenient=True)
+    replay.start(0.0)
+    replay.receive(START, 1.0)
+    drain(replay, 1.0)
+    replay.receive(b"AT+CIPRECVDATA=0,4\r\n", 2.0)
+    assert drain(replay, 2.0) == b'+CIPRECVDATA:4,"127.0.0.1",80,abcd\r\nOK\r\n\r\n+IPD,0,9\r\n'
+    replay.receive(b"AT+CIPRECVDATA=0,5760\r\n", 3.0)  # the cut read: as recorded, whatever length
+    assert drain(replay, 3.0) == b" \x82<garbage\r\nready\r\n"
+    replay.receive(b"AT+CIPRECVDATA=0,5760\r\n", 4.0)  # the module lost what it held
+    assert drain(replay, 4.0) == b"\r\nERROR\r\n"
+    replay.receive(b"AT\r\n", 5.0)
+    assert drain(replay, 5.0) == b"AT\r\n\r\nOK\r\n"
+    assert replay.divergence is None and replay.finished
+
+
 def test_lenient_reads_follow_the_hosts_link_id() -> None:
     replay = Replay(passive_download(*RECORDED_READS), timescale=0, lenient=True)
     replay.start(0.0)
