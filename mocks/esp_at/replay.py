@@ -14,6 +14,9 @@ rewritten to the host's id), port numbers (``AT+CIPSTART``'s remote and local po
 ``AT+CIPSEND``'s remote port), and the order of independent commands (a command line recorded up to
 `REORDER_WINDOW` steps later is answered now).
 
+Passive reads (``AT+CIPRECVDATA``) are no steps: their length depends on when the application reads, so the replay
+answers them from a model of the links' buffers (`replay_reads`), in exact mode too.
+
 A divergence (bytes the transcript does not hold there, a line left unfinished for ``stall_timeout``, anything after
 the end of the transcript) stops the replay with a message naming the expected and the received line.
 """
