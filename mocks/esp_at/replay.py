@@ -344,10 +344,14 @@ class Replay:
             return None
         del self._received[: end + 1]
         self._mismatch_at = None
+        # what the module had to say before this read (as far as the host has read) goes out first, at once
+        ready = next((i for i, q in enumerate(self._queue) if not self._due(q)), len(self._queue))
+        for i in range(ready):
+            self._queue[i].at = min(self._queue[i].at, now)
         answer, notice = self._buffers.read(link, int(read[2]))
         # the payload is the application's bytes: only the notice has link ids to rewrite
         answer += self._map_links(notice)
-        self._queue.insert(0, _Queued(now, Piece("bytes", answer), forced=True, mapped=True))
+        self._queue.insert(ready, _Queued(now, Piece("bytes", answer), forced=True, mapped=True))
         return True
 
     def _consume_partial(self, step: _Step, rpos: int) -> None:

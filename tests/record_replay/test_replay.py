@@ -311,6 +311,28 @@ def test_a_read_cut_by_a_module_reset_is_played_as_recorded_and_the_reset_emptie
     assert replay.divergence is None and replay.finished
 
 
+def test_what_the_module_said_before_answering_a_read_comes_before_the_answer() -> None:
+    """Recorded: the link dropped between two reads, the second got ERROR after the CLOSED. A host reading at once
+    gets the CLOSED first, as recorded, not an ERROR that would look like an orderly end."""
+    script = transcript(
+        (0.0, "host", START),
+        (0.01, "module", b"0,CONNECT\r\n\r\nOK\r\n\r\n+IPD,0,4\r\n"),
+        (0.02, "host", b"AT+CIPRECVDATA=0,4\r\n"),
+        (0.03, "module", b'+CIPRECVDATA:4,"127.0.0.1",80,abcd\r\nOK\r\n\r\n+IPD,0,4\r\n'),
+        (0.04, "host", b"AT+CIPRECVDATA=0,4\r\n"),
+        (0.5, "module", b"WIFI DISCONNECT\r\n0,CLOSED\r\n\r\nERROR\r\n"),
+    )
+    replay = Replay(script)
+    replay.start(0.0)
+    replay.receive(START, 1.0)
+    drain(replay, 1.1)
+    replay.receive(b"AT+CIPRECVDATA=0,4\r\n", 1.1)
+    assert drain(replay, 1.1) == b'+CIPRECVDATA:4,"127.0.0.1",80,abcd\r\nOK\r\n\r\n+IPD,0,4\r\n'
+    replay.receive(b"AT+CIPRECVDATA=0,4\r\n", 1.1)
+    assert drain(replay, 1.1) == b"WIFI DISCONNECT\r\n0,CLOSED\r\n\r\nERROR\r\n"
+    assert replay.divergence is None
+
+
 def test_lenient_reads_follow_the_hosts_link_id() -> None:
     replay = Replay(passive_download(*RECORDED_READS), timescale=0, lenient=True)
     replay.start(0.0)
