@@ -344,14 +344,17 @@ class Replay:
             return None
         del self._received[: end + 1]
         self._mismatch_at = None
-        # what the module had to say before this read (as far as the host has read) goes out first, at once
-        ready = next((i for i, q in enumerate(self._queue) if not self._due(q)), len(self._queue))
-        for i in range(ready):
-            self._queue[i].at = min(self._queue[i].at, now)
+        # what the module had to say before this read (as far as the host has read) goes out first, at once, and
+        # what it says about the buffers counts for the answer
+        before = bytearray()
+        while self._queue and self._due(self._queue[0]):
+            queued = self._queue.pop(0)
+            data = self._buffers.render(queued.piece)
+            before += data if queued.mapped else self._map_links(data)
         answer, notice = self._buffers.read(link, int(read[2]))
         # the payload is the application's bytes: only the notice has link ids to rewrite
-        answer += self._map_links(notice)
-        self._queue.insert(ready, _Queued(now, Piece("bytes", answer), forced=True, mapped=True))
+        out = bytes(before) + answer + self._map_links(notice)
+        self._queue.insert(0, _Queued(now, Piece("bytes", out), forced=True, mapped=True))
         return True
 
     def _consume_partial(self, step: _Step, rpos: int) -> None:
