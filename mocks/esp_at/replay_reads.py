@@ -29,7 +29,7 @@ from typing import Literal
 from netsocket.transcript import Transcript
 
 Key = tuple[int, int]
-"""A link's id and how many ``<id>,CONNECT`` the module printed for that id before (its generation)."""
+"""A link's id and its generation: how many ``<id>,CONNECT`` and ``ready`` the module printed before."""
 
 READ_LINE = re.compile(rb"AT\+CIPRECVDATA=(\d+),(\d+)\r\n")
 _TOKENS = re.compile(
@@ -51,7 +51,8 @@ class Piece:
     data: bytes = b""
     """The recorded bytes (``bytes``, ``connect``), or a notice's or ``+CIPRECVLEN:`` line's text around its numbers."""
     gate: dict[Key, int] = field(default_factory=dict)
-    """What the recording had read on each link when the module said this."""
+    """What the recording had read on each link when the module said this, where it read more after the host's last
+    command (a command's own answer waits for no read)."""
     link: int = -1
     arrived: int = 0
     """``notice``/``arrival``: the link's stream had arrived at the module up to here."""
@@ -87,6 +88,8 @@ class ReadFormat:
 
 @dataclass
 class Recorded:
+    """A transcript with the passive reads taken out, and what the replay needs to answer them."""
+
     events: list[Event]
     streams: dict[Key, bytes]
     form: ReadFormat
