@@ -14,6 +14,9 @@ rewritten to the host's id), port numbers (``AT+CIPSTART``'s remote and local po
 ``AT+CIPSEND``'s remote port), and the order of independent commands (a command line recorded up to
 `REORDER_WINDOW` steps later is answered now).
 
+Passive reads (``AT+CIPRECVDATA``) are no steps: their length depends on when the application reads, so the replay
+answers them from a model of the links' buffers (`replay_reads`), in exact mode too.
+
 A divergence (bytes the transcript does not hold there, a line left unfinished for ``stall_timeout``, anything after
 the end of the transcript) stops the replay with a message naming the expected and the received line.
 """
@@ -33,6 +36,7 @@ from dataclasses import dataclass, field
 
 from netsocket.transcript import MASK, Transcript, read_transcript
 
+from .replay_reads import READ_LINE, Key, LinkBuffers, Piece, Recorded, split_reads
 from .transport import Transport
 
 log = logging.getLogger(__name__)
@@ -44,7 +48,18 @@ LINE_WAIT = 0.3
 """After a mismatch, how long to wait for the rest of the host's line so the message can show all of it."""
 
 _LINK_COMMANDS = (b"AT+CIPSTART=", b"AT+CIPSEND=", b"AT+CIPSENDEX=", b"AT+CIPCLOSE=", b"AT+CIPRECVDATA=")
+_READ_START = b"AT+CIPRECVDATA="
 _names = itertools.count(1)
+
+
+@dataclass
+class _Queued:
+    at: float
+    piece: Piece
+    forced: bool = False
+    """Out when due, whatever the host has read (the host went on to the next step)."""
+    mapped: bool = False
+    """Its link ids are the host's already."""
 
 
 @dataclass
@@ -53,26 +68,33 @@ class _Step:
     expect: bytes
     line: int = 1
     """The transcript line of the step's first host chunk (the header is line 1)."""
-    outputs: list[tuple[float, bytes]] = field(default_factory=list)
-    """(delay after the host's last byte of this step, bytes)"""
+    outputs: list[tuple[float, Piece]] = field(default_factory=list)
+    """(delay after the host's last byte of this step, what the module says)"""
+    gate: dict[Key, int] | None = None
+    """A read played as recorded (`split_reads`): the host's reads go to the buffers until it read this much."""
 
 
-def build_steps(transcript: Transcript) -> list[_Step]:
-    """Cut a transcript into steps; step 0 expects nothing (what the module says before the host speaks)."""
+def build_steps(transcript: Transcript | Recorded) -> list[_Step]:
+    """Cut a transcript into steps; step 0 expects nothing (what the module says before the host speaks). The host's
+    passive reads are not steps (`split_reads`): the replay answers them from its model of the links' buffers."""
+    recorded = transcript if isinstance(transcript, Recorded) else split_reads(transcript)
     steps = [_Step(0, b"")]
     anchor = 0.0
-    for number, chunk in enumerate(transcript.chunks):
+    for event in recorded.events:
         step = steps[-1]
-        if chunk.direction == "host":
+        if event.direction == "host":
+            line = event.line
             if step.outputs or (step.index > 0 and not step.expect):
-                step = _Step(len(steps), b"", number + 2)
+                step = _Step(len(steps), b"", line)
                 steps.append(step)
             elif not step.expect:
-                step.line = number + 2
-            step.expect += chunk.data
-            anchor = chunk.t
+                step.line = line
+            if not step.expect:
+                step.gate = event.gate
+            step.expect += event.data
+            anchor = event.t
         else:
-            step.outputs.append((max(0.0, chunk.t - anchor), chunk.data))
+            step.outputs.extend((max(0.0, event.t - anchor), piece) for piece in event.pieces)
     if len(steps) > 1 and not steps[0].outputs:
         steps.pop(0)
         for number, step in enumerate(steps):
@@ -165,6 +187,8 @@ def _lenient_template(line: bytes) -> tuple[bytes, int | None]:
                 params[index] = b"#"
     elif upper == b"AT+CIPSERVER=" and len(params) > 1 and params[1].isdigit():
         params[1] = b"#"
+    elif upper == b"AT+CIPRECVDATA=" and len(params) == 2:
+        params[1] = b"#"  # a read played as recorded: the length is the host's
     elif upper in (b"AT+CIPSEND=", b"AT+CIPSENDEX=") and len(params) == 4 and params[3].isdigit():
         params[3] = b"#"  # a UDP datagram's remote port
     return name.upper() + eq + b",".join(params), link
@@ -184,7 +208,9 @@ class Replay:
     ) -> None:
         if timescale < 0:
             raise ValueError("timescale must not be negative")
-        self._steps = build_steps(transcript)
+        recorded = split_reads(transcript)
+        self._steps = build_steps(recorded)
+        self._buffers = LinkBuffers(recorded)
         self._timescale = timescale
         self._lenient = lenient
         self._stall_timeout = stall_timeout
@@ -193,7 +219,7 @@ class Replay:
         self._consumed = 0  # bytes of the current step's expectation already matched
         self._received = bytearray()
         self._last_rx = 0.0
-        self._queue: list[tuple[float, bytes]] = []
+        self._queue: list[_Queued] = []
         self._mismatch_at: float | None = None
         self._links: dict[int, int] = {}  # recorded link id -> the host's
         self.divergence: str | None = None
@@ -227,12 +253,18 @@ class Replay:
 
     def take_output(self, now: float) -> bytes:
         out = bytearray()
-        while self._queue and self._queue[0][0] <= now:
-            out += self._queue.pop(0)[1]
+        while self._queue and self._queue[0].at <= now and self._due(self._queue[0]):
+            queued = self._queue.pop(0)
+            data = self._buffers.render(queued.piece)
+            out += data if queued.mapped else self._map_links(data)
         return bytes(out)
 
+    def _due(self, queued: _Queued) -> bool:
+        return queued.forced or self._buffers.gate_open(queued.piece.gate)
+
     def next_deadline(self) -> float | None:
-        times = [self._queue[0][0]] if self._queue else []
+        # a piece waiting for the host to read comes out of `receive`, not of the clock
+        times = [self._queue[0].at] if self._queue and self._due(self._queue[0]) else []
         if self._mismatch_at is not None:
             times.append(self._mismatch_at + LINE_WAIT)
         elif self._received:
@@ -246,19 +278,25 @@ class Replay:
 
     # -- matching -------------------------------------------------------------------------------------------------
     def _answer(self, step: _Step, now: float) -> None:
-        at = max([now] + [t for t, _ in self._queue[-1:]])
-        for delay, data in step.outputs:
+        at = max([now] + [q.at for q in self._queue[-1:]])
+        for delay, piece in step.outputs:
             at = max(at, now + delay * self._timescale)
-            self._queue.append((at, self._map_links(data)))
+            self._queue.append(_Queued(at, piece))
 
     def _advance(self, now: float, give_up: bool = False) -> None:
         while self._received and self.divergence is None:
-            if self._position >= len(self._steps):
+            step = self._steps[self._position] if self._position < len(self._steps) else None
+            if self._consumed == 0 and _READ_START.startswith(bytes(self._received[: len(_READ_START)])):
+                served = self._serve_read(step, now, give_up)
+                if served is None:
+                    return
+                if served:
+                    continue
+            if step is None:
                 self._diverge(
                     f"the host sent {_show(bytes(self._received))} after the end of the {self._source}",
                 )
                 return
-            step = self._steps[self._position]
             expect = step.expect[self._consumed :]
             if self._lenient and expect[:2].upper() == b"AT" and b"\n" in expect:
                 if not self._advance_lenient_line(step, expect, now, give_up):
@@ -281,6 +319,44 @@ class Replay:
                 self._diverge_at(step, expect, epos, "sent something else", rpos)
                 return
 
+    def _serve_read(self, step: _Step | None, now: float, give_up: bool) -> bool | None:
+        """Answer a passive read from the links' buffers: True when it was one, False when the line is another
+        command, None when matching has to stop (the line is unfinished, or the read diverges). ``step`` is the
+        one the host is at (None after the end of the transcript)."""
+        end = self._received.find(b"\n")
+        if end < 0:
+            if give_up and step is not None:
+                self._diverge_at(step, step.expect, 0, "stopped in the middle of a line")
+            elif give_up:
+                self._diverge(f"the host sent {_show(bytes(self._received))} after the end of the {self._source}")
+            return None
+        line = bytes(self._received[: end + 1])
+        read = READ_LINE.fullmatch(line)
+        if read is None or (step is not None and step.gate is not None and self._buffers.gate_open(step.gate)):
+            return False
+        host_link = int(read[1])
+        link = next((rec for rec, host in self._links.items() if host == host_link), host_link)
+        if not self._buffers.knows(link):
+            if step is None:
+                self._diverge(f"the host sent {_show(line)} after the end of the {self._source}")
+            else:
+                self._diverge_at(step, step.expect, 0, "read from a link the transcript never read", 0)
+            return None
+        del self._received[: end + 1]
+        self._mismatch_at = None
+        # what the module had to say before this read (as far as the host has read) goes out first, at once, and
+        # what it says about the buffers counts for the answer
+        before = bytearray()
+        while self._queue and self._due(self._queue[0]):
+            queued = self._queue.pop(0)
+            data = self._buffers.render(queued.piece)
+            before += data if queued.mapped else self._map_links(data)
+        answer, notice = self._buffers.read(link, int(read[2]))
+        # the payload is the application's bytes: only the notice has link ids to rewrite
+        out = bytes(before) + answer + self._map_links(notice)
+        self._queue.insert(0, _Queued(now, Piece("bytes", out), forced=True, mapped=True))
+        return True
+
     def _consume_partial(self, step: _Step, rpos: int) -> None:
         """Keep a partial match of a payload (no line structure) from growing the buffer without bound."""
         if MASK not in step.expect and rpos == len(self._received) and rpos > 4096:
@@ -290,8 +366,8 @@ class Replay:
     def _complete(self, step: _Step, used: int, now: float) -> None:
         del self._received[:used]
         self._mismatch_at = None
-        # anything still queued was due before the host went on: it goes out at once
-        self._queue = [(min(at, now), data) for at, data in self._queue]
+        # anything still queued was due before the host went on: it goes out at once, read or not
+        self._queue = [_Queued(min(q.at, now), q.piece, forced=True) for q in self._queue]
         self._answer(step, now)
         self._position += 1
         self._consumed = 0
@@ -348,7 +424,7 @@ class Replay:
             link = int(match.group(2))
             return match.group(1) + str(self._links.get(link, link)).encode()
 
-        data = re.sub(rb"(\+IPD,|\+CIPRECVDATA:|\+CIPSTATUS:)(\d)", ipd, data)
+        data = re.sub(rb"(\+IPD,|\+CIPSTATUS:)(\d)", ipd, data)
         return re.sub(
             rb"(^|\n)(\d)(?=,(?:CONNECT|CLOSED))",
             lambda m: m.group(1) + str(self._links.get(int(m.group(2)), int(m.group(2)))).encode(),

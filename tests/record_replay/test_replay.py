@@ -152,6 +152,197 @@ def test_lenient_mode_answers_independent_commands_in_the_order_the_host_sends_t
     assert exact.divergence is not None
 
 
+START = b'AT+CIPSTART=0,"TCP","127.0.0.1",80\r\n'
+
+
+def passive_download(*answers: tuple[bytes, bytes], host: str = "module") -> Transcript:
+    """A recorded passive download of ``abcdefghij`` (ESP-AT 2.x, CIPDINFO=1): the host's reads and their answers."""
+    chunks: list[tuple[float, str, bytes]] = [
+        (0.0, "host", START),
+        (0.01, "module", b"0,CONNECT\r\n\r\nOK\r\n\r\n+IPD,0,10\r\n"),
+    ]
+    for number, (read, answer) in enumerate(answers):
+        chunks += [(0.02 + 0.02 * number, "host", read), (0.03 + 0.02 * number, "module", answer)]
+    chunks += [(0.5, "host", b"AT+CWQAP\r\n"), (0.51, "module", b"\r\nOK\r\n")]
+    return transcript(*chunks)
+
+
+RECORDED_READS = (
+    (b"AT+CIPRECVDATA=0,4\r\n", b'+CIPRECVDATA:4,"127.0.0.1",80,abcd\r\nOK\r\n\r\n+IPD,0,6\r\n'),
+    (b"AT+CIPRECVDATA=0,6\r\n", b'+CIPRECVDATA:6,"127.0.0.1",80,efghij\r\nOK\r\n0,CLOSED\r\n'),
+    (b"AT+CIPRECVDATA=0,100\r\n", b"\r\nERROR\r\n"),
+)
+
+
+def test_a_passive_read_of_another_length_gets_what_the_module_holds_in_the_recorded_format() -> None:
+    """The host reads 7, then 100, then once more: the module answers min(asked, held), notices what is left, holds
+    its CLOSED until the buffer is drained and answers ERROR when it holds nothing: no divergence, even exact."""
+    replay = Replay(passive_download(*RECORDED_READS), timescale=0)
+    replay.start(0.0)
+    replay.receive(START, 1.0)
+    assert drain(replay, 1.0) == b"0,CONNECT\r\n\r\nOK\r\n\r\n+IPD,0,10\r\n"
+    replay.receive(b"AT+CIPRECVDATA=0,7\r\n", 2.0)
+    assert drain(replay, 2.0) == b'+CIPRECVDATA:7,"127.0.0.1",80,abcdefg\r\nOK\r\n\r\n+IPD,0,3\r\n'
+    replay.receive(b"AT+CIPRECVDATA=0,100\r\n", 3.0)
+    assert drain(replay, 3.0) == b'+CIPRECVDATA:3,"127.0.0.1",80,hij\r\nOK\r\n0,CLOSED\r\n'
+    replay.receive(b"AT+CIPRECVDATA=0,5760\r\n", 4.0)
+    assert drain(replay, 4.0) == b"\r\nERROR\r\n"
+    replay.receive(b"AT+CWQAP\r\n", 5.0)
+    assert drain(replay, 5.0) == b"\r\nOK\r\n"
+    assert replay.divergence is None and replay.finished
+
+
+def test_one_big_read_takes_what_two_recorded_answers_held_once_the_module_has_it() -> None:
+    replay = Replay(passive_download(*RECORDED_READS), timescale=0)
+    replay.start(0.0)
+    replay.receive(START, 1.0)
+    drain(replay, 1.0)
+    replay.receive(b"AT+CIPRECVDATA=0,5760\r\n", 2.0)
+    assert drain(replay, 2.0) == b'+CIPRECVDATA:10,"127.0.0.1",80,abcdefghij\r\nOK\r\n0,CLOSED\r\n'
+    replay.receive(b"AT+CWQAP\r\n", 3.0)
+    assert drain(replay, 3.0) == b"\r\nOK\r\n" and replay.divergence is None
+
+
+def test_the_module_never_serves_data_before_the_recording_had_it() -> None:
+    """Recorded: 4 bytes held, read, then 6 more arrived. A host asking 100 at once gets the 4 the module held."""
+    script = passive_download(
+        (b"AT+CIPRECVDATA=0,4\r\n", b'+CIPRECVDATA:4,"127.0.0.1",80,abcd\r\nOK\r\n'),
+        (b"AT+CIPRECVDATA=0,4\r\n", b"\r\nERROR\r\n\r\n+IPD,0,6\r\n"),
+        (b"AT+CIPRECVDATA=0,6\r\n", b'+CIPRECVDATA:6,"127.0.0.1",80,efghij\r\nOK\r\n'),
+    )
+    script = transcript(
+        *[(c.t, c.direction, c.data.replace(b"+IPD,0,10", b"+IPD,0,4")) for c in script.chunks],
+    )
+    replay = Replay(script, timescale=0)
+    replay.start(0.0)
+    replay.receive(START, 1.0)
+    assert drain(replay, 1.0).endswith(b"+IPD,0,4\r\n")
+    replay.receive(b"AT+CIPRECVDATA=0,100\r\n", 2.0)
+    assert drain(replay, 2.0) == b'+CIPRECVDATA:4,"127.0.0.1",80,abcd\r\nOK\r\n\r\n+IPD,0,6\r\n'
+    replay.receive(b"AT+CIPRECVDATA=0,100\r\n", 3.0)
+    assert drain(replay, 3.0) == b'+CIPRECVDATA:6,"127.0.0.1",80,efghij\r\nOK\r\n'
+
+
+def test_nonos_reads_keep_their_format() -> None:
+    script = transcript(
+        (0.0, "host", START),
+        (0.01, "module", b"0,CONNECT\r\n\r\nOK\r\n\r\n+IPD,0,5\r\n"),
+        (0.02, "host", b"AT+CIPRECVDATA=0,5\r\n"),
+        (0.03, "module", b"\r\n+CIPRECVDATA,5:hello\r\nOK\r\n"),
+    )
+    replay = Replay(script, timescale=0)
+    replay.start(0.0)
+    replay.receive(START, 1.0)
+    drain(replay, 1.0)
+    replay.receive(b"AT+CIPRECVDATA=0,2\r\n", 2.0)
+    assert drain(replay, 2.0) == b"\r\n+CIPRECVDATA,2:he\r\nOK\r\n\r\n+IPD,0,3\r\n"
+    replay.receive(b"AT+CIPRECVDATA=0,9\r\n", 3.0)
+    assert drain(replay, 3.0) == b"\r\n+CIPRECVDATA,3:llo\r\nOK\r\n"
+    assert replay.divergence is None and replay.finished
+
+
+def test_ciprecvlen_says_what_the_module_holds_now() -> None:
+    script = transcript(
+        (0.0, "host", START),
+        (0.01, "module", b"0,CONNECT\r\n\r\nOK\r\n\r\n+IPD,0,10\r\n"),
+        (0.02, "host", b"AT+CIPRECVLEN?\r\n"),
+        (0.03, "module", b"+CIPRECVLEN:10,-1,-1,-1,-1\r\n\r\nOK\r\n"),
+        (0.04, "host", b"AT+CIPRECVDATA=0,10\r\n"),
+        (0.05, "module", b'+CIPRECVDATA:10,"127.0.0.1",80,abcdefghij\r\nOK\r\n'),
+    )
+    replay = Replay(script, timescale=0)
+    replay.start(0.0)
+    replay.receive(START, 1.0)
+    drain(replay, 1.0)
+    replay.receive(b"AT+CIPRECVDATA=0,4\r\n", 2.0)
+    assert drain(replay, 2.0).startswith(b'+CIPRECVDATA:4,"127.0.0.1",80,abcd\r\n')
+    replay.receive(b"AT+CIPRECVLEN?\r\n", 3.0)
+    assert drain(replay, 3.0) == b"+CIPRECVLEN:6,-1,-1,-1,-1\r\n\r\nOK\r\n"
+
+
+def test_a_read_on_a_link_the_transcript_never_read_is_a_divergence_naming_both_lines() -> None:
+    replay = Replay(passive_download(*RECORDED_READS), timescale=0)
+    replay.start(0.0)
+    replay.receive(START, 1.0)
+    drain(replay, 1.0)
+    replay.receive(b"AT+CIPRECVDATA=1,4\r\n", 2.0)
+    assert replay.divergence is not None
+    assert "expected 'AT+CWQAP\\r\\n', received 'AT+CIPRECVDATA=1,4\\r\\n'" in replay.divergence
+
+
+def test_a_command_is_answered_whatever_the_host_has_read() -> None:
+    """The application stops reading and closes: the module's answer does not wait for the reads of the recording."""
+    replay = Replay(passive_download(*RECORDED_READS), timescale=0)
+    replay.start(0.0)
+    replay.receive(START, 1.0)
+    drain(replay, 1.0)
+    replay.receive(b"AT+CIPRECVDATA=0,2\r\n", 2.0)
+    assert drain(replay, 2.0).startswith(b'+CIPRECVDATA:2,"127.0.0.1",80,ab\r\n')
+    replay.receive(b"AT+CWQAP\r\n", 3.0)
+    assert drain(replay, 3.0).endswith(b"\r\nOK\r\n")  # after what was still held back (the CLOSED)
+    assert replay.divergence is None and replay.finished
+
+
+def test_a_read_cut_by_a_module_reset_is_played_as_recorded_and_the_reset_empties_the_buffers() -> None:
+    script = transcript(
+        (0.0, "host", START),
+        (0.01, "module", b"0,CONNECT\r\n\r\nOK\r\n\r\n+IPD,0,4\r\n"),
+        (0.02, "host", b"AT+CIPRECVDATA=0,4\r\n"),
+        (0.03, "module", b'+CIPRECVDATA:4,"127.0.0.1",80,abcd\r\nOK\r\n\r\n+IPD,0,9\r\n'),
+        (0.04, "host", b"AT+CIPRECVDATA=0,9\r\n"),
+        (0.05, "module", b" \x82<garbage\r\nready\r\n"),
+        (0.06, "host", b"AT+CIPRECVDATA=0,9\r\n"),
+        (0.07, "module", b"AT+CIPRECVDATA=0,9\r\n\r\nERROR\r\n"),
+        (0.08, "host", b"AT\r\n"),
+        (0.09, "module", b"AT\r\n\r\nOK\r\n"),
+    )
+    replay = Replay(script, timescale=0, lenient=True)
+    replay.start(0.0)
+    replay.receive(START, 1.0)
+    drain(replay, 1.0)
+    replay.receive(b"AT+CIPRECVDATA=0,4\r\n", 2.0)
+    assert drain(replay, 2.0) == b'+CIPRECVDATA:4,"127.0.0.1",80,abcd\r\nOK\r\n\r\n+IPD,0,9\r\n'
+    replay.receive(b"AT+CIPRECVDATA=0,5760\r\n", 3.0)  # the cut read: as recorded, whatever length
+    assert drain(replay, 3.0) == b" \x82<garbage\r\nready\r\n"
+    replay.receive(b"AT+CIPRECVDATA=0,5760\r\n", 4.0)  # the module lost what it held
+    assert drain(replay, 4.0) == b"\r\nERROR\r\n"
+    replay.receive(b"AT\r\n", 5.0)
+    assert drain(replay, 5.0) == b"AT\r\n\r\nOK\r\n"
+    assert replay.divergence is None and replay.finished
+
+
+def test_what_the_module_said_before_answering_a_read_comes_before_the_answer() -> None:
+    """Recorded: the link dropped between two reads, the second got ERROR after the CLOSED. A host reading at once
+    gets the CLOSED first, as recorded, not an ERROR that would look like an orderly end."""
+    script = transcript(
+        (0.0, "host", START),
+        (0.01, "module", b"0,CONNECT\r\n\r\nOK\r\n\r\n+IPD,0,4\r\n"),
+        (0.02, "host", b"AT+CIPRECVDATA=0,4\r\n"),
+        (0.03, "module", b'+CIPRECVDATA:4,"127.0.0.1",80,abcd\r\nOK\r\n\r\n+IPD,0,4\r\n'),
+        (0.04, "host", b"AT+CIPRECVDATA=0,4\r\n"),
+        (0.5, "module", b"WIFI DISCONNECT\r\n0,CLOSED\r\n\r\nERROR\r\n"),
+    )
+    replay = Replay(script)
+    replay.start(0.0)
+    replay.receive(START, 1.0)
+    drain(replay, 1.1)
+    replay.receive(b"AT+CIPRECVDATA=0,4\r\n", 1.1)
+    assert drain(replay, 1.1) == b'+CIPRECVDATA:4,"127.0.0.1",80,abcd\r\nOK\r\n\r\n+IPD,0,4\r\n'
+    replay.receive(b"AT+CIPRECVDATA=0,4\r\n", 1.1)
+    assert drain(replay, 1.1) == b"WIFI DISCONNECT\r\n0,CLOSED\r\n\r\nERROR\r\n"
+    assert replay.divergence is None
+
+
+def test_lenient_reads_follow_the_hosts_link_id() -> None:
+    replay = Replay(passive_download(*RECORDED_READS), timescale=0, lenient=True)
+    replay.start(0.0)
+    replay.receive(START.replace(b"=0,", b"=3,"), 1.0)
+    assert drain(replay, 1.0) == b"3,CONNECT\r\n\r\nOK\r\n\r\n+IPD,3,10\r\n"
+    replay.receive(b"AT+CIPRECVDATA=3,8\r\n", 2.0)
+    assert drain(replay, 2.0) == b'+CIPRECVDATA:8,"127.0.0.1",80,abcdefgh\r\nOK\r\n\r\n+IPD,3,2\r\n'
+    assert replay.divergence is None
+
+
 def test_the_espemu_port_fails_within_two_seconds_naming_both_lines(tmp_path: Path) -> None:
     path = write(
         tmp_path / "t.jsonl",

@@ -5,6 +5,7 @@ HTTP download replays on every profile, and a driver that strays from a transcri
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -14,19 +15,18 @@ from typing import Any
 
 import pytest
 from netsocket.drivers.esp_at import ESP8266Interface
-from netsocket.drivers.esp_at.runner import Reply, Runner
+from netsocket.drivers.esp_at.commands import Command
+from netsocket.drivers.esp_at.core import Exchange
+from netsocket.drivers.esp_at.runner import Runner
 
 from netsocket import NsapiError, NsapiSecurity
 from netsocket.transcript import read_transcript
 from tests.record_replay.scenarios import PROFILES, SCENARIOS, body, finish, http_get
-from tests.record_replay.transcripts import ROOT, TRANSCRIPTS, load_manifest, record, replay
+from tests.record_replay.transcripts import ROOT, THREAD_RACES, TRANSCRIPTS, load_manifest, record, replay
 
 pytestmark = pytest.mark.esp
 
 MANIFEST = load_manifest()
-# After a module reset the driver re-initialises it from a second thread while the application goes on, so the order
-# of their commands is not the recorded one: that transcript replays in lenient mode only.
-THREAD_RACES = {"reset"}
 
 
 def _id(entry: dict[str, Any]) -> str:
@@ -82,12 +82,12 @@ def test_an_http_download_recorded_through_the_emulated_module_replays_to_the_sa
 
 def _stray_from(monkeypatch: pytest.MonkeyPatch, line: bytes, instead: bytes) -> None:
     """A driver change: one command of start-up is sent differently."""
-    execute = Runner.execute
+    submit = Runner.submit
 
-    def changed(self: Runner, command: bytes, timeout: float, **kwargs: Any) -> Reply:
-        return execute(self, instead if command == line else command, timeout, **kwargs)
+    def changed(self: Runner, command: Command, deadline: float | None = None) -> Exchange:
+        return submit(self, dataclasses.replace(command, line=instead) if command.line == line else command, deadline)
 
-    monkeypatch.setattr(Runner, "execute", changed)
+    monkeypatch.setattr(Runner, "submit", changed)
 
 
 def test_a_driver_sending_another_command_is_told_where_within_two_seconds(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,9 @@ MANIFEST = "manifest.json"
 RECORD_URL = "espemu://?profile={profile}&timescale=0.01&pace=0&seed=1&boot=0"
 """An emulated module already booted: a boot ``ready`` racing the driver's first ``AT`` would make the session
 depend on thread timing."""
+THREAD_RACES = frozenset({"reset"})
+"""Scenarios whose command order depends on thread timing: after a module reset the driver re-initialises it from a
+second thread while the application goes on. They replay in lenient mode only."""
 
 
 def record(scenario: Scenario, profile: str, path: Path) -> tuple[Outcome, tuple[str, int]]:
@@ -96,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for profile in scenario.profiles:
             path = out / f"{scenario.name}-{profile}.jsonl"
             outcome, address = record(scenario, profile, path)
-            check = replay(path, scenario, address).outcome
+            options = "&lenient=1" if scenario.name in THREAD_RACES else ""
+            check = replay(path, scenario, address, options=options).outcome
             if (check.sha256, check.codes) != (outcome.sha256, outcome.codes):
                 raise SystemExit(f"{path.name}: the replay gave {check.codes} {check.sha256}, not {outcome.codes}")
             entries[path.name] = manifest_entry(scenario, profile, path, outcome, address)
