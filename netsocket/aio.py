@@ -16,9 +16,12 @@ from typing import Any
 
 from netsocket import compat
 from netsocket.address import SocketAddress
+from netsocket.aio_transport import SocketTransport
+from netsocket.deadline import Deadline
 from netsocket.errors import NsapiError
 from netsocket.interface import NetworkInterface
-from netsocket.socket import InternetSocket, ReadableBuffer, TCPSocket, UDPSocket, WritableBuffer
+from netsocket.oserrors import error_for
+from netsocket.socket import InternetSocket, ReadableBuffer, TCPSocket, UDPSocket, WritableBuffer, _as_stack
 from netsocket.stack import NetworkStack
 
 Stack = NetworkInterface | NetworkStack
@@ -36,7 +39,14 @@ async def open_connection(
     timeout: float | None = None,
     limit: int = 2**16,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Like ``asyncio.open_connection``, over ``stack``. Raises the ``OSError`` subclasses of ``netsocket.compat``."""
+    """Like ``asyncio.open_connection``, over ``stack``. Raises the ``OSError`` subclasses of ``netsocket.compat``.
+
+    On a stack whose driver runs on the event loop (``runs_on_event_loop``, the ESP-AT asyncio runner), the streams
+    sit on an ``AsyncTCPSocket`` through ``aio_transport.SocketTransport``: no thread, ``timeout`` bounds the look-up
+    and the connect, TLS is asyncio's own (``loop.start_tls``)."""
+    target = _as_stack(stack)
+    if target is not None and getattr(target, "runs_on_event_loop", False):
+        return await _open_on_loop(host, port, target, ssl, server_hostname, timeout, limit)
     sock = await asyncio.to_thread(compat.create_connection, (host, port), timeout, stack=stack)
     if ssl is not None and ssl is not False and server_hostname is None:
         server_hostname = host
@@ -47,6 +57,78 @@ async def open_connection(
     except BaseException:
         sock.close()
         raise
+
+
+async def _open_on_loop(
+    host: str,
+    port: int,
+    stack: NetworkStack,
+    ssl: _ssl.SSLContext | bool | None,
+    server_hostname: str | None,
+    timeout: float | None,
+    limit: int,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    deadline = Deadline.from_seconds(timeout)
+    address = await _resolve(stack, host, deadline.remaining())
+    address.set_port(port)
+    sock = AsyncTCPSocket()
+    err = sock.open(stack)
+    if err != NsapiError.OK:
+        raise error_for(err, "cannot open a socket")
+    try:
+        err = await sock.connect(address, deadline.remaining())
+        if err != NsapiError.OK:
+            raise error_for(err, f"cannot connect to {host}:{port}")
+    except BaseException:
+        sock.close()
+        raise
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limit, loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    peer = (address.get_ip_address() or host, port)
+    if ssl is None or ssl is False:
+        transport: asyncio.BaseTransport = SocketTransport(sock, protocol, peer)
+    else:
+        context = ssl if isinstance(ssl, _ssl.SSLContext) else _ssl.create_default_context()
+        raw = SocketTransport(sock, asyncio.Protocol(), peer)
+        try:
+            tls = await asyncio.wait_for(
+                loop.start_tls(raw, raw.get_protocol(), context, server_hostname=server_hostname or host),
+                deadline.remaining(),
+            )
+        except BaseException:
+            raw.abort()
+            raise
+        assert tls is not None
+        tls.set_protocol(protocol)
+        protocol.connection_made(tls)
+        transport = tls
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)  # type: ignore[arg-type]
+
+
+async def _resolve(stack: NetworkStack, host: str, timeout: float | None) -> SocketAddress:
+    """Resolve with the stack's asynchronous look-up (its callback arrives on the loop)."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[tuple[int, SocketAddress | None]] = loop.create_future()
+
+    def done(result: int, address: SocketAddress | None) -> None:
+        if not answer.done():
+            answer.set_result((result, address))
+
+    def callback(result: int, address: SocketAddress | None) -> None:
+        loop.call_soon_threadsafe(done, result, address)
+
+    query = stack.gethostbyname_async(host, callback)
+    if query < 0:
+        raise error_for(query, f"cannot resolve {host!r}")
+    try:
+        result, address = await asyncio.wait_for(answer, timeout)
+    except asyncio.TimeoutError:
+        stack.gethostbyname_async_cancel(query)
+        raise error_for(NsapiError.TIMEOUT, f"cannot resolve {host!r}") from None
+    if result < 0 or address is None:  # Mbed's callback: a count of addresses (>= 0), or an error
+        raise error_for(result if result < 0 else NsapiError.DNS_FAILURE, f"cannot resolve {host!r}")
+    return SocketAddress(address.get_ip_address(), 0)
 
 
 class _AsyncSocket:

@@ -38,6 +38,8 @@ class _SerialProtocol(asyncio.Protocol):
 class AsyncRunner(Runner):
     """A ``Runner`` whose reader is the event loop: started (``start``) from a coroutine or a bridged call."""
 
+    on_event_loop = True
+
     def __init__(self, port: Any, core: ATCore, on_notice: Callable[[Notice], None]) -> None:
         super().__init__(port, core, on_notice)
         self.cond = LoopCondition(self.lock)  # type: ignore[assignment]

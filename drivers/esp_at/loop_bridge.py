@@ -10,6 +10,7 @@ rather than blocking the loop.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -32,6 +33,8 @@ def await_only(awaitable: Awaitable[T]) -> T:
     """Wait for ``awaitable`` from blocking code running under ``run_blocking``."""
     current = greenlet.getcurrent()
     if not isinstance(current, _BridgedGreenlet):
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()  # never awaited: no "was never awaited" warning on top of the error
         raise RuntimeError("a blocking driver call on the event loop's thread: use the Async interface (await)")
     parent = current.parent
     assert parent is not None

@@ -70,6 +70,11 @@ class ESPATStack(NetworkStack):
         return self.core
 
     @property
+    def runs_on_event_loop(self) -> bool:
+        """True under the asyncio runner: ``netsocket.aio`` then runs on this stack with no thread."""
+        return self.runner.on_event_loop
+
+    @property
     def dialect(self) -> Dialect:
         return self.core.dialect
 

@@ -1,0 +1,148 @@
+"""The ESP-AT asyncio runner: emulated modules driven from one event loop with no thread at all."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import threading
+
+import pytest
+from netsocket.drivers.esp_at.aio_interface import AsyncESP32Interface, AsyncESP8266Interface
+
+from netsocket import aio
+from netsocket.address import SocketAddress
+from netsocket.errors import NsapiError
+from netsocket.interface import WiFiAccessPoint
+from netsocket.types import NsapiConnectionStatus, NsapiSecurity
+
+from .conftest import PASSPHRASE, SSID, loopback_listener, pty_modules
+
+SIZE = 100 * 1024
+
+
+async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+
+
+class _ThreadWatch:
+    """Samples ``threading.active_count()`` on the loop every few milliseconds; ``most`` is the highest seen."""
+
+    def __init__(self) -> None:
+        self.most = threading.active_count()
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            self.most = max(self.most, threading.active_count())
+            await asyncio.sleep(0.005)
+
+    def stop(self) -> int:
+        self._task.cancel()
+        return max(self.most, threading.active_count())
+
+
+async def _echo_through(iface: AsyncESP8266Interface, port: int, seed: int) -> bytes:
+    payload = os.urandom(SIZE) if seed else bytes(range(256)) * (SIZE // 256)
+    reader, writer = await aio.open_connection("127.0.0.1", port, stack=iface, timeout=20)
+    writer.write(payload)
+    got = await asyncio.wait_for(reader.readexactly(SIZE), 120)
+    writer.close()
+    await writer.wait_closed()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(payload).digest()
+    return got
+
+
+def test_two_modules_echo_100_kb_each_on_one_loop_with_one_thread() -> None:
+    with pty_modules("at22_8266", "at3_esp32") as (esp8266, esp32):
+
+        async def main() -> int:
+            watch = _ThreadWatch()
+            server = await asyncio.start_server(_echo, sock=loopback_listener())
+            port = server.sockets[0].getsockname()[1]
+            modules = [AsyncESP8266Interface(esp8266), AsyncESP32Interface(esp32)]
+            try:
+                joined = await asyncio.gather(*(m.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) for m in modules))
+                assert joined == [NsapiError.OK, NsapiError.OK]
+                assert threading.active_count() == 1
+                await asyncio.gather(*(_echo_through(m, port, seed) for seed, m in enumerate(modules)))
+            finally:
+                for module in modules:
+                    await module.aclose()
+                server.close()
+                await server.wait_closed()
+            return watch.stop()
+
+        assert threading.active_count() == 1
+        assert asyncio.run(main()) == 1
+
+
+def test_nothing_blocks_the_loop_and_a_cancelled_call_leaves_the_socket_usable(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pty_modules("at3_esp32") as (path,):
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            loop.slow_callback_duration = 0.1  # asyncio logs every step of the loop that took longer
+            server = await asyncio.start_server(_echo, sock=loopback_listener())
+            port = server.sockets[0].getsockname()[1]
+            module = AsyncESP32Interface(path)
+            statuses: list[int] = []
+            module.attach(lambda event, status: statuses.append(status))
+            try:
+                assert await module.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+                assert module.get_connection_status() == NsapiConnectionStatus.GLOBAL_UP
+                assert NsapiConnectionStatus.GLOBAL_UP in statuses
+                found: list[WiFiAccessPoint] = []
+                assert await module.scan(found, 10) > 0
+                assert SSID in [ap.ssid for ap in found]
+                err, address = await module.gethostbyname("127.0.0.1")
+                assert err == NsapiError.OK and address is not None
+
+                sock = aio.AsyncTCPSocket()
+                assert sock.open(module) == NsapiError.OK
+                assert await sock.connect(SocketAddress("127.0.0.1", port), 20) == NsapiError.OK
+                buffer = bytearray(64)
+                pending = loop.create_task(sock.recv(buffer))  # nothing comes: cancel it half-way
+                await asyncio.sleep(0.2)
+                pending.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await pending
+                assert await sock.send(b"still usable", 20) == len(b"still usable")
+                got = bytearray()
+                while len(got) < len(b"still usable"):
+                    result = await sock.recv(buffer, 20)
+                    assert result > 0, result
+                    got += buffer[:result]
+                assert bytes(got) == b"still usable"
+                sock.close()
+                assert await module.disconnect() == NsapiError.OK
+                assert statuses[-1] == NsapiConnectionStatus.DISCONNECTED
+            finally:
+                await module.aclose()
+                server.close()
+                await server.wait_closed()
+
+        with caplog.at_level(logging.WARNING, logger="asyncio"):
+            asyncio.run(main(), debug=True)
+        slow = [r.getMessage() for r in caplog.records if r.name == "asyncio" and "took" in r.getMessage()]
+        assert slow == []
+
+
+def test_a_blocking_call_on_the_loop_is_refused_not_a_hang() -> None:
+    with pty_modules("at22_8266") as (path,):
+
+        async def main() -> None:
+            module = AsyncESP8266Interface(path)
+            try:
+                with pytest.raises(RuntimeError, match="Async interface"):
+                    module.interface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2)
+            finally:
+                await module.aclose()
+
+        asyncio.run(main())
