@@ -49,7 +49,11 @@ class SocketTransport(asyncio.Transport):
             await self._reading.wait()
             result = await self._sock.recv(buffer)
             if result > 0:
-                self._protocol.data_received(bytes(buffer[:result]))  # type: ignore[attr-defined]
+                try:
+                    self._deliver(memoryview(buffer)[:result])
+                except Exception as exc:  # the protocol failed on what came: the connection is of no further use
+                    self._connection_lost(exc)
+                    return
             elif result == 0:
                 keep_open = self._protocol.eof_received()  # type: ignore[attr-defined]
                 if not keep_open:
@@ -58,6 +62,18 @@ class SocketTransport(asyncio.Transport):
             else:
                 self._connection_lost(error_for(result, "recv"))
                 return
+
+    def _deliver(self, data: memoryview) -> None:
+        protocol = self._protocol
+        if isinstance(protocol, asyncio.BufferedProtocol):  # asyncio's TLS layer is one
+            while data:
+                room = memoryview(protocol.get_buffer(len(data))).cast("B")
+                size = min(len(room), len(data))
+                room[:size] = data[:size]
+                protocol.buffer_updated(size)
+                data = data[size:]
+        else:
+            protocol.data_received(bytes(data))  # type: ignore[attr-defined]
 
     def pause_reading(self) -> None:
         self._reading.clear()
@@ -124,6 +140,10 @@ class SocketTransport(asyncio.Transport):
     def abort(self) -> None:
         self._closing = True
         self._connection_lost(None)
+
+    def _force_close(self, exc: Exception | None) -> None:
+        """What asyncio's TLS layer calls on a fatal error (a failed handshake)."""
+        self._connection_lost(exc)
 
     def _connection_lost(self, exc: Exception | None) -> None:
         if self._lost:

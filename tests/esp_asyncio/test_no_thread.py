@@ -6,9 +6,12 @@ import asyncio
 import hashlib
 import logging
 import os
+import socket
+import ssl
 import threading
 
 import pytest
+import trustme
 from netsocket.drivers.esp_at.aio_interface import AsyncESP32Interface, AsyncESP8266Interface
 
 from netsocket import aio
@@ -146,3 +149,56 @@ def test_a_blocking_call_on_the_loop_is_refused_not_a_hang() -> None:
                 await module.aclose()
 
         asyncio.run(main())
+
+
+def test_tls_and_udp_on_the_loop_with_one_thread() -> None:
+    ca = trustme.CA()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    with pty_modules("at22_8266") as (path,):
+
+        async def main() -> int:
+            watch = _ThreadWatch()
+            server = await asyncio.start_server(_echo, sock=loopback_listener(), ssl=server_context)
+            port = server.sockets[0].getsockname()[1]
+            udp_peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp_peer.bind(("127.0.0.1", 0))
+            udp_peer.setblocking(False)
+            module = AsyncESP8266Interface(path)
+            try:
+                assert await module.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+                reader, writer = await aio.open_connection(
+                    "127.0.0.1", port, stack=module, ssl=client_context, server_hostname="localhost", timeout=20
+                )
+                assert writer.get_extra_info("ssl_object") is not None
+                payload = os.urandom(20000)
+                writer.write(payload)
+                assert await asyncio.wait_for(reader.readexactly(len(payload)), 60) == payload
+                writer.close()
+                await writer.wait_closed()
+
+                with pytest.raises(ssl.SSLCertVerificationError):  # the name on the certificate is checked
+                    await aio.open_connection(
+                        "127.0.0.1", port, stack=module, ssl=client_context, server_hostname="wrong", timeout=20
+                    )
+
+                udp = aio.AsyncUDPSocket()
+                assert udp.open(module) == NsapiError.OK
+                peer = SocketAddress("127.0.0.1", udp_peer.getsockname()[1])
+                assert await udp.sendto(peer, b"ping", 20) == 4
+                data, source = await asyncio.wait_for(asyncio.get_running_loop().sock_recvfrom(udp_peer, 64), 20)
+                assert data == b"ping"
+                await asyncio.get_running_loop().sock_sendto(udp_peer, b"pong", source)
+                buffer = bytearray(64)
+                assert await udp.recvfrom(None, buffer, 20) == 4 and bytes(buffer[:4]) == b"pong"
+                udp.close()
+            finally:
+                await module.aclose()
+                server.close()
+                await server.wait_closed()
+                udp_peer.close()
+            return watch.stop()
+
+        assert asyncio.run(main()) == 1
