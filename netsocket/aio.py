@@ -10,11 +10,12 @@ streams and TLS work unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl as _ssl
 from collections.abc import Callable
 from typing import Any
 
-from netsocket import compat
+from netsocket import compat, nonblocking
 from netsocket.address import SocketAddress
 from netsocket.aio_transport import SocketTransport
 from netsocket.deadline import Deadline
@@ -152,20 +153,25 @@ class _AsyncSocket:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._ready.set)
 
-    async def _retry(self, attempt: Callable[[], Any], timeout: float | None, retry_on: frozenset[int]) -> Any:
-        async def loop() -> Any:
-            while True:
-                self._ready.clear()
-                result = attempt()
-                status = result[0] if isinstance(result, tuple) else result
-                if status not in retry_on:
-                    return result
-                await self._ready.wait()
+    async def _retry(
+        self,
+        attempt: Callable[[], Any],
+        timeout: float | None,
+        retry_on: frozenset[int],
+        deadline: Deadline | None = None,
+    ) -> Any:
+        """``netsocket.nonblocking``'s loop, waiting on the loop for the socket's ``sigio`` or the deadline."""
 
-        try:
-            return await asyncio.wait_for(loop(), timeout)
-        except asyncio.TimeoutError:
-            return NsapiError.CONNECTION_TIMEOUT
+        def tracked() -> Any:
+            self._ready.clear()  # a wake-up from here on is news to this attempt
+            return attempt()
+
+        async def wait(remaining: float | None) -> None:
+            with contextlib.suppress(asyncio.TimeoutError):  # the next step sees the deadline passed
+                await asyncio.wait_for(self._ready.wait(), remaining)
+
+        steps = nonblocking.attempts(tracked, retry_on, deadline or Deadline.from_seconds(timeout))
+        return await nonblocking.run_async(steps, wait)
 
     def close(self) -> NsapiError:
         return self._sock.close()
@@ -197,12 +203,13 @@ class AsyncTCPSocket(_AsyncSocket):
         """Send everything: the full size, or an error (CONNECTION_TIMEOUT if the timeout passed first)."""
         view = memoryview(data).cast("B")
         sent = 0
+        deadline = Deadline.from_seconds(timeout)  # one for the whole call, not one per chunk
 
         def attempt() -> int:
             return self._tcp.send(view[sent:])
 
         while sent < len(view):
-            result = await self._retry(attempt, timeout, _WAIT)
+            result = await self._retry(attempt, timeout, _WAIT, deadline)
             if result < 0:
                 return sent if sent else int(result)
             sent += result
