@@ -9,6 +9,7 @@ callbacks run on the loop.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -27,10 +28,18 @@ from .worker import Job, Worker
 
 
 class _OnTheLoop(ESP8266Interface):
-    """The ESP-AT interface with the asyncio runner and worker under it."""
+    """The ESP-AT interface with the asyncio runner and worker under it. ``loop``: the loop it lives on (by default
+    the one running when it starts); given, the interface's blocking calls may also be made from other threads (a
+    synchronous program with the loop in a thread of its own)."""
+
+    def __init__(
+        self, port: Any, baudrate: int = 115200, *, loop: asyncio.AbstractEventLoop | None = None, **options: Any
+    ):
+        self._loop = loop
+        super().__init__(port, baudrate, **options)
 
     def _make_runner(self, core: ATCore, on_notice: Callable[[Notice], None]) -> Runner:
-        return AsyncRunner(None, core, on_notice)
+        return AsyncRunner(None, core, on_notice, getattr(self, "_loop", None))
 
     def _make_worker(self, cond: Any, next_job: Callable[[], Job | None], alive: Callable[[], bool]) -> Worker:
         return AsyncWorker(cond, next_job, alive)

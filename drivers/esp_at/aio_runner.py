@@ -17,7 +17,7 @@ import serial_asyncio
 
 from .commands import Command
 from .core import ATCore, Exchange, Notice
-from .loop_bridge import LoopCondition, run_blocking
+from .loop_bridge import LoopCondition, call_on_loop, off_loop, run_blocking
 from .runner import Runner
 from .worker import Job, Worker
 
@@ -40,16 +40,26 @@ class AsyncRunner(Runner):
 
     on_event_loop = True
 
-    def __init__(self, port: Any, core: ATCore, on_notice: Callable[[Notice], None]) -> None:
+    def __init__(
+        self,
+        port: Any,
+        core: ATCore,
+        on_notice: Callable[[Notice], None],
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         super().__init__(port, core, on_notice)
-        self.cond = LoopCondition(self.lock)  # type: ignore[assignment]
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = loop
+        """The loop the runner lives on: given, or the running one at ``start``. Calls from other threads (a
+        synchronous caller) are carried out on it."""
+        self.cond = LoopCondition(self.lock, lambda: self._loop)  # type: ignore[assignment]
         self._transport: serial_asyncio.SerialTransport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due: float | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     def start(self) -> None:
+        if self._loop is not None and off_loop(self._loop):
+            return call_on_loop(self._loop, self.start)
         if self._transport is not None:
             return
         with self.cond:
@@ -57,10 +67,13 @@ class AsyncRunner(Runner):
                 self.core.revive()
         self._stopping = False
         self._loop = asyncio.get_running_loop()
+        self._timer = self._timer_due = None
         # pyserial-asyncio's transport watches the port's fileno (a pty, a device or the emulator's socket pair)
         self._transport = serial_asyncio.SerialTransport(self._loop, _SerialProtocol(self), self.port)
 
     def stop(self, close_port: bool) -> None:
+        if self._loop is not None and off_loop(self._loop) and not self._loop.is_closed():
+            return call_on_loop(self._loop, self.stop, close_port)
         self._stopping = True
         transport, self._transport = self._transport, None
         if transport is not None:
@@ -133,10 +146,26 @@ class AsyncRunner(Runner):
 
     def submit(self, command: Command, deadline: float | None = None) -> Exchange:
         exchange = super().submit(command, deadline)
-        self._arm_timer()
+        if self._loop is not None and off_loop(self._loop):
+            self._loop.call_soon_threadsafe(self._arm_timer)
+        else:
+            self._arm_timer()
         return exchange
 
+    def wait(self, exchange: Exchange) -> Exchange:
+        if self._loop is not None and off_loop(self._loop):
+            return call_on_loop(self._loop, self.wait, exchange)
+        return super().wait(exchange)
+
+    def _flush(self) -> None:
+        if self._loop is not None and off_loop(self._loop):
+            self._loop.call_soon_threadsafe(self._flush)
+        else:
+            super()._flush()
+
     def set_baudrate(self, baudrate: int) -> None:
+        if self._loop is not None and off_loop(self._loop):
+            return call_on_loop(self._loop, self.set_baudrate, baudrate)
         super().set_baudrate(baudrate)
         self._arm_timer()
 
@@ -144,11 +173,16 @@ class AsyncRunner(Runner):
 class AsyncWorker(Worker):
     """The worker's loop as one greenlet on the event loop (a task), instead of a thread."""
 
+    _cond: LoopCondition  # type: ignore[assignment]
+
     def __init__(self, cond: Any, next_job: Callable[[], Job | None], alive: Callable[[], bool]):
         super().__init__(cond, next_job, alive)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        loop = self._cond.loop
+        if loop is not None and off_loop(loop):
+            return call_on_loop(loop, self.start)
         if self._task is None or self._task.done():
             self._stopping = False
             self._exited = False

@@ -56,13 +56,31 @@ async def run_blocking(function: Callable[..., T], *args: Any) -> T:
     return value  # type: ignore[no-any-return]
 
 
+def off_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    """True on any thread but ``loop``'s."""
+    try:
+        return asyncio.get_running_loop() is not loop
+    except RuntimeError:
+        return True
+
+
+def call_on_loop(loop: asyncio.AbstractEventLoop, function: Callable[..., T], *args: Any) -> T:
+    """From another thread: run ``function(*args)`` on ``loop`` (bridged, so it may wait) and return its result."""
+    return asyncio.run_coroutine_threadsafe(run_blocking(function, *args), loop).result()
+
+
 class LoopCondition:
     """A ``threading.Condition`` look-alike for one event loop's thread: ``wait`` releases the lock and awaits a
     notification (or the timeout) through ``await_only``, so waiters are greenlets and the loop never blocks."""
 
-    def __init__(self, lock: threading.Lock) -> None:
+    def __init__(self, lock: threading.Lock, loop: Callable[[], asyncio.AbstractEventLoop | None]) -> None:
         self._lock = lock
+        self._loop_of = loop
         self._waiters: list[asyncio.Future[None]] = []
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        return self._loop_of()
 
     def __enter__(self) -> bool:
         return self._lock.acquire()
@@ -101,6 +119,14 @@ class LoopCondition:
         return result
 
     def notify_all(self) -> None:
+        """Wake every waiter; from another thread (a synchronous caller), through the loop."""
+        loop = self._loop_of()
+        if loop is not None and off_loop(loop):
+            loop.call_soon_threadsafe(self._wake)
+        else:
+            self._wake()
+
+    def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
