@@ -74,6 +74,8 @@ def modules(count: int, profile: str, baud: int) -> Iterator[list[str]]:
             process.terminate()
         for process in processes:
             process.wait(timeout=10)
+            if process.stdout is not None:
+                process.stdout.close()
 
 
 class RateClock:

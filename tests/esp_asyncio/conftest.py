@@ -13,8 +13,14 @@ from pathlib import Path
 SSID, PASSPHRASE = "netsocket-wpa2", "netsocket123"
 
 
+class Modules(list[str]):
+    """Device paths, with the emulator processes behind them."""
+
+    processes: list[subprocess.Popen[str]]
+
+
 @contextlib.contextmanager
-def pty_modules(*profiles: str, extra: tuple[str, ...] = ("--no-pace",)) -> Iterator[list[str]]:
+def pty_modules(*profiles: str, extra: tuple[str, ...] = ("--no-pace",)) -> Iterator[Modules]:
     """One ``python -m netsocket.mocks.esp_at --pty`` per profile; yields their device paths."""
     processes = [
         subprocess.Popen(
@@ -26,7 +32,8 @@ def pty_modules(*profiles: str, extra: tuple[str, ...] = ("--no-pace",)) -> Iter
         for profile in profiles
     ]
     try:
-        paths = []
+        paths = Modules()
+        paths.processes = processes
         for process in processes:
             assert process.stdout is not None
             paths.append(process.stdout.readline().strip())

@@ -202,3 +202,34 @@ def test_tls_and_udp_on_the_loop_with_one_thread() -> None:
             return watch.stop()
 
         assert asyncio.run(main()) == 1
+
+
+def test_a_vanished_port_ends_every_call_with_an_error_promptly() -> None:
+    with pty_modules("at3_esp32") as modules:
+
+        async def main() -> None:
+            server = await asyncio.start_server(_echo, sock=loopback_listener())
+            port = server.sockets[0].getsockname()[1]
+            module = AsyncESP32Interface(modules[0])
+            statuses: list[int] = []
+            module.attach(lambda event, status: statuses.append(status))
+            try:
+                assert await module.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+                sock = aio.AsyncTCPSocket()
+                assert sock.open(module) == NsapiError.OK
+                assert await sock.connect(SocketAddress("127.0.0.1", port), 20) == NsapiError.OK
+                pending = asyncio.get_running_loop().create_task(sock.recv(bytearray(64), 30))
+                await asyncio.sleep(0.2)
+                modules.processes[0].kill()  # the module's end of the line is gone, as when USB is unplugged
+                started = asyncio.get_running_loop().time()
+                assert await asyncio.wait_for(pending, 10) == NsapiError.DEVICE_ERROR
+                assert asyncio.get_running_loop().time() - started < 5
+                assert statuses[-1] == NsapiConnectionStatus.DISCONNECTED
+                assert await sock.send(b"x", 5) == NsapiError.DEVICE_ERROR
+                sock.close()
+            finally:
+                await module.aclose()
+                server.close()
+                await server.wait_closed()
+
+        asyncio.run(main())
