@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from netsocket.address import SocketAddress
 from netsocket.errors import NsapiError
@@ -25,6 +25,8 @@ from .interface import ESP32Interface, ESP8266Interface
 from .loop_bridge import run_blocking
 from .runner import Runner
 from .worker import Job, Worker
+
+T = TypeVar("T")
 
 
 class _OnTheLoop(ESP8266Interface):
@@ -53,11 +55,18 @@ class LoopESP32Interface(_OnTheLoop, ESP32Interface):
     pass
 
 
+async def _shielded(function: Callable[..., T], *args: Any) -> T:
+    """Run a module operation on the loop to its end even if the caller is cancelled: the module goes on with a
+    join or a look-up it was given anyway, and the driver's state stays whole (a second call meanwhile is BUSY)."""
+    return await asyncio.shield(asyncio.ensure_future(run_blocking(function, *args)))
+
+
 class AsyncESP8266Interface:
     """An ESP8266 (or ESP32) module with ESP-AT firmware, driven from one asyncio event loop with no thread.
 
     Arguments as ``ESP8266Interface`` (``port``: a device path, a pyserial URL with a ``fileno``, or an open port).
-    Sockets: ``netsocket.aio`` with ``stack=`` this interface."""
+    Sockets: ``netsocket.aio`` with ``stack=`` this interface. A cancelled call cancels the wait, not the module's
+    operation: it completes in the background (a cancelled ``connect`` may still bring the interface up)."""
 
     _interface_class: type[ESP8266Interface] = LoopESP8266Interface
 
@@ -94,30 +103,30 @@ class AsyncESP8266Interface:
         channel: int = 0,
     ) -> NsapiError:
         """Start the module if needed and join (``WiFiInterface.connect``)."""
-        return await run_blocking(self.interface.connect, ssid, pass_phrase, security, channel)
+        return await _shielded(self.interface.connect, ssid, pass_phrase, security, channel)
 
     async def disconnect(self) -> NsapiError:
-        return await run_blocking(self.interface.disconnect)
+        return await _shielded(self.interface.disconnect)
 
     async def scan(self, res: list[WiFiAccessPoint] | None, count: int) -> int:
-        return await run_blocking(self.interface.scan, res, count)
+        return await _shielded(self.interface.scan, res, count)
 
     async def gethostbyname(
         self, host: str, version: NsapiVersion = NsapiVersion.UNSPEC
     ) -> tuple[NsapiError, SocketAddress | None]:
         """Resolve ``host`` (on the module, or the stack's DNS servers): ``(OK, address)`` or ``(error, None)``."""
         address = SocketAddress()
-        err = await run_blocking(self.interface.gethostbyname, host, address, version)
+        err = await _shielded(self.interface.gethostbyname, host, address, version)
         return (err, address) if err == NsapiError.OK else (NsapiError(err), None)
 
     async def get_ip_address(self) -> str | None:
         address = SocketAddress()
-        err = await run_blocking(self.interface.get_ip_address, address)
+        err = await _shielded(self.interface.get_ip_address, address)
         return address.get_ip_address() if err == NsapiError.OK else None
 
     async def aclose(self) -> None:
         """Leave the network, stop the runner and close the port if the driver opened it."""
-        await run_blocking(self.interface.close)
+        await _shielded(self.interface.close)
 
     async def __aenter__(self) -> AsyncESP8266Interface:
         return self

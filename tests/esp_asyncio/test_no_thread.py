@@ -233,3 +233,33 @@ def test_a_vanished_port_ends_every_call_with_an_error_promptly() -> None:
                 await server.wait_closed()
 
         asyncio.run(main())
+
+
+def test_a_cancelled_connect_finishes_in_the_background_and_leaves_the_interface_whole() -> None:
+    with pty_modules("at22_8266") as (path,):
+
+        async def main() -> None:
+            server = await asyncio.start_server(_echo, sock=loopback_listener())
+            port = server.sockets[0].getsockname()[1]
+            module = AsyncESP8266Interface(path)
+            up = asyncio.Event()
+            module.attach(lambda event, status: up.set() if status == NsapiConnectionStatus.GLOBAL_UP else None)
+            try:
+                joining = asyncio.get_running_loop().create_task(module.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2))
+                await asyncio.sleep(0.05)
+                joining.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await joining
+                await asyncio.wait_for(up.wait(), 20)
+                assert await module.connect() == NsapiError.IS_CONNECTED
+                reader, writer = await aio.open_connection("127.0.0.1", port, stack=module, timeout=20)
+                writer.write(b"after a cancel")
+                assert await asyncio.wait_for(reader.readexactly(14), 20) == b"after a cancel"
+                writer.close()
+                await writer.wait_closed()
+            finally:
+                await module.aclose()
+                server.close()
+                await server.wait_closed()
+
+        asyncio.run(main())
