@@ -263,3 +263,33 @@ def test_a_cancelled_connect_finishes_in_the_background_and_leaves_the_interface
                 await server.wait_closed()
 
         asyncio.run(main())
+
+
+def test_a_hard_reset_of_a_silent_module_does_not_block_the_loop(caplog: pytest.LogCaptureFixture) -> None:
+    import serial
+    from netsocket.mocks.esp_at import find_emulator
+
+    port = serial.serial_for_url("espemu://?profile=at22_8266&timescale=0.01&pace=0&name=aio-hard-reset", timeout=0)
+    emulator = find_emulator(port)
+    emulator.go_silent()
+    resets: list[bool] = []
+
+    def hard_reset() -> None:
+        resets.append(True)
+        emulator.inject_reset()
+
+    async def main() -> None:
+        asyncio.get_running_loop().slow_callback_duration = 0.1
+        module = AsyncESP8266Interface(port, reset=hard_reset)
+        try:
+            assert await module.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+            assert resets == [True]
+        finally:
+            await module.aclose()
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="asyncio"):
+            asyncio.run(main(), debug=True)
+    finally:
+        port.close()
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio" and "took" in r.getMessage()] == []
