@@ -1,10 +1,9 @@
 """The asyncio face: ``open_connection`` streams and ``AsyncTCPSocket``/``AsyncUDPSocket`` over any stack.
 
-Drivers run their own threads; their ``sigio`` callbacks reach the event loop through
-``loop.call_soon_threadsafe`` (python-can's Notifier pattern), and each awaitable call retries the non-blocking
-primitive when woken. ``open_connection`` connects through ``netsocket.compat`` (in a worker thread, since
-connecting is a blocking call) and hands the real socket it gives to ``asyncio.open_connection``, so asyncio's own
-streams and TLS work unchanged.
+Each awaitable call runs ``netsocket.nonblocking``'s retry loop, woken by the socket's ``sigio``: on the loop itself
+for a driver that runs on it (the ESP-AT asyncio runner), through ``loop.call_soon_threadsafe`` from a driver's
+thread (python-can's Notifier pattern). ``open_connection`` puts asyncio's own streams, and its TLS
+(``loop.start_tls``), on an ``AsyncTCPSocket`` through ``aio_transport.SocketTransport``: no thread of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import ssl as _ssl
 from collections.abc import Callable
 from typing import Any
 
-from netsocket import compat, nonblocking
+from netsocket import nonblocking
 from netsocket.address import SocketAddress
 from netsocket.aio_transport import SocketTransport
 from netsocket.deadline import Deadline
@@ -40,24 +39,12 @@ async def open_connection(
     timeout: float | None = None,
     limit: int = 2**16,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Like ``asyncio.open_connection``, over ``stack``. Raises the ``OSError`` subclasses of ``netsocket.compat``.
-
-    On a stack whose driver runs on the event loop (``runs_on_event_loop``, the ESP-AT asyncio runner), the streams
-    sit on an ``AsyncTCPSocket`` through ``aio_transport.SocketTransport``: no thread, ``timeout`` bounds the look-up
-    and the connect, TLS is asyncio's own (``loop.start_tls``)."""
+    """Like ``asyncio.open_connection``, over ``stack``. Raises the ``OSError`` subclasses of ``netsocket.compat``;
+    ``timeout`` bounds the look-up, the connect and the TLS handshake together."""
     target = _as_stack(stack)
-    if target is not None and getattr(target, "runs_on_event_loop", False):
-        return await _open_on_loop(host, port, target, ssl, server_hostname, timeout, limit)
-    sock = await asyncio.to_thread(compat.create_connection, (host, port), timeout, stack=stack)
-    if ssl is not None and ssl is not False and server_hostname is None:
-        server_hostname = host
-    try:
-        return await asyncio.open_connection(
-            sock=sock, ssl=ssl or None, server_hostname=server_hostname if ssl else None, limit=limit
-        )
-    except BaseException:
-        sock.close()
-        raise
+    if target is None:
+        raise TypeError(f"open_connection needs a NetworkInterface or a NetworkStack, not {type(stack).__name__}")
+    return await _open_on_loop(host, port, target, ssl, server_hostname, timeout, limit)
 
 
 async def _open_on_loop(
