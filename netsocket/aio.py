@@ -1,24 +1,27 @@
 """The asyncio face: ``open_connection`` streams and ``AsyncTCPSocket``/``AsyncUDPSocket`` over any stack.
 
-Drivers run their own threads; their ``sigio`` callbacks reach the event loop through
-``loop.call_soon_threadsafe`` (python-can's Notifier pattern), and each awaitable call retries the non-blocking
-primitive when woken. ``open_connection`` connects through ``netsocket.compat`` (in a worker thread, since
-connecting is a blocking call) and hands the real socket it gives to ``asyncio.open_connection``, so asyncio's own
-streams and TLS work unchanged.
+Each awaitable call runs ``netsocket.nonblocking``'s retry loop, woken by the socket's ``sigio``: on the loop itself
+for a driver that runs on it (the ESP-AT asyncio runner), through ``loop.call_soon_threadsafe`` from a driver's
+thread (python-can's Notifier pattern). ``open_connection`` puts asyncio's own streams, and its TLS
+(``loop.start_tls``), on an ``AsyncTCPSocket`` through ``aio_transport.SocketTransport``: no thread of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl as _ssl
 from collections.abc import Callable
 from typing import Any
 
-from netsocket import compat
+from netsocket import nonblocking
 from netsocket.address import SocketAddress
+from netsocket.aio_transport import SocketTransport
+from netsocket.deadline import Deadline
 from netsocket.errors import NsapiError
 from netsocket.interface import NetworkInterface
-from netsocket.socket import InternetSocket, ReadableBuffer, TCPSocket, UDPSocket, WritableBuffer
+from netsocket.oserrors import error_for
+from netsocket.socket import InternetSocket, ReadableBuffer, TCPSocket, UDPSocket, WritableBuffer, _as_stack
 from netsocket.stack import NetworkStack
 
 Stack = NetworkInterface | NetworkStack
@@ -36,17 +39,84 @@ async def open_connection(
     timeout: float | None = None,
     limit: int = 2**16,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Like ``asyncio.open_connection``, over ``stack``. Raises the ``OSError`` subclasses of ``netsocket.compat``."""
-    sock = await asyncio.to_thread(compat.create_connection, (host, port), timeout, stack=stack)
-    if ssl is not None and ssl is not False and server_hostname is None:
-        server_hostname = host
+    """Like ``asyncio.open_connection``, over ``stack``. Raises the ``OSError`` subclasses of ``netsocket.compat``;
+    ``timeout`` bounds the look-up, the connect and the TLS handshake together."""
+    target = _as_stack(stack)
+    if target is None:
+        raise TypeError(f"open_connection needs a NetworkInterface or a NetworkStack, not {type(stack).__name__}")
+    return await _open_on_loop(host, port, target, ssl, server_hostname, timeout, limit)
+
+
+async def _open_on_loop(
+    host: str,
+    port: int,
+    stack: NetworkStack,
+    ssl: _ssl.SSLContext | bool | None,
+    server_hostname: str | None,
+    timeout: float | None,
+    limit: int,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    deadline = Deadline.from_seconds(timeout)
+    address = await _resolve(stack, host, deadline.remaining())
+    address.set_port(port)
+    sock = AsyncTCPSocket()
+    err = sock.open(stack)
+    if err != NsapiError.OK:
+        raise error_for(err, "cannot open a socket")
     try:
-        return await asyncio.open_connection(
-            sock=sock, ssl=ssl or None, server_hostname=server_hostname if ssl else None, limit=limit
-        )
+        err = await sock.connect(address, deadline.remaining())
+        if err != NsapiError.OK:
+            raise error_for(err, f"cannot connect to {host}:{port}")
     except BaseException:
         sock.close()
         raise
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limit, loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    peer = (address.get_ip_address() or host, port)
+    if ssl is None or ssl is False:
+        transport: asyncio.BaseTransport = SocketTransport(sock, protocol, peer)
+    else:
+        context = ssl if isinstance(ssl, _ssl.SSLContext) else _ssl.create_default_context()
+        raw = SocketTransport(sock, asyncio.Protocol(), peer)
+        try:
+            tls = await asyncio.wait_for(
+                loop.start_tls(raw, raw.get_protocol(), context, server_hostname=server_hostname or host),
+                deadline.remaining(),
+            )
+        except BaseException:
+            raw.abort()
+            raise
+        assert tls is not None
+        tls.set_protocol(protocol)
+        protocol.connection_made(tls)
+        transport = tls
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)  # type: ignore[arg-type]
+
+
+async def _resolve(stack: NetworkStack, host: str, timeout: float | None) -> SocketAddress:
+    """Resolve with the stack's asynchronous look-up (its callback arrives on the loop)."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[tuple[int, SocketAddress | None]] = loop.create_future()
+
+    def done(result: int, address: SocketAddress | None) -> None:
+        if not answer.done():
+            answer.set_result((result, address))
+
+    def callback(result: int, address: SocketAddress | None) -> None:
+        loop.call_soon_threadsafe(done, result, address)
+
+    query = stack.gethostbyname_async(host, callback)
+    if query < 0:
+        raise error_for(query, f"cannot resolve {host!r}")
+    try:
+        result, address = await asyncio.wait_for(answer, timeout)
+    except asyncio.TimeoutError:
+        stack.gethostbyname_async_cancel(query)
+        raise error_for(NsapiError.TIMEOUT, f"cannot resolve {host!r}") from None
+    if result < 0 or address is None:  # Mbed's callback: a count of addresses (>= 0), or an error
+        raise error_for(result if result < 0 else NsapiError.DNS_FAILURE, f"cannot resolve {host!r}")
+    return SocketAddress(address.get_ip_address(), 0)
 
 
 class _AsyncSocket:
@@ -70,20 +140,25 @@ class _AsyncSocket:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._ready.set)
 
-    async def _retry(self, attempt: Callable[[], Any], timeout: float | None, retry_on: frozenset[int]) -> Any:
-        async def loop() -> Any:
-            while True:
-                self._ready.clear()
-                result = attempt()
-                status = result[0] if isinstance(result, tuple) else result
-                if status not in retry_on:
-                    return result
-                await self._ready.wait()
+    async def _retry(
+        self,
+        attempt: Callable[[], Any],
+        timeout: float | None,
+        retry_on: frozenset[int],
+        deadline: Deadline | None = None,
+    ) -> Any:
+        """``netsocket.nonblocking``'s loop, waiting on the loop for the socket's ``sigio`` or the deadline."""
 
-        try:
-            return await asyncio.wait_for(loop(), timeout)
-        except asyncio.TimeoutError:
-            return NsapiError.CONNECTION_TIMEOUT
+        def tracked() -> Any:
+            self._ready.clear()  # a wake-up from here on is news to this attempt
+            return attempt()
+
+        async def wait(remaining: float | None) -> None:
+            with contextlib.suppress(asyncio.TimeoutError):  # the next step sees the deadline passed
+                await asyncio.wait_for(self._ready.wait(), remaining)
+
+        steps = nonblocking.attempts(tracked, retry_on, deadline or Deadline.from_seconds(timeout))
+        return await nonblocking.run_async(steps, wait)
 
     def close(self) -> NsapiError:
         return self._sock.close()
@@ -115,15 +190,13 @@ class AsyncTCPSocket(_AsyncSocket):
         """Send everything: the full size, or an error (CONNECTION_TIMEOUT if the timeout passed first)."""
         view = memoryview(data).cast("B")
         sent = 0
+        deadline = Deadline.from_seconds(timeout)  # one for the whole call, not one per chunk
 
         def attempt() -> int:
             return self._tcp.send(view[sent:])
 
-        loop = asyncio.get_running_loop()
-        end = None if timeout is None else loop.time() + timeout  # one deadline for the call, not one per piece
         while sent < len(view):
-            remaining = None if end is None else max(0.0, end - loop.time())
-            result = await self._retry(attempt, remaining, _WAIT)
+            result = await self._retry(attempt, timeout, _WAIT, deadline)
             if result < 0:
                 return sent if sent else int(result)
             sent += result

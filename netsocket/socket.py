@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from netsocket import nonblocking
 from netsocket.address import SocketAddress
 from netsocket.callback_context import forbid_in_callback, run_callback
 from netsocket.deadline import Deadline, interruptible
@@ -240,7 +241,10 @@ class InternetSocket(Socket):
         forbid_in_callback(what)
         if deadline is None:
             deadline = self._call_deadline() or Deadline(self._timeout_ms)
-        while True:
+        seen = 0
+
+        def attempt() -> Any:
+            nonlocal seen
             with self._cond:
                 if self._stack is None:
                     return NsapiError.NO_SOCKET
@@ -248,21 +252,23 @@ class InternetSocket(Socket):
                 self._pending = False
                 self._inflight += 1
             try:
-                result = primitive(stack, handle)
+                return primitive(stack, handle)
             finally:
                 with self._cond:
                     self._inflight -= 1
                     if not self._inflight:
                         self._cond.notify_all()
-            status = result[0] if isinstance(result, tuple) else result
-            if status not in retry_on or self._timeout_ms == 0:
-                return result
+
+        def wait(_remaining: float | None) -> None:
             with self._cond:
-                while self._events == seen and self._stack is not None:
+                while self._events == seen and self._stack is not None:  # a spurious wake-up is no news
                     remaining = deadline.remaining()
                     if remaining == 0.0:
-                        return NsapiError.CONNECTION_TIMEOUT
+                        return
                     self._cond.wait(interruptible(remaining))
+
+        retry = retry_on if self._timeout_ms != 0 else frozenset()
+        return nonblocking.run_blocking(nonblocking.attempts(attempt, retry, deadline), wait)
 
     def _call_deadline(self) -> Deadline | None:
         deadline: Deadline | None = getattr(self._per_thread, "deadline", None)

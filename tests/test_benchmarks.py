@@ -21,8 +21,7 @@ def test_host_overhead_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> Non
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_every_benchmark_path_runs_on_tiny_sizes(tmp_path: Path) -> None:
-    # `make bench`'s own command, in a fresh interpreter: this test's sys.path has tests/ first, where the
-    # tests/packaging package hides the `packaging` distribution that matplotlib imports.
+    # `make bench`'s own command, in a fresh interpreter, as a user runs it.
     docs_before = run.DOCS_PAGE.read_text()
     command = [sys.executable, "-m", "benchmarks.run", "--tiny", "--out", str(tmp_path)]
     done = subprocess.run(command, cwd=run.ROOT, capture_output=True, text=True, timeout=280)
@@ -77,3 +76,13 @@ def test_every_benchmark_path_runs_on_tiny_sizes(tmp_path: Path) -> None:
         assert row["intact"] and row["by_kind"]["TX data" if row["direction"] == "send" else "RX data"] == 1.0
         assert abs(sum(row["by_kind"].values()) - row["bus_bytes_per_payload_byte"]) < 1e-9
     assert {g["goal"] for g in results["goals"]} >= {"W5500 idle CPU < 1 % of one core (INTn wired)"}
+
+
+def test_many_modules_benchmark_runs_both_runners(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import many_modules
+
+    assert many_modules.main(["--modules", "2", "--size", "20000"]) == 0
+    out = capsys.readouterr().out
+    assert "threaded" in out and "asyncio" in out
+    asyncio_row = next(line for line in out.splitlines() if line.startswith("asyncio"))
+    assert asyncio_row.split()[-2:] == ["1", "True"]  # one thread for every module, and the data intact

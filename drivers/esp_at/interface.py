@@ -28,6 +28,7 @@ from .core import ATCore, Notice
 from .runner import Reply, Runner
 from .stack import ESPATStack
 from .startup import ModuleStartup
+from .worker import Job, Worker
 
 _log = logging.getLogger("netsocket.drivers.esp_at")
 
@@ -147,14 +148,17 @@ class ESP8266Interface(WiFiInterface):
         return iface
 
     def _make_stack(self) -> None:
-        def factory(core: ATCore, on_notice: Callable[[Notice], None]) -> Runner:
-            return Runner(None, core, on_notice)
-
-        stack = ESPATStack(factory)
+        stack = ESPATStack(self._make_runner, self._make_worker)
         stack.on_wifi = self._on_wifi
         stack.on_reset = self._on_reset
         stack.on_port_failed = self._on_port_failed
         self._stack = stack
+
+    def _make_runner(self, core: ATCore, on_notice: Callable[[Notice], None]) -> Runner:
+        return Runner(None, core, on_notice)
+
+    def _make_worker(self, cond: Any, next_job: Callable[[], Job | None], alive: Callable[[], bool]) -> Worker:
+        return Worker(cond, next_job, alive)
 
     def get_stack(self) -> NetworkStack:
         assert self._stack is not None

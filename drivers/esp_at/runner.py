@@ -36,6 +36,9 @@ Reply = Exchange
 class Runner:
     """Owns the port and the reader thread; ``run`` hands a command to the core and waits for its end."""
 
+    on_event_loop = False
+    """Whether the runner's reader is an asyncio event loop (``aio_runner.AsyncRunner``) rather than a thread."""
+
     def __init__(self, port: Any, core: ATCore, on_notice: Callable[[Notice], None]) -> None:
         self.port = port
         self.core = core

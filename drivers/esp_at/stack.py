@@ -41,7 +41,11 @@ COMMAND_TIMEOUT = cmd.COMMAND_TIMEOUT
 class ESPATStack(NetworkStack):
     """The socket primitives of an ESP8266/ESP32 module running Espressif AT firmware."""
 
-    def __init__(self, runner_factory: Callable[[ATCore, Callable[[Notice], None]], Runner]) -> None:
+    def __init__(
+        self,
+        runner_factory: Callable[[ATCore, Callable[[Notice], None]], Runner],
+        worker_factory: Callable[..., Worker] = Worker,
+    ) -> None:
         self.core = ATCore()
         self.runner = runner_factory(self.core, self._notice)
         self.lock = self.runner.lock
@@ -50,7 +54,7 @@ class ESPATStack(NetworkStack):
         self.draining: list[EspSocket] = []
         """Closed sockets whose queued bytes are still going out (they hold their link, not a socket slot)."""
         self.jobs = SocketJobs(self)
-        self.worker = Worker(self._work, self.jobs.next_job, lambda: self.runner.alive)
+        self.worker = worker_factory(self._work, self.jobs.next_job, lambda: self.runner.alive)
         self._server_port: int | None = None
         self._module_dns = module_dns.ModuleDns(self)
         self.firmware: FirmwareInfo | None = None
@@ -64,6 +68,11 @@ class ESPATStack(NetworkStack):
     def engine(self) -> ATCore:
         """The protocol core (its older name; tests read its link table)."""
         return self.core
+
+    @property
+    def runs_on_event_loop(self) -> bool:
+        """True under the asyncio runner: ``netsocket.aio`` then runs on this stack with no thread."""
+        return self.runner.on_event_loop
 
     @property
     def dialect(self) -> Dialect:

@@ -187,12 +187,20 @@ class ModuleStartup:
     def _hard_reset_and_initialise(self, stack: ESPATStack) -> NsapiError:
         assert self._reset_callable is not None
         _log.warning("module does not answer: hard reset")
-        ready = threading.Event()
+        ready: list[bool] = []
         previous = stack.on_reset
-        stack.on_reset = ready.set
+        cond = stack.runner.cond
+
+        def booted() -> None:
+            with cond:
+                ready.append(True)
+                cond.notify_all()
+
+        stack.on_reset = booted
         try:
             self._reset_callable()
-            ready.wait(RESET_TIMEOUT)
+            with cond:  # the runner's condition: under the asyncio runner this wait awaits the loop
+                cond.wait_for(lambda: bool(ready), RESET_TIMEOUT)
         finally:
             stack.on_reset = previous
         return initialise(stack)

@@ -180,6 +180,33 @@ def _esp_pty_release(interface: NetworkInterface) -> None:
     os.close(slave)
 
 
+_loop_threads: dict[int, object] = {}
+
+
+def _esp_asyncio_interface(profile: str) -> Callable[[LoopbackServers], NetworkInterface]:
+    """The emulated module on the asyncio runner, its loop in a thread of its own: the suite's synchronous calls
+    are carried out on that loop (the thin synchronous adapter of the asyncio runner)."""
+
+    def make(servers: LoopbackServers) -> NetworkInterface:
+        from netsocket.drivers.esp_at.aio_interface import LoopESP8266Interface
+
+        from tests.esp_asyncio.sync_adapter import LoopThread
+
+        thread = LoopThread()
+        url = ESP_URL.format(profile=profile) + f"&name=conformance-aio-{profile}-{next(_esp_ids)}"
+        interface = LoopESP8266Interface(url, loop=thread.loop)
+        _loop_threads[id(interface)] = thread
+        return interface
+
+    return make
+
+
+def _esp_asyncio_release(interface: NetworkInterface) -> None:
+    _esp_release(interface)
+    thread = _loop_threads.pop(id(interface))
+    thread.close()  # type: ignore[attr-defined]
+
+
 def _esp_connect(interface: NetworkInterface) -> NsapiError:
     from netsocket import WiFiInterface
 
@@ -262,6 +289,18 @@ STACKS: list[StackEntry] = [
             make_interface=_esp_pty_interface(profile),
             connect=_esp_connect,
             release=_esp_pty_release,
+            caps=esp_caps(profile),
+            wifi=WifiWorld(),
+            open_sockets=_esp_open_sockets,
+        )
+        for profile in ESP_PROFILES
+    ),
+    *(
+        StackEntry(
+            name=f"esp-aio-{profile}",
+            make_interface=_esp_asyncio_interface(profile),
+            connect=_esp_connect,
+            release=_esp_asyncio_release,
             caps=esp_caps(profile),
             wifi=WifiWorld(),
             open_sockets=_esp_open_sockets,
