@@ -327,7 +327,9 @@ class SocketJobs:
                 return
             if link.generation != generation or link.state is LinkState.FREE:
                 return
-            if link.lost:
+            if link.lost or (link.peer_closed and link.module_pending == 0):
+                # The module printed this id's CLOSED and holds nothing for it: the id is free on the module and
+                # may already carry a new client (ids are reused at once), which an AT+CIPCLOSE now would close.
                 self.table.release(link)
                 return
             self.table.closing(link)

@@ -166,3 +166,36 @@ def test_bind_accepts_the_modules_own_address_and_refuses_others() -> None:
             sock.close()
     finally:
         iface.close()
+
+
+@pytest.mark.parametrize("profile", ["nonos17", "at22_8266", "at3_esp32"])
+def test_clients_that_send_and_hang_up_one_after_another_are_each_accepted_with_their_data(profile: str) -> None:
+    """The module reuses a link id as soon as it printed the id's CLOSED; the driver must not then send
+    AT+CIPCLOSE for the old connection (it would close the next client on that id, whose data is lost).
+    The emulator runs at real UART speed here: the race shows at line rate."""
+    url = f"espemu://?profile={profile}&timescale=0.01&seed=4&name=probed-{next(_names)}"
+    iface = ESP8266Interface(url)
+    try:
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        with TCPSocket() as server:
+            assert server.open(iface) == NsapiError.OK
+            listen_port = free_port()
+            assert server.bind(listen_port) == NsapiError.OK
+            assert server.listen(2) == NsapiError.OK
+            server.set_timeout(5000)
+            received = []
+            for round_ in range(11):
+                with socket.create_connection(("127.0.0.1", listen_port), timeout=5) as client:
+                    client.sendall(b"client %d" % round_)
+                accepted, err = server.accept()
+                assert err == NsapiError.OK and accepted is not None, f"round {round_}: {err}"
+                with accepted:
+                    accepted.set_timeout(5000)
+                    got = bytearray()
+                    buffer = bytearray(64)
+                    while (result := accepted.recv(buffer)) > 0:
+                        got += buffer[:result]
+                received.append(bytes(got))
+            assert received == [b"client %d" % n for n in range(11)]
+    finally:
+        iface.close()

@@ -66,7 +66,7 @@ def _esp(profile: str) -> Callable[[], Stack]:
 
         from tests.conformance.stacks import WifiWorld
 
-        interface = ESP8266Interface(f"espemu://?profile={profile}&timescale=0.01&name=soak-{profile}")
+        interface = ESP8266Interface(f"espemu://?profile={profile}&timescale=0.01&pace=0&name=soak-{profile}")
         world = WifiWorld()
         assert interface.connect(world.secure_ssid, world.secure_pass, world.secure_security) == NsapiError.OK
         return Stack(interface, interface.close)
