@@ -20,7 +20,7 @@ from .diagnose import UserError
 
 EXIT_INTERRUPTED = 130
 
-COMMANDS = ("ports", "probe", "info", "scan", "join", "ping", "get", "at", "trace", "emulate", "bench")
+COMMANDS = ("ports", "probe", "info", "scan", "join", "ping", "get", "at", "trace", "emulate", "record", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,7 +47,7 @@ def add_join_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: SubParsers) -> None:
-    from . import bench, emulate, http_get, probe, terminal, trace
+    from . import bench, emulate, http_get, probe, record, terminal, trace
 
     p = sub.add_parser("ports", help="list serial ports (with the USB bridge chip) and SPI devices")
     p.set_defaults(handler=cmd_ports)
@@ -84,6 +84,7 @@ def register(sub: SubParsers) -> None:
     terminal.register(sub, add_device_options)
     trace.register(sub)
     emulate.register(sub)
+    record.register(sub)
     bench.register(sub, add_device_options, add_join_options)
 
 

@@ -27,6 +27,10 @@ def register(sub: Any) -> None:
     p.add_argument("--baud", type=int, default=115200, help="the emulated module's UART rate (default 115200)")
     p.add_argument("--no-pace", dest="pace", action="store_false", help="do not pace the line at the baud rate")
     p.add_argument("--log-file", help="append the emulator's byte log here (passphrases masked)")
+    p.add_argument(
+        "--replay", metavar="FILE", help="play this recorded transcript as the module (esp; docs/transcripts.md)"
+    )
+    p.add_argument("--lenient", action="store_true", help="with --replay: tolerate link ids, ports, command order")
     p.set_defaults(handler=cmd_emulate)
 
 
@@ -42,16 +46,22 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     if args.kind == "w5500":
         return _serve_w5500(args, stop)
     esp_cli = import_module("netsocket.mocks.esp_at.cli")
+    emulator_options = import_module("netsocket.mocks.esp_at.options").EmulatorOptions
+    if args.lenient and not args.replay:
+        raise UserError("--lenient goes with --replay", NsapiError.PARAMETER, "netsocket emulate esp --replay FILE")
     try:
-        options = import_module("netsocket.mocks.esp_at.options").EmulatorOptions(
-            profile=args.profile, baud=args.baud, pace=args.pace, log_file=args.log_file
-        )
+        if args.replay:  # the transcript is the module: emulation settings do not apply
+            options = emulator_options(replay=args.replay, lenient=args.lenient)
+        else:
+            options = emulator_options(profile=args.profile, baud=args.baud, pace=args.pace, log_file=args.log_file)
     except ValueError as exc:
         raise UserError(f"cannot emulate that module: {exc}", NsapiError.PARAMETER) from exc
 
+    what = f"replay of {args.replay}" if args.replay else f"{args.profile}, {args.baud} baud"
+
     def on_pty(path: str) -> None:
         _say(
-            f"Emulated ESP module ({args.profile}, {args.baud} baud) on {path}",
+            f"Emulated ESP module ({what}) on {path}",
             f"  netsocket info --device {path} --baudrate {args.baud}",
             f"  NETSOCKET_INTERFACE=esp://{path}?baudrate={args.baud} python -m examples.http_client",
             "Its Wi-Fi: netsocket-wpa2 (passphrase netsocket123), netsocket-open. Ctrl-C stops it.",
@@ -59,7 +69,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
 
     def on_port(port: str) -> None:
         _say(
-            f"Emulated ESP module ({args.profile}) at socket://{host}:{port} (each client gets a fresh module)",
+            f"Emulated ESP module ({what}) at socket://{host}:{port} (each client gets a fresh module)",
             f"  netsocket info --device socket://{host}:{port}",
             "Ctrl-C stops it.",
         )
@@ -71,7 +81,10 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         except (OSError, SystemExit) as exc:
             raise UserError(f"cannot listen on {args.listen}: {exc}", NsapiError.PARAMETER) from None
     else:
-        esp_cli.serve_pty(options, stop, announce=on_pty)
+        try:
+            esp_cli.serve_pty(options, stop, announce=on_pty)
+        except SystemExit as exc:  # the replay's transcript cannot be read
+            raise UserError(str(exc), NsapiError.PARAMETER, "record one with `netsocket record`") from None
     return 0
 
 

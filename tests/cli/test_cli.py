@@ -7,10 +7,12 @@ pytest-mock. Every failure must be a sentence with the NSAPI name and a hint, ne
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import re
+import signal
 import ssl
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
+import serial
 import trustme
 from pytest_mock import MockerFixture
 
@@ -500,3 +503,68 @@ def test_get_over_https_verifies_the_server(tmp_path: Path, capsysbinary: pytest
         assert main(["get", url, "--device", FAST_ESP]) == 1  # the system's CAs do not know this one
         err = capsysbinary.readouterr().err.decode()
         assert "TLS handshake" in err and "NSAPI_ERROR_AUTH_FAILURE" in err and "--ca-file" in err
+
+
+# ------------------------------------------------------------------------------------ record and replay
+def _exchange(path: str, line: bytes, answer_end: bytes) -> bytes:
+    """Send one command line to the module on ``path`` and read until ``answer_end``."""
+    with serial.Serial(path, 115200, timeout=0.2) as port:
+        port.write(line)
+        got = b""
+        for _ in range(50):
+            got += port.read(256)
+            if got.endswith(answer_end):
+                break
+        return got
+
+
+def test_emulate_esp_replays_a_transcript_and_names_a_divergence() -> None:
+    transcript = ROOT / "tests" / "data" / "transcripts" / "download-at22_8266.jsonl"
+    served = Served("esp", "--replay", str(transcript))
+    try:
+        assert served.lines[0].startswith(f"Emulated ESP module (replay of {transcript}) on ")
+        path = served.lines[0].rsplit(" on ", 1)[1]
+        assert _exchange(path, b"AT\r\n", b"OK\r\n") == b"AT\r\n\r\nOK\r\n"  # the recorded answer
+        with contextlib.suppress(serial.SerialException):  # the replay closes the port when it diverges
+            _exchange(path, b"AT+RST\r\n", b"\n")  # the recording says ATE0 comes next
+        status, err = served.stop()
+    finally:
+        served.kill()
+    assert "replay diverged" in err and "expected 'ATE0\\r\\n', received 'AT+RST\\r\\n'" in err
+    assert status == 130
+
+
+def test_emulate_refuses_lenient_without_a_replay() -> None:
+    assert main(["emulate", "esp", "--lenient"]) == 1
+
+
+def test_record_writes_a_transcript_of_what_a_program_says_to_the_module(tmp_path: Path) -> None:
+    out = tmp_path / "session.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "netsocket", "record", "--port", "espemu://?pace=0&boot=0", "--out", str(out)],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("Recording espemu://?pace=0&boot=0 to "), (
+            process.stderr.read() if process.stderr else ""
+        )
+        path = first.rsplit(" through ", 1)[1].strip()
+        assert _exchange(path, b"AT+GMR\r\n", b"OK\r\n").startswith(b"AT+GMR\r\nAT version:")
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=20)
+    assert process.returncode == 0 and f"Transcript written to {out}" in stdout
+    from netsocket.transcript import read_transcript
+
+    transcript = read_transcript(out)
+    assert transcript.header.firmware and transcript.header.firmware[0].startswith("AT version:")
+    assert b"AT+GMR\r\n" in transcript.data("host")
