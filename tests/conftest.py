@@ -7,11 +7,18 @@ a developer's machine, a failure in CI), so the broker behind it changes in this
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
 
 from tests.servers.mqtt import BROKERS, Broker, running_broker
+
+# Tests press Ctrl-C in programs they start, as a user at a terminal does. A shell that runs the suite in the
+# background (``make test &``, nohup) starts it with SIGINT ignored, which every child would inherit (and Python then
+# installs no KeyboardInterrupt handler): give the suite, and so its children, a terminal's SIGINT.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", params=BROKERS)
