@@ -112,6 +112,24 @@ def resolve(host: str) -> Command:
     return Command(b"AT+CIPDOMAIN=" + quote(host, 64), DNS_TIMEOUT, expect=b"+CIPDOMAIN:")
 
 
+def ping(dialect: Dialect, host: str, timeout: float) -> Command | None:
+    """``AT+PING="<host>"`` (None where the firmware has no AT+PING); ParameterError for an unsafe name."""
+    if dialect.ping_reply is None:
+        return None
+    return Command(b"AT+PING=" + quote(host, 64), timeout, expect=dialect.ping_reply)
+
+
+def ping_time(dialect: Dialect, lines: list[bytes]) -> int | None:
+    """The milliseconds in ``+PING:<ms>`` (ESP-AT) or ``+<ms>`` (NonOS); None for ``TIMEOUT``/``timeout``."""
+    if dialect.ping_reply is None:
+        return None
+    for line in lines:
+        value = line[len(dialect.ping_reply) :].strip() if line.startswith(dialect.ping_reply) else b""
+        if value.isdigit():
+            return int(value)
+    return None
+
+
 def join(dialect: Dialect, ssid: str, pass_phrase: str, bssid: str | None, timeout: float) -> Command:
     """``AT+CWJAP``; ParameterError when a string is unsafe or the line is longer than the firmware takes."""
     line = dialect.cwjap + quote(ssid, 32) + b"," + quote(pass_phrase, 64)

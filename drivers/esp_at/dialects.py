@@ -45,6 +45,8 @@ class Dialect:
     """Largest payload of one active +IPD."""
     passive_window: int
     """Bytes the module holds per link in passive mode."""
+    ping_reply: bytes | None = b"+PING:"
+    """The prefix of AT+PING's round-trip line (NonOS prints a bare ``+<ms>``); None: no AT+PING."""
     udp_active_command: bytes | None = None
     """Puts one link (``%d``) in active receive (AT+CIPRECVTYPE, ESP-AT >= 3.3): passive UDP merges queued
     datagrams (esp-at #451), active +IPD keeps each one whole with its sender."""
@@ -72,6 +74,7 @@ NONOS_17: Final = Dialect(
     sysstore_off=None,
     ipd_chunk=1460,
     passive_window=5760,
+    ping_reply=b"+",
 )
 
 AT2_ESP8266: Final = Dialect(

@@ -431,6 +431,40 @@ class ESP8266Interface(WiFiInterface):
             return NsapiError.OK if self.stack.run(command).ok else NsapiError.DEVICE_ERROR
         return NsapiError.OK
 
+    def ping(self, host: str, timeout: int = 5000) -> int | NsapiError:
+        """One ICMP echo from the module (``AT+PING``): the round trip in milliseconds, or an error.
+
+        Not in Mbed OS. ``host`` is resolved first (``DNS_FAILURE`` if it cannot be: the module's own answer does
+        not tell a name it could not resolve from a host that did not reply). The module gives up on its own after
+        about a second and says so: that is ``TIMEOUT``; ``timeout`` (ms) bounds the whole call, and a module
+        still silent then gives ``CONNECTION_TIMEOUT``. ``UNSUPPORTED`` where the firmware has no ``AT+PING``.
+        """
+        if check_hostname(host) != NsapiError.OK or isinstance(timeout, bool) or not isinstance(timeout, int):
+            return NsapiError.PARAMETER
+        if timeout <= 0:
+            return NsapiError.PARAMETER
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            return err
+        if self.stack.dialect.ping_reply is None:
+            return NsapiError.UNSUPPORTED
+        if not self._require_up():
+            return NsapiError.NO_CONNECTION
+        address = SocketAddress()
+        err = self.gethostbyname(host, address)
+        if err != NsapiError.OK:
+            return err
+        command = cmd.ping(self.stack.dialect, str(address.get_ip_address()), timeout / 1000)
+        if command is None:
+            return NsapiError.UNSUPPORTED
+        reply = self.stack.run(command)
+        millis = cmd.ping_time(self.stack.dialect, reply.lines) if reply.ok else None
+        if millis is not None:
+            return millis
+        if reply.device_error:
+            return NsapiError.DEVICE_ERROR
+        return NsapiError.CONNECTION_TIMEOUT if reply.outcome == "TIMEOUT" else NsapiError.TIMEOUT
+
     def set_country_code(self, code: str, start_channel: int = 1, channels: int = 13) -> NsapiError:
         """Regulatory domain (``AT+CWCOUNTRY``): a two-letter code and the channel range; kept over resets."""
         if not (isinstance(code, str) and len(code) == 2 and code.isascii() and code.isalpha()):
