@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from .dialects import Dialect
+from .dialects import Dialect, SleepMode
 from .links import LINK_COUNT
 
 Kind = Literal["plain", "send", "recvdata"]
@@ -128,6 +128,23 @@ def ping_time(dialect: Dialect, lines: list[bytes]) -> int | None:
         if value.isdigit():
             return int(value)
     return None
+
+
+DEEP_SLEEP_MAX_MS: Final = 2**31 - 1
+"""AT+GSLP's longest sleep (about 24.8 days)."""
+
+
+def sleep_mode(dialect: Dialect, mode: SleepMode) -> Command | None:
+    """``AT+SLEEP=<n>`` with the firmware's number for ``mode``; None where the firmware lacks the mode."""
+    code = dict(dialect.sleep_codes).get(mode)
+    return None if code is None else Command(b"AT+SLEEP=%d" % code)
+
+
+def deep_sleep(millis: int) -> Command:
+    """``AT+GSLP=<ms>``: the module echoes ``<ms>`` and ``OK``, then powers down until it reboots."""
+    if not 0 < millis <= DEEP_SLEEP_MAX_MS:
+        raise ParameterError(f"a deep sleep lasts 1..{DEEP_SLEEP_MAX_MS} ms")
+    return Command(b"AT+GSLP=%d" % millis, expect=b"%d" % millis)
 
 
 def join(dialect: Dialect, ssid: str, pass_phrase: str, bssid: str | None, timeout: float) -> Command:

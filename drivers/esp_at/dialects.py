@@ -9,7 +9,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Final
+
+
+class SleepMode(Enum):
+    """Power saving while associated (``AT+SLEEP``); the firmware's numbers for them differ (reference §3.26)."""
+
+    NONE = "none"
+    MODEM = "modem"
+    """Modem sleep woken at each DTIM beacon."""
+    LIGHT = "light"
+    MODEM_LISTEN = "modem_listen"
+    """Modem sleep woken at the listen interval (ESP-AT only)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,13 @@ class Dialect:
     """Bytes the module holds per link in passive mode."""
     ping_reply: bytes | None = b"+PING:"
     """The prefix of AT+PING's round-trip line (NonOS prints a bare ``+<ms>``); None: no AT+PING."""
+    sleep_codes: tuple[tuple[SleepMode, int], ...] = (
+        (SleepMode.NONE, 0),
+        (SleepMode.MODEM, 1),
+        (SleepMode.LIGHT, 2),
+        (SleepMode.MODEM_LISTEN, 3),
+    )
+    """AT+SLEEP's number for each mode the firmware has (a mode left out is UNSUPPORTED)."""
     udp_active_command: bytes | None = None
     """Puts one link (``%d``) in active receive (AT+CIPRECVTYPE, ESP-AT >= 3.3): passive UDP merges queued
     datagrams (esp-at #451), active +IPD keeps each one whole with its sender."""
@@ -75,6 +94,7 @@ NONOS_17: Final = Dialect(
     ipd_chunk=1460,
     passive_window=5760,
     ping_reply=b"+",
+    sleep_codes=((SleepMode.NONE, 0), (SleepMode.LIGHT, 1), (SleepMode.MODEM, 2)),
 )
 
 AT2_ESP8266: Final = Dialect(

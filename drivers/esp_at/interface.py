@@ -25,6 +25,7 @@ from netsocket.types import NsapiConnectionStatus, NsapiSecurity
 from . import commands as cmd
 from .commands import COMMAND_TIMEOUT, JOIN_TIMEOUT, ParameterError
 from .core import ATCore, Notice
+from .dialects import SleepMode
 from .runner import Reply, Runner
 from .stack import ESPATStack
 from .startup import ModuleStartup
@@ -464,6 +465,50 @@ class ESP8266Interface(WiFiInterface):
         if reply.device_error:
             return NsapiError.DEVICE_ERROR
         return NsapiError.CONNECTION_TIMEOUT if reply.outcome == "TIMEOUT" else NsapiError.TIMEOUT
+
+    # -- power saving ---------------------------------------------------------------------------------------------
+    def set_sleep_mode(self, mode: SleepMode) -> NsapiError:
+        """Power saving while joined (``AT+SLEEP``; not in Mbed OS). The module still answers its UART in every mode.
+
+        The numbers differ per firmware (NonOS 1 is light sleep, ESP-AT 1 is modem sleep): the dialect table maps
+        them. ``UNSUPPORTED`` for a mode the firmware lacks; the module refuses sleep outside station mode.
+        """
+        if not isinstance(mode, SleepMode):
+            raise TypeError(f"mode is a SleepMode, not {type(mode).__name__}")
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            return err
+        command = cmd.sleep_mode(self.stack.dialect, mode)
+        if command is None:
+            return NsapiError.UNSUPPORTED
+        reply = self.stack.run(command)
+        return NsapiError.OK if reply.ok else (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER)
+
+    def deep_sleep(self, millis: int) -> NsapiError:
+        """Power the module down for ``millis`` ms (``AT+GSLP``; not in Mbed OS).
+
+        Every socket reports ``CONNECTION_LOST`` and the interface DISCONNECTED at once (the module drops them
+        without a word). When it wakes it reboots and prints ``ready``: the driver re-initialises it as after any
+        reset; join again with ``connect()``. An ESP8266 wakes only with GPIO16 wired to RST.
+        """
+        if isinstance(millis, bool) or not isinstance(millis, int):
+            raise TypeError(f"millis is an int, not {type(millis).__name__}")
+        try:
+            command = cmd.deep_sleep(millis)
+        except ParameterError:
+            return NsapiError.PARAMETER
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            return err
+        reply = self.stack.run(command)
+        if not reply.ok:
+            return NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER
+        _log.info("the module sleeps for %d ms; it reboots when it wakes", millis)
+        self.stack.mark_all_lost(NsapiError.CONNECTION_LOST)
+        self.stack.ip_address = None
+        self._startup.module_was_reset()  # wait_initialised() now waits for the wake-up
+        self._set_status(NsapiConnectionStatus.DISCONNECTED)
+        return NsapiError.OK
 
     def set_country_code(self, code: str, start_channel: int = 1, channels: int = 13) -> NsapiError:
         """Regulatory domain (``AT+CWCOUNTRY``): a two-letter code and the channel range; kept over resets."""
