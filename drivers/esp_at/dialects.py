@@ -57,6 +57,8 @@ class Dialect:
     """Largest payload of one active +IPD."""
     passive_window: int
     """Bytes the module holds per link in passive mode."""
+    wpa3: bool = False
+    """Whether the firmware joins WPA3-only networks (ESP-AT 3.x; older firmware joins a WPA2/WPA3 one as WPA2)."""
     ping_reply: bytes | None = b"+PING:"
     """The prefix of AT+PING's round-trip line (NonOS prints a bare ``+<ms>``); None: no AT+PING."""
     sleep_codes: tuple[tuple[SleepMode, int], ...] = (
@@ -126,6 +128,7 @@ AT3_ESP32: Final = replace(
     name="at3_esp32",
     send_limit=8192,
     passive_window=5744,
+    wpa3=True,
     udp_active_command=b"AT+CIPRECVTYPE=%d,0",
 )
 

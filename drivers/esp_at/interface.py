@@ -91,6 +91,7 @@ class ESP8266Interface(WiFiInterface):
         self._dhcp = True
         self._static: tuple[str, str, str] | None = None
         self._hostname: str | None = None
+        self._bssid: str | None = None
         self._country: tuple[str, int, int] | None = None
         self._netmask: str | None = None
         self._gateway: str | None = None
@@ -211,6 +212,28 @@ class ESP8266Interface(WiFiInterface):
                 return NsapiError.PARAMETER
         return err
 
+    def set_bssid(self, bssid: str | bytes | None) -> NsapiError:
+        """Join only the access point with this BSSID (``AT+CWJAP``'s third parameter; not in Mbed OS), when several
+        share the SSID: ``"aa:bb:cc:dd:ee:ff"`` or 6 bytes; None forgets it. Applies to the next ``connect()``.
+
+        Security: ``WPA3`` joins need ESP-AT 3.x (``connect`` returns ``UNSUPPORTED`` on older firmware);
+        ``WPA3_WPA2`` works everywhere (a WPA2-only firmware joins a transition-mode network as WPA2).
+        """
+        if bssid is None:
+            self._bssid = None
+            return NsapiError.OK
+        if isinstance(bssid, bytes):
+            if len(bssid) != 6:
+                return NsapiError.PARAMETER
+            bssid = ":".join(f"{b:02x}" for b in bssid)
+        if not isinstance(bssid, str):
+            raise TypeError(f"a BSSID is a str or bytes, not {type(bssid).__name__}")
+        parts = bssid.split(":")
+        if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts):
+            return NsapiError.PARAMETER
+        self._bssid = bssid.lower()
+        return NsapiError.OK
+
     def _connect_wifi(self) -> NsapiError:
         status = self.get_connection_status()
         if self._joining:
@@ -258,12 +281,15 @@ class ESP8266Interface(WiFiInterface):
         stack = self.stack
         d = stack.dialect
         ssid, pass_phrase = self._ssid or "", self._pass_phrase
+        if self._security == NsapiSecurity.WPA3 and not d.wpa3:
+            self._set_status(NsapiConnectionStatus.DISCONNECTED)
+            return NsapiError.UNSUPPORTED
         try:
-            join = cmd.join(d, ssid, pass_phrase, None, self._join_timeout)
+            join = cmd.join(d, ssid, pass_phrase, self._bssid, self._join_timeout)
         except ParameterError:
             self._set_status(NsapiConnectionStatus.DISCONNECTED)
             return NsapiError.PARAMETER
-        if self._channel:
+        if self._channel and self._bssid is None:
             bssid = self._find_bssid(ssid, self._channel)
             if bssid is None:
                 self._set_status(NsapiConnectionStatus.DISCONNECTED)
