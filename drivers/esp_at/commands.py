@@ -130,6 +130,18 @@ def ping_time(dialect: Dialect, lines: list[bytes]) -> int | None:
     return None
 
 
+def mdns(dialect: Dialect, hostname: str | None, service: str, port: int) -> Command | None:
+    """``AT+MDNS=1,"<host>","<service>",<port>`` or ``AT+MDNS=0`` (hostname None); None where the firmware lacks
+    it. ParameterError for an unsafe string or a port outside 1..65535."""
+    if not dialect.mdns:
+        return None
+    if hostname is None:
+        return Command(b"AT+MDNS=0")
+    if not hostname or not service or not 0 < port <= 65535:
+        raise ParameterError("mDNS needs a host name, a service and a port in 1..65535")
+    return Command(b"AT+MDNS=1," + quote(hostname, 32) + b"," + quote(service, 32) + b",%d" % port)
+
+
 DEEP_SLEEP_MAX_MS: Final = 2**31 - 1
 """AT+GSLP's longest sleep (about 24.8 days)."""
 

@@ -59,6 +59,8 @@ class Dialect:
     """Bytes the module holds per link in passive mode."""
     wpa3: bool = False
     """Whether the firmware joins WPA3-only networks (ESP-AT 3.x; older firmware joins a WPA2/WPA3 one as WPA2)."""
+    mdns: bool = True
+    """Whether the firmware has AT+MDNS (every family does; the extended 3.x parameters are not used)."""
     ping_reply: bytes | None = b"+PING:"
     """The prefix of AT+PING's round-trip line (NonOS prints a bare ``+<ms>``); None: no AT+PING."""
     sleep_codes: tuple[tuple[SleepMode, int], ...] = (

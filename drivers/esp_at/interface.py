@@ -492,6 +492,26 @@ class ESP8266Interface(WiFiInterface):
             return NsapiError.DEVICE_ERROR
         return NsapiError.CONNECTION_TIMEOUT if reply.outcome == "TIMEOUT" else NsapiError.TIMEOUT
 
+    def set_mdns(self, hostname: str | None, service: str = "", port: int = 0) -> NsapiError:
+        """Announce ``hostname`` and one service (e.g. ``"_http"`` on port 80) over mDNS (``AT+MDNS``; not in Mbed
+        OS); ``hostname=None`` stops it. The module answers ``<hostname>.local`` itself; join first.
+        ``UNSUPPORTED`` where the firmware has no AT+MDNS, ``PARAMETER`` for a value the module refuses."""
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise TypeError(f"port is an int, not {type(port).__name__}")
+        if hostname is not None and check_hostname(hostname) != NsapiError.OK:
+            return NsapiError.PARAMETER
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            return err
+        try:
+            command = cmd.mdns(self.stack.dialect, hostname, service, port)
+        except ParameterError:
+            return NsapiError.PARAMETER
+        if command is None:
+            return NsapiError.UNSUPPORTED
+        reply = self.stack.run(command)
+        return NsapiError.OK if reply.ok else (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER)
+
     # -- power saving ---------------------------------------------------------------------------------------------
     def set_sleep_mode(self, mode: SleepMode) -> NsapiError:
         """Power saving while joined (``AT+SLEEP``; not in Mbed OS). The module still answers its UART in every mode.
