@@ -168,5 +168,5 @@ def detect_dialect(gmr_lines: list[bytes]) -> FirmwareInfo | None:
         chip_named = re.search(rb"ESP32", match.group(6)) is not None
         dialect = AT2_ESP8266 if (sdk is not None and sdk.group(1) == b"3" and not chip_named) else AT3_ESP32
         if dialect is AT3_ESP32 and version < (3, 3, 0, 0):
-            dialect = replace(AT3_ESP32, name="at2_esp32", udp_active_command=None)
+            dialect = replace(AT3_ESP32, name="at2_esp32", udp_active_command=None, wpa3=False)
     return FirmwareInfo(version, dialect, text.decode("ascii", "replace"))
