@@ -8,7 +8,8 @@ owner of protocol state), ``runner`` (the reader thread on pyserial), ``worker``
 (``ESP8266Interface``, the Wi-Fi API).
 """
 
+from .dialects import SleepMode
 from .interface import ESP32Interface, ESP8266Interface
 from .stack import ESPATStack
 
-__all__ = ["ESP32Interface", "ESP8266Interface", "ESPATStack"]
+__all__ = ["ESP32Interface", "ESP8266Interface", "ESPATStack", "SleepMode"]

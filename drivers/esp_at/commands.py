@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from .dialects import Dialect
+from .dialects import Dialect, SleepMode
 from .links import LINK_COUNT
 
 Kind = Literal["plain", "send", "recvdata"]
@@ -110,6 +110,53 @@ RECV_LENGTHS: Final = Command(b"AT+CIPRECVLEN?", expect=b"+CIPRECVLEN:")
 def resolve(host: str) -> Command:
     """``AT+CIPDOMAIN``; ParameterError for a name the command line cannot carry."""
     return Command(b"AT+CIPDOMAIN=" + quote(host, 64), DNS_TIMEOUT, expect=b"+CIPDOMAIN:")
+
+
+def ping(dialect: Dialect, host: str, timeout: float) -> Command | None:
+    """``AT+PING="<host>"`` (None where the firmware has no AT+PING); ParameterError for an unsafe name."""
+    if dialect.ping_reply is None:
+        return None
+    return Command(b"AT+PING=" + quote(host, 64), timeout, expect=dialect.ping_reply)
+
+
+def ping_time(dialect: Dialect, lines: list[bytes]) -> int | None:
+    """The milliseconds in ``+PING:<ms>`` (ESP-AT) or ``+<ms>`` (NonOS); None for ``TIMEOUT``/``timeout``."""
+    if dialect.ping_reply is None:
+        return None
+    for line in lines:
+        value = line[len(dialect.ping_reply) :].strip() if line.startswith(dialect.ping_reply) else b""
+        if value.isdigit():
+            return int(value)
+    return None
+
+
+def mdns(dialect: Dialect, hostname: str | None, service: str, port: int) -> Command | None:
+    """``AT+MDNS=1,"<host>","<service>",<port>`` or ``AT+MDNS=0`` (hostname None); None where the firmware lacks
+    it. ParameterError for an unsafe string or a port outside 1..65535."""
+    if not dialect.mdns:
+        return None
+    if hostname is None:
+        return Command(b"AT+MDNS=0")
+    if not hostname or not service or not 0 < port <= 65535:
+        raise ParameterError("mDNS needs a host name, a service and a port in 1..65535")
+    return Command(b"AT+MDNS=1," + quote(hostname, 32) + b"," + quote(service, 32) + b",%d" % port)
+
+
+DEEP_SLEEP_MAX_MS: Final = 2**31 - 1
+"""AT+GSLP's longest sleep (about 24.8 days)."""
+
+
+def sleep_mode(dialect: Dialect, mode: SleepMode) -> Command | None:
+    """``AT+SLEEP=<n>`` with the firmware's number for ``mode``; None where the firmware lacks the mode."""
+    code = dict(dialect.sleep_codes).get(mode)
+    return None if code is None else Command(b"AT+SLEEP=%d" % code)
+
+
+def deep_sleep(millis: int) -> Command:
+    """``AT+GSLP=<ms>``: the module echoes ``<ms>`` and ``OK``, then powers down until it reboots."""
+    if not 0 < millis <= DEEP_SLEEP_MAX_MS:
+        raise ParameterError(f"a deep sleep lasts 1..{DEEP_SLEEP_MAX_MS} ms")
+    return Command(b"AT+GSLP=%d" % millis, expect=b"%d" % millis)
 
 
 def join(dialect: Dialect, ssid: str, pass_phrase: str, bssid: str | None, timeout: float) -> Command:

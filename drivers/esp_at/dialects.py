@@ -9,7 +9,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Final
+
+
+class SleepMode(Enum):
+    """Power saving while associated (``AT+SLEEP``); the firmware's numbers for them differ (reference §3.26)."""
+
+    NONE = "none"
+    MODEM = "modem"
+    """Modem sleep woken at each DTIM beacon."""
+    LIGHT = "light"
+    MODEM_LISTEN = "modem_listen"
+    """Modem sleep woken at the listen interval (ESP-AT only)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,19 @@ class Dialect:
     """Largest payload of one active +IPD."""
     passive_window: int
     """Bytes the module holds per link in passive mode."""
+    wpa3: bool = False
+    """Whether the firmware joins WPA3-only networks (ESP-AT 3.x; older firmware joins a WPA2/WPA3 one as WPA2)."""
+    mdns: bool = True
+    """Whether the firmware has AT+MDNS (every family does; the extended 3.x parameters are not used)."""
+    ping_reply: bytes | None = b"+PING:"
+    """The prefix of AT+PING's round-trip line (NonOS prints a bare ``+<ms>``); None: no AT+PING."""
+    sleep_codes: tuple[tuple[SleepMode, int], ...] = (
+        (SleepMode.NONE, 0),
+        (SleepMode.MODEM, 1),
+        (SleepMode.LIGHT, 2),
+        (SleepMode.MODEM_LISTEN, 3),
+    )
+    """AT+SLEEP's number for each mode the firmware has (a mode left out is UNSUPPORTED)."""
     udp_active_command: bytes | None = None
     """Puts one link (``%d``) in active receive (AT+CIPRECVTYPE, ESP-AT >= 3.3): passive UDP merges queued
     datagrams (esp-at #451), active +IPD keeps each one whole with its sender."""
@@ -72,6 +97,8 @@ NONOS_17: Final = Dialect(
     sysstore_off=None,
     ipd_chunk=1460,
     passive_window=5760,
+    ping_reply=b"+",
+    sleep_codes=((SleepMode.NONE, 0), (SleepMode.LIGHT, 1), (SleepMode.MODEM, 2)),
 )
 
 AT2_ESP8266: Final = Dialect(
@@ -103,6 +130,7 @@ AT3_ESP32: Final = replace(
     name="at3_esp32",
     send_limit=8192,
     passive_window=5744,
+    wpa3=True,
     udp_active_command=b"AT+CIPRECVTYPE=%d,0",
 )
 
@@ -140,5 +168,5 @@ def detect_dialect(gmr_lines: list[bytes]) -> FirmwareInfo | None:
         chip_named = re.search(rb"ESP32", match.group(6)) is not None
         dialect = AT2_ESP8266 if (sdk is not None and sdk.group(1) == b"3" and not chip_named) else AT3_ESP32
         if dialect is AT3_ESP32 and version < (3, 3, 0, 0):
-            dialect = replace(AT3_ESP32, name="at2_esp32", udp_active_command=None)
+            dialect = replace(AT3_ESP32, name="at2_esp32", udp_active_command=None, wpa3=False)
     return FirmwareInfo(version, dialect, text.decode("ascii", "replace"))

@@ -25,6 +25,7 @@ from netsocket.types import NsapiConnectionStatus, NsapiSecurity
 from . import commands as cmd
 from .commands import COMMAND_TIMEOUT, JOIN_TIMEOUT, ParameterError
 from .core import ATCore, Notice
+from .dialects import SleepMode
 from .runner import Reply, Runner
 from .stack import ESPATStack
 from .startup import ModuleStartup
@@ -90,6 +91,7 @@ class ESP8266Interface(WiFiInterface):
         self._dhcp = True
         self._static: tuple[str, str, str] | None = None
         self._hostname: str | None = None
+        self._bssid: str | None = None
         self._country: tuple[str, int, int] | None = None
         self._netmask: str | None = None
         self._gateway: str | None = None
@@ -210,6 +212,28 @@ class ESP8266Interface(WiFiInterface):
                 return NsapiError.PARAMETER
         return err
 
+    def set_bssid(self, bssid: str | bytes | None) -> NsapiError:
+        """Join only the access point with this BSSID (``AT+CWJAP``'s third parameter; not in Mbed OS), when several
+        share the SSID: ``"aa:bb:cc:dd:ee:ff"`` or 6 bytes; None forgets it. Applies to the next ``connect()``.
+
+        Security: ``WPA3`` joins need ESP-AT 3.x (``connect`` returns ``UNSUPPORTED`` on older firmware);
+        ``WPA3_WPA2`` works everywhere (a WPA2-only firmware joins a transition-mode network as WPA2).
+        """
+        if bssid is None:
+            self._bssid = None
+            return NsapiError.OK
+        if isinstance(bssid, bytes):
+            if len(bssid) != 6:
+                return NsapiError.PARAMETER
+            bssid = ":".join(f"{b:02x}" for b in bssid)
+        if not isinstance(bssid, str):
+            raise TypeError(f"a BSSID is a str or bytes, not {type(bssid).__name__}")
+        parts = bssid.split(":")
+        if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts):
+            return NsapiError.PARAMETER
+        self._bssid = bssid.lower()
+        return NsapiError.OK
+
     def _connect_wifi(self) -> NsapiError:
         status = self.get_connection_status()
         if self._joining:
@@ -257,12 +281,15 @@ class ESP8266Interface(WiFiInterface):
         stack = self.stack
         d = stack.dialect
         ssid, pass_phrase = self._ssid or "", self._pass_phrase
+        if self._security == NsapiSecurity.WPA3 and not d.wpa3:
+            self._set_status(NsapiConnectionStatus.DISCONNECTED)
+            return NsapiError.UNSUPPORTED
         try:
-            join = cmd.join(d, ssid, pass_phrase, None, self._join_timeout)
+            join = cmd.join(d, ssid, pass_phrase, self._bssid, self._join_timeout)
         except ParameterError:
             self._set_status(NsapiConnectionStatus.DISCONNECTED)
             return NsapiError.PARAMETER
-        if self._channel:
+        if self._channel and self._bssid is None:
             bssid = self._find_bssid(ssid, self._channel)
             if bssid is None:
                 self._set_status(NsapiConnectionStatus.DISCONNECTED)
@@ -429,6 +456,104 @@ class ESP8266Interface(WiFiInterface):
         command = cmd.hostname(self.stack.dialect, hostname)
         if self._initialised and command is not None:
             return NsapiError.OK if self.stack.run(command).ok else NsapiError.DEVICE_ERROR
+        return NsapiError.OK
+
+    def ping(self, host: str, timeout: int = 5000) -> int | NsapiError:
+        """One ICMP echo from the module (``AT+PING``): the round trip in milliseconds, or an error.
+
+        Not in Mbed OS. ``host`` is resolved first (``DNS_FAILURE`` if it cannot be: the module's own answer does
+        not tell a name it could not resolve from a host that did not reply). The module gives up on its own after
+        about a second and says so: that is ``TIMEOUT``; ``timeout`` (ms) bounds the whole call, and a module
+        still silent then gives ``CONNECTION_TIMEOUT``. ``UNSUPPORTED`` where the firmware has no ``AT+PING``.
+        """
+        if check_hostname(host) != NsapiError.OK or isinstance(timeout, bool) or not isinstance(timeout, int):
+            return NsapiError.PARAMETER
+        if timeout <= 0:
+            return NsapiError.PARAMETER
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            return err
+        if self.stack.dialect.ping_reply is None:
+            return NsapiError.UNSUPPORTED
+        if not self._require_up():
+            return NsapiError.NO_CONNECTION
+        address = SocketAddress()
+        err = self.gethostbyname(host, address)
+        if err != NsapiError.OK:
+            return err
+        command = cmd.ping(self.stack.dialect, str(address.get_ip_address()), timeout / 1000)
+        if command is None:
+            return NsapiError.UNSUPPORTED
+        reply = self.stack.run(command)
+        millis = cmd.ping_time(self.stack.dialect, reply.lines) if reply.ok else None
+        if millis is not None:
+            return millis
+        if reply.device_error:
+            return NsapiError.DEVICE_ERROR
+        return NsapiError.CONNECTION_TIMEOUT if reply.outcome == "TIMEOUT" else NsapiError.TIMEOUT
+
+    def set_mdns(self, hostname: str | None, service: str = "", port: int = 0) -> NsapiError:
+        """Announce ``hostname`` and one service (e.g. ``"_http"`` on port 80) over mDNS (``AT+MDNS``; not in Mbed
+        OS); ``hostname=None`` stops it. The module answers ``<hostname>.local`` itself; join first.
+        ``UNSUPPORTED`` where the firmware has no AT+MDNS, ``PARAMETER`` for a value the module refuses."""
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise TypeError(f"port is an int, not {type(port).__name__}")
+        if hostname is not None and check_hostname(hostname) != NsapiError.OK:
+            return NsapiError.PARAMETER
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            return err
+        try:
+            command = cmd.mdns(self.stack.dialect, hostname, service, port)
+        except ParameterError:
+            return NsapiError.PARAMETER
+        if command is None:
+            return NsapiError.UNSUPPORTED
+        reply = self.stack.run(command)
+        return NsapiError.OK if reply.ok else (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER)
+
+    # -- power saving ---------------------------------------------------------------------------------------------
+    def set_sleep_mode(self, mode: SleepMode) -> NsapiError:
+        """Power saving while joined (``AT+SLEEP``; not in Mbed OS). The module still answers its UART in every mode.
+
+        The numbers differ per firmware (NonOS 1 is light sleep, ESP-AT 1 is modem sleep): the dialect table maps
+        them. ``UNSUPPORTED`` for a mode the firmware lacks; the module refuses sleep outside station mode.
+        """
+        if not isinstance(mode, SleepMode):
+            raise TypeError(f"mode is a SleepMode, not {type(mode).__name__}")
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            return err
+        command = cmd.sleep_mode(self.stack.dialect, mode)
+        if command is None:
+            return NsapiError.UNSUPPORTED
+        reply = self.stack.run(command)
+        return NsapiError.OK if reply.ok else (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER)
+
+    def deep_sleep(self, millis: int) -> NsapiError:
+        """Power the module down for ``millis`` ms (``AT+GSLP``; not in Mbed OS).
+
+        Every socket reports ``CONNECTION_LOST`` and the interface DISCONNECTED at once (the module drops them
+        without a word). When it wakes it reboots and prints ``ready``: the driver re-initialises it as after any
+        reset; join again with ``connect()``. An ESP8266 wakes only with GPIO16 wired to RST.
+        """
+        if isinstance(millis, bool) or not isinstance(millis, int):
+            raise TypeError(f"millis is an int, not {type(millis).__name__}")
+        try:
+            command = cmd.deep_sleep(millis)
+        except ParameterError:
+            return NsapiError.PARAMETER
+        err = self._ensure_ready()
+        if err != NsapiError.OK:
+            return err
+        reply = self.stack.run(command)
+        if not reply.ok:
+            return NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER
+        _log.info("the module sleeps for %d ms; it reboots when it wakes", millis)
+        self.stack.mark_all_lost(NsapiError.CONNECTION_LOST)
+        self.stack.ip_address = None
+        self._startup.module_was_reset()  # wait_initialised() now waits for the wake-up
+        self._set_status(NsapiConnectionStatus.DISCONNECTED)
         return NsapiError.OK
 
     def set_country_code(self, code: str, start_channel: int = 1, channels: int = 13) -> NsapiError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console
@@ -71,10 +71,17 @@ def register(sub: SubParsers) -> None:
     p.set_defaults(handler=cmd_join)
 
     p = sub.add_parser(
-        "ping", help="time TCP connections to HOST (ICMP echo is not offered by these drivers: a TCP connect is)"
+        "ping",
+        help="ICMP echo to HOST from the module where it offers one (ESP AT+PING), else time TCP connections",
     )
     p.add_argument("host")
-    p.add_argument("-p", "--tcp-port", type=int, default=80, help="TCP port to connect to (default 80)")
+    p.add_argument(
+        "-p",
+        "--tcp-port",
+        type=int,
+        default=None,
+        help="time TCP connections to this port instead (default 80 where the interface has no ICMP echo)",
+    )
     p.add_argument("-c", "--count", type=int, default=4, help="how many connections (default 4)")
     add_device_options(p)
     add_join_options(p)
@@ -191,31 +198,58 @@ def cmd_join(args: argparse.Namespace) -> int:
 
 
 def cmd_ping(args: argparse.Namespace) -> int:
-    console = Console()
-    if not 0 < args.tcp_port <= 0xFFFF or args.count < 1:
+    if (args.tcp_port is not None and not 0 < args.tcp_port <= 0xFFFF) or args.count < 1:
         raise UserError("--tcp-port must be 1..65535 and --count at least 1", NsapiError.PARAMETER)
     with connected(args) as (net, target):
-        address = SocketAddress()
-        err = net.gethostbyname(args.host, address)
-        if err != NsapiError.OK:
-            raise fail(f"cannot resolve {args.host!r}", err, target)
-        address.set_port(args.tcp_port)
-        times: list[float] = []
-        last = NsapiError.OK
-        for _ in range(args.count):
-            with TCPSocket() as sock:
-                sock.open(net)
-                sock.set_timeout(5000)
-                started = time.monotonic()
-                result = sock.connect(address)
-                elapsed = (time.monotonic() - started) * 1000
-            if result == NsapiError.OK:
-                times.append(elapsed)
-                console.print(f"TCP connect to {address}: {elapsed:.1f} ms")
-            else:
-                last = NsapiError(result)
-                console.print(f"TCP connect to {address}: {last}")
-        console.print(f"{len(times)} of {args.count} connected" + (f", best {min(times):.1f} ms" if times else ""))
-        if not times:
-            raise fail(f"no TCP connection to {address} succeeded", last, target)
+        echo = getattr(net, "ping", None)
+        if args.tcp_port is None and callable(echo):
+            return _icmp_ping(args, echo, target)
+        return _tcp_ping(args, net, target, args.tcp_port or 80)
+
+
+def _icmp_ping(args: argparse.Namespace, echo: Callable[[str, int], int], target: Target) -> int:
+    """ICMP echo run by the interface itself (``interface.ping``: the ESP module's AT+PING)."""
+    console = Console()
+    times: list[int] = []
+    last = NsapiError.OK
+    for _ in range(args.count):
+        result = echo(args.host, 5000)
+        if isinstance(result, NsapiError):
+            last = result
+            console.print(f"ICMP echo to {args.host}: {result}")
+        else:
+            times.append(result)
+            console.print(f"ICMP echo to {args.host}: {result} ms")
+    console.print(f"{len(times)} of {args.count} answered" + (f", best {min(times)} ms" if times else ""))
+    if not times:
+        raise fail(f"no ICMP echo from {args.host} was answered", last, target)
+    return 0
+
+
+def _tcp_ping(args: argparse.Namespace, net: NetworkInterface, target: Target, port: int) -> int:
+    """Times TCP connects to ``port``: for interfaces with no ICMP echo, or when the user asks for a port."""
+    console = Console()
+    address = SocketAddress()
+    err = net.gethostbyname(args.host, address)
+    if err != NsapiError.OK:
+        raise fail(f"cannot resolve {args.host!r}", err, target)
+    address.set_port(port)
+    times: list[float] = []
+    last = NsapiError.OK
+    for _ in range(args.count):
+        with TCPSocket() as sock:
+            sock.open(net)
+            sock.set_timeout(5000)
+            started = time.monotonic()
+            result = sock.connect(address)
+            elapsed = (time.monotonic() - started) * 1000
+        if result == NsapiError.OK:
+            times.append(elapsed)
+            console.print(f"TCP connect to {address}: {elapsed:.1f} ms")
+        else:
+            last = NsapiError(result)
+            console.print(f"TCP connect to {address}: {last}")
+    console.print(f"{len(times)} of {args.count} connected" + (f", best {min(times):.1f} ms" if times else ""))
+    if not times:
+        raise fail(f"no TCP connection to {address} succeeded", last, target)
     return 0

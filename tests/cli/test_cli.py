@@ -132,6 +132,16 @@ def test_info_join_and_ping_on_the_w5500_emulator(w5500_server: tuple[str, Serve
     assert (status, err) == (130, "Interrupted.\n")
 
 
+@pytest.mark.parametrize("profile", ["nonos17", "at22_8266", "at3_esp32"])
+def test_ping_on_an_esp_module_is_its_icmp_echo(profile: str, capsys: pytest.CaptureFixture[str]) -> None:
+    device = f"{FAST_ESP}&profile={profile}"
+    assert main(["ping", "localhost", "-c", "2", "--device", device]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 2 answered" in out and "ICMP echo to localhost:" in out and "TCP connect" not in out
+    assert main(["ping", "192.0.2.1", "-c", "1", "--device", device]) == 1
+    assert_actionable(capsys.readouterr().err, "NSAPI_ERROR_TIMEOUT")
+
+
 def test_scan_lists_the_emulated_networks_strongest_first(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", "--device", FAST_ESP]) == 0
     out = capsys.readouterr().out

@@ -3,9 +3,11 @@ checked against answer lines quoted in shared/reference/esp_at.md."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from netsocket.drivers.esp_at import commands as cmd
-from netsocket.drivers.esp_at.dialects import AT2_ESP8266, NONOS_17
+from netsocket.drivers.esp_at.dialects import AT2_ESP8266, AT3_ESP32, NONOS_17, Dialect
 
 
 def test_join_escapes_its_strings_and_respects_the_command_line_limit() -> None:
@@ -70,3 +72,19 @@ def test_wifi_replies() -> None:
     assert cmd.rssi([b"No AP"]) is None
     assert cmd.join_error([b"+CWJAP:2"]) == 2 and cmd.join_error([b"FAIL"]) is None
     assert cmd.mac_address([b'+CIPSTAMAC:"5c:cf:7f:01:02:03"']) == "5c:cf:7f:01:02:03"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "ok_line", "fail_line"),
+    [
+        (NONOS_17, b"+7", b"+timeout"),
+        (AT2_ESP8266, b"+PING:7", b"+PING:TIMEOUT"),
+        (AT3_ESP32, b"+PING:7", b"+PING:TIMEOUT"),
+    ],
+)
+def test_ping_reads_both_reply_shapes(dialect: Dialect, ok_line: bytes, fail_line: bytes) -> None:
+    command = cmd.ping(dialect, "127.0.0.1", 3.0)
+    assert command is not None and command.line == b'AT+PING="127.0.0.1"' and command.timeout == 3.0
+    assert cmd.ping_time(dialect, [ok_line]) == 7
+    assert cmd.ping_time(dialect, [fail_line]) is None
+    assert cmd.ping(replace(dialect, ping_reply=None), "127.0.0.1", 1.0) is None
