@@ -1,27 +1,35 @@
 """ESP-AT driver figures: throughput against the line rate, the driver's ceiling and CPU, sigio latency and echo
 round trip, memory, and many modules per host. The module is emulated in another process (`far_end`) on a pty.
 
-A runner is a parameter of every measurement: ``threaded`` (the reader thread on pyserial) today; ``asyncio``
-answers `NotAvailable` until its runner exists, and the report says so instead of printing a figure.
+A runner is a parameter of every measurement: ``threaded`` (`ESP8266Interface`: the reader thread on pyserial) or
+``asyncio`` (`AsyncESP8266Interface` on an event loop, with `netsocket.aio.AsyncTCPSocket`). The asyncio runner's
+loop runs in a thread of its own so the same blocking measurement code drives both: each socket call is one hop onto
+the loop (`LoopThread.call`), which the asyncio figures include. Active receive is measured on the threaded runner
+only: it is forced by rewriting the driver's writes (`PortTap`), and the asyncio runner writes to the port's file
+descriptor directly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import multiprocessing
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import serial
 
 from netsocket import NsapiError, NsapiSecurity, SocketAddress, TCPSocket
+from netsocket.aio import AsyncTCPSocket
 
 from .common import (
     EchoServer,
@@ -39,10 +47,6 @@ RUNNERS = ("threaded", "asyncio")
 PROFILES = ("nonos17", "at22_8266", "at3_esp32")
 #: ESP-AT's passive receive window (bytes the module holds for one link), which the emulator models.
 WINDOW = 5760
-
-
-class NotAvailable(Exception):
-    """A configuration the project cannot run yet; the message is the reason the report shows."""
 
 
 @contextlib.contextmanager
@@ -94,14 +98,93 @@ class PortTap:
         return getattr(self._port, name)
 
 
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An asyncio event loop running in its own thread; `call` runs a coroutine on it and waits for the result."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="bench-asyncio", daemon=True)
+        self._thread.start()
+
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 120) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+class AsyncSocketBridge:
+    """The blocking calls the measurements make (`send`, `recv`, `sigio`, `close`) on an `AsyncTCPSocket`."""
+
+    def __init__(self, loop: LoopThread, sock: AsyncTCPSocket) -> None:
+        self._loop = loop
+        self._sock = sock
+
+    def send(self, data: Any) -> int:
+        return self._loop.call(self._sock.send(data, 30))
+
+    def recv(self, buffer: Any) -> int:
+        return self._loop.call(self._sock.recv(buffer, 30))
+
+    def sigio(self, callback: Callable[[], None]) -> None:
+        """`callback` on the loop when the driver signals the socket, before the awaiting call is woken."""
+        sock = self._sock
+        tcp, wake = sock._tcp, sock._wake  # the runner's own sigio hook, observed
+
+        def both() -> None:
+            callback()
+            wake()
+
+        async def attach() -> None:
+            tcp.sigio(both)
+
+        self._loop.call(attach())
+
+    def close(self) -> None:
+        async def close() -> None:
+            self._sock.close()
+
+        self._loop.call(close())
+
+
+class AsyncInterface:
+    """`AsyncESP8266Interface` on a `LoopThread`, opening sockets the measurements can call from their thread."""
+
+    def __init__(self, loop: LoopThread, iface: Any) -> None:
+        self.loop = loop
+        self.iface = iface
+
+    def socket(self, port: int) -> AsyncSocketBridge:
+        async def connect() -> AsyncTCPSocket:
+            sock = AsyncTCPSocket()
+            if sock.open(self.iface.get_stack()) != NsapiError.OK:
+                raise RuntimeError("open failed")
+            err = await sock.connect(SocketAddress("127.0.0.1", port), 30)
+            if err != NsapiError.OK:
+                sock.close()
+                raise RuntimeError(f"connect failed: {err!r}")
+            return sock
+
+        return AsyncSocketBridge(self.loop, self.loop.call(connect()))
+
+
 @contextlib.contextmanager
 def esp_interface(
     path: str, baud: int, runner: str = "threaded", receive: str = "passive", tap: list[PortTap] | None = None
 ) -> Iterator[Any]:
     """Our driver on the module at `path`, joined to the emulated AP; with `tap`, the port is a `PortTap`
-    (appended to the list)."""
+    (appended to the list). The asyncio runner gives an `AsyncInterface` (passive receive, no tap)."""
     if runner == "asyncio":
-        raise NotAvailable("the asyncio runner does not exist yet (issue 10)")
+        if receive != "passive" or tap is not None:
+            raise ValueError("the asyncio runner is measured in passive mode without a tap")
+        with _async_interface(path, baud) as async_iface:
+            yield async_iface
+        return
     if runner != "threaded":
         raise ValueError(f"unknown runner {runner!r}")
     from netsocket.drivers.esp_at import ESP8266Interface
@@ -125,7 +208,34 @@ def esp_interface(
             opened.close()
 
 
-def _socket(iface: Any, port: int) -> TCPSocket:
+@contextlib.contextmanager
+def _async_interface(path: str, baud: int) -> Iterator[AsyncInterface]:
+    from netsocket.drivers.esp_at.aio_interface import AsyncESP8266Interface
+
+    loop = LoopThread()
+    try:
+
+        async def join() -> Any:
+            iface = AsyncESP8266Interface(path, baud)
+            err = await iface.connect("netsocket-wpa2", "netsocket123", NsapiSecurity.WPA2)
+            if err != NsapiError.OK:
+                await iface.aclose()
+                raise RuntimeError(f"the driver did not join: {err!r}")
+            return iface
+
+        iface = loop.call(join())
+        try:
+            yield AsyncInterface(loop, iface)
+        finally:
+            loop.call(iface.aclose())
+    finally:
+        loop.close()
+
+
+def _socket(iface: Any, port: int) -> Any:
+    """A connected socket with netsocket's blocking calls: a `TCPSocket`, or an `AsyncSocketBridge` (asyncio)."""
+    if isinstance(iface, AsyncInterface):
+        return iface.socket(port)
     sock = TCPSocket()
     if sock.open(iface) != NsapiError.OK:
         raise RuntimeError("open failed")
@@ -139,7 +249,7 @@ def _socket(iface: Any, port: int) -> TCPSocket:
 
 def download(iface: Any, size: int, seed: int = 2, request: bool = False) -> Transfer:
     """A TCP download of `size` bytes; with `request` the socket first sends one line the server waits for."""
-    holder: list[TCPSocket] = []
+    holder: list[Any] = []
 
     def connect(port: int) -> None:
         holder.append(_socket(iface, port))
@@ -162,7 +272,7 @@ def download(iface: Any, size: int, seed: int = 2, request: bool = False) -> Tra
 
 
 def upload(iface: Any, size: int, seed: int = 3) -> Transfer:
-    holder: list[TCPSocket] = []
+    holder: list[Any] = []
 
     def send(view: memoryview) -> int:
         count = holder[0].send(view[:65536])
@@ -249,15 +359,12 @@ def throughput_rows(
     size = max(4096, int(baud / 10 * seconds))
     rtt_ms = rtt * 1000
     directions = ["download", "upload"] if upload_too else ["download"]
-    try:
-        with far_end(profile, baud, rtt) as path, esp_interface(path, baud, runner, receive) as iface:
-            results: dict[str, list[Transfer]] = {d: [] for d in directions}
-            for run in range(runs):
-                for direction in directions:
-                    transfer = (download if direction == "download" else upload)(iface, size, seed=run + 2)
-                    results[direction].append(transfer)
-    except NotAvailable as exc:
-        return [Row(runner, profile, baud, rtt_ms, receive, d, None, None, 0, True, note=str(exc)) for d in directions]
+    with far_end(profile, baud, rtt) as path, esp_interface(path, baud, runner, receive) as iface:
+        results: dict[str, list[Transfer]] = {d: [] for d in directions}
+        for run in range(runs):
+            for direction in directions:
+                transfer = (download if direction == "download" else upload)(iface, size, seed=run + 2)
+                results[direction].append(transfer)
     rows = []
     for direction, transfers in results.items():
         rows.append(
@@ -286,30 +393,27 @@ def latency(runner: str, samples: int, baud: int = 921600) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "ipd.log")
         open(log, "w").close()
-        try:
-            with far_end("at22_8266", baud, 0.0, ipd_log=log) as path, esp_interface(path, baud, runner) as iface:
-                server = EchoServer()
-                sock = _socket(iface, server.port)
-                sigio_times: list[float] = []
-                sock.sigio(lambda: sigio_times.append(time.monotonic()))
-                message, buffer, rtts = pattern(64, 7), bytearray(64), []
-                sends: list[float] = []
-                for _ in range(samples):
-                    started = time.perf_counter()
-                    sends.append(time.monotonic())
-                    if sock.send(message) != 64:
-                        raise RuntimeError("echo send failed")
-                    got = 0
-                    while got < 64:
-                        count = sock.recv(memoryview(buffer)[got:])
-                        if count <= 0:
-                            raise RuntimeError(f"echo recv gave {count}")
-                        got += count
-                    rtts.append(time.perf_counter() - started)
-                sock.close()
-                server.close()
-        except NotAvailable as exc:
-            return {"runner": runner, "note": str(exc)}
+        with far_end("at22_8266", baud, 0.0, ipd_log=log) as path, esp_interface(path, baud, runner) as iface:
+            server = EchoServer()
+            sock = _socket(iface, server.port)
+            sigio_times: list[float] = []
+            sock.sigio(lambda: sigio_times.append(time.monotonic()))
+            message, buffer, rtts = pattern(64, 7), bytearray(64), []
+            sends: list[float] = []
+            for _ in range(samples):
+                started = time.perf_counter()
+                sends.append(time.monotonic())
+                if sock.send(message) != 64:
+                    raise RuntimeError("echo send failed")
+                got = 0
+                while got < 64:
+                    count = sock.recv(memoryview(buffer)[got:])
+                    if count <= 0:
+                        raise RuntimeError(f"echo recv gave {count}")
+                    got += count
+                rtts.append(time.perf_counter() - started)
+            sock.close()
+            server.close()
         with open(log) as file:
             ipd_times = [float(line) for line in file if line.strip()]
     delays = []
@@ -372,26 +476,33 @@ def pty_hop(samples: int) -> list[float]:
 
 
 def many_modules(runner: str, modules: int, size: int, baud: int = 921600) -> dict[str, Any]:
-    """`modules` modules, each emulated in its own process on a pty, all downloading at once."""
+    """`modules` modules, each emulated in its own process on a pty, all downloading at once from a data source in
+    another process: `benchmarks.many_modules`'s threaded and asyncio paths."""
+    import hashlib
+
+    from . import many_modules as scenario
+
+    data = pattern(size, 11)
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    source = multiprocessing.get_context("spawn").Process(target=scenario._serve, args=(listener, data), daemon=True)
+    source.start()
     try:
         with contextlib.ExitStack() as stack:
             paths = [stack.enter_context(far_end("at22_8266", baud)) for _ in range(modules)]
-            ifaces = [stack.enter_context(esp_interface(path, baud, runner)) for path in paths]
-            threads_before = threading.active_count()
-            connects = iter(ifaces)
-            seconds, cpu, intact = parallel_downloads(
-                lambda port: _socket(next(connects), port), modules, pattern(size, 11)
-            )
-    except NotAvailable as exc:
-        return {"runner": runner, "modules": modules, "note": str(exc)}
-    total = size * modules
+            measure = scenario.threaded if runner == "threaded" else scenario.on_asyncio
+            run = measure(paths, int(listener.getsockname()[1]), size, baud, hashlib.sha256(data).digest())
+    finally:
+        source.terminate()
+        source.join(10)
+        listener.close()
     return {
         "runner": runner,
         "modules": modules,
-        "fraction_each": total / seconds / modules / (baud / 10),
-        "cpu_s_per_mb": cpu / (total / 1e6),
-        "threads": threads_before - 1,
-        "intact": intact,
+        "fraction_each": sum(run.rates) / len(run.rates),
+        "fraction_min": min(run.rates),
+        "cpu_s_per_mb": run.cpu_seconds / run.megabytes,
+        "threads": run.peak_threads,
+        "intact": run.intact,
         "baud": baud,
     }
 

@@ -50,7 +50,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     timing = replace(Timing().with_timescale(args.timescale), network_rtt=args.rtt)
-    options = EmulatorOptions(profile=args.profile, baud=args.baud or None, timing=timing, name=f"far-{os.getpid()}")
+    options = EmulatorOptions(  # baud 0: unpaced (the line as fast as the pty carries it)
+        profile=args.profile,
+        baud=args.baud or 115200,
+        pace=args.baud > 0,
+        timing=timing,
+        name=f"far-{os.getpid()}",
+    )
     master, slave = os.openpty()
     tty.setraw(slave)
     log = open(args.ipd_log, "a") if args.ipd_log else None  # noqa: SIM115

@@ -37,7 +37,7 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     rows = []
     for r in results["esp_throughput"]:
-        value = _f(r["fraction"]) if r["fraction"] is not None else f"not available yet: {r['note']}"
+        value = _f(r["fraction"])
         rows.append(
             [
                 r["runner"],
@@ -276,14 +276,19 @@ def markdown(results: dict[str, Any]) -> str:
         "included).",
         "",
     ]
-    out += ["**Many modules per host** (each emulated module in its own process on a pty, all downloading at once)", ""]
+    out += [
+        "**Many modules per host** (each emulated module in its own process on a pty, all downloading at once from a "
+        "source in another process; `benchmarks/many_modules.py`; host process CPU, peak thread count)",
+        "",
+    ]
     out += _table(
-        ["runner", "modules", "fraction of baud/10 each", "CPU s/MB", "threads", "note"],
+        ["runner", "modules", "fraction of baud/10 each (mean)", "slowest", "CPU s/MB", "threads", "note"],
         [
             [
                 r["runner"],
                 str(r["modules"]),
                 r.get("fraction_each"),
+                r.get("fraction_min"),
                 r.get("cpu_s_per_mb"),
                 str(r.get("threads", "-")),
                 r.get("note", ""),

@@ -50,26 +50,36 @@ def test_every_benchmark_path_runs_on_tiny_sizes(tmp_path: Path) -> None:
     assert all(0 < row["payload_share_of_line_bytes"] < 1 for row in results["esp_wire"])
     for key in ("esp_throughput", "peers", "ceiling"):
         assert results[key] and all(row["intact"] for row in results[key]), key
-    threaded = [r for r in results["esp_throughput"] if r["runner"] == "threaded"]
-    assert {(r["receive"], r["direction"]) for r in threaded} == {
-        ("passive", "download"),
-        ("-", "upload"),
-        ("active", "download"),
+    by_runner = {
+        runner: [r for r in results["esp_throughput"] if r["runner"] == runner] for runner in ("threaded", "asyncio")
     }
-    assert {r["rtt_ms"] for r in threaded} == {0.0, 5.0}
-    assert all(r["fraction"] > 0 for r in threaded)
+    receives = {
+        "threaded": {("passive", "download"), ("-", "upload"), ("active", "download")},
+        "asyncio": {("passive", "download"), ("-", "upload")},
+    }
+    for runner, rows in by_runner.items():
+        assert {(r["receive"], r["direction"]) for r in rows} == receives[runner], runner
+        assert {r["rtt_ms"] for r in rows} == {0.0, 5.0}, runner
+        assert {r["baud"] for r in rows} == set(run.TINY.bauds), runner
+        assert all(r["fraction"] > 0 for r in rows), runner
     assert {(r["device"], r["driver"]) for r in results["peers"]} == {
         ("esp", "netsocket"),
         ("esp", "adafruit"),
         ("w5500", "netsocket"),
         ("w5500", "adafruit"),
     }
-    # A runner that does not exist yet is reported with its reason, never with a figure.
-    missing = [r for r in results["esp_throughput"] if r["runner"] == "asyncio"]
-    assert missing and all(r["fraction"] is None and "not" in r["note"] for r in missing)
-    assert "not available yet" in table
-    assert results["latency"][0]["echo_samples"] == run.TINY.latency_samples
-    assert results["many_modules"][0]["modules"] == run.TINY.modules and results["many_modules"][0]["intact"]
+    assert "not available" not in table
+    for key in ("latency", "many_modules"):  # both runners measured, none left out
+        assert [row["runner"] for row in results[key]] == ["threaded", "asyncio"], key
+    for row in results["latency"]:
+        assert row["echo_samples"] == run.TINY.latency_samples and row["sigio_samples"] > 0, row
+    for row in results["many_modules"]:
+        assert row["modules"] == run.TINY.modules and row["intact"] and row["fraction_each"] > 0, row
+    assert next(r for r in results["many_modules"] if r["runner"] == "asyncio")["threads"] == 1
+    assert {g["goal"] for g in results["goals"]} >= {
+        "sigio latency median < 0.2 ms of driver time (threaded)",
+        "sigio latency median < 0.2 ms of driver time (asyncio)",
+    }
     assert results["memory"]["esp_intact"] and results["memory"]["w5500_intact"]
     assert [row["intn"] for row in results["w5500_cpu"]] == [False, True]
     for row in results["w5500_bus"]:  # the accounting adds up: payload once, plus what the rest costs
