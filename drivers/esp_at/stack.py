@@ -128,12 +128,14 @@ class ESPATStack(NetworkStack):
             if not self.runner.alive:
                 callbacks.extend(s.callback for s in self.sockets if s.callback is not None)
             self.kick()
+        if notice.reset and self.on_reset is not None:
+            # Before the sockets hear of it: an application woken by its socket's loss finds the module already
+            # marked for re-initialisation (wait_initialised waits for it) and the interface DISCONNECTED.
+            self.on_reset()
         for callback in dict.fromkeys(callbacks):
             run_callback(callback)
         if notice.wifi is not None and self.on_wifi is not None:
             self.on_wifi(notice.wifi)
-        if notice.reset and self.on_reset is not None:
-            self.on_reset()
         if not self.runner.alive and not self._port_failure_reported:
             self._port_failure_reported = True
             if self.on_port_failed is not None:

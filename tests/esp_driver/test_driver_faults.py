@@ -108,6 +108,29 @@ def test_module_reset_loses_sockets_then_the_interface_recovers(
     again.close()
 
 
+def test_a_socket_lost_to_a_reset_finds_the_interface_already_down_and_re_initialising(
+    iface: ESP8266Interface, servers: LoopbackServers
+) -> None:
+    """The application learns of the reset from its blocked recv: by then the interface says DISCONNECTED and
+    wait_initialised() waits for the re-initialisation (it must not say True while the module is not set up)."""
+    sock = echo_socket(iface, servers)
+    echo_once(sock, b"before the reset")
+    sock.set_timeout(5000)
+    seen: list[tuple[NsapiConnectionStatus, bool]] = []
+
+    def reader() -> None:
+        assert sock.recv(bytearray(10)) == NsapiError.CONNECTION_LOST
+        seen.append((iface.get_connection_status(), iface.stack.runner.alive and iface._initialised))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    emulator_of(iface).inject_reset()
+    thread.join(10)
+    assert seen == [(NsapiConnectionStatus.DISCONNECTED, False)]
+    sock.close()
+    assert iface.wait_initialised(5.0)
+
+
 def test_vanished_port_gives_device_error_promptly_and_ends_the_reader(
     iface: ESP8266Interface, servers: LoopbackServers
 ) -> None:
