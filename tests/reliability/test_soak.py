@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ class Resources:
             thread.join(5.0)
         extra = [t.name for t in set(threading.enumerate()) - self.threads if t.is_alive()]
         assert not extra, f"{what}: threads left behind: {extra}"
-        fds = _fd_count()
+        fds = _fd_wait(self.fds)
         assert fds == self.fds, f"{what}: {fds - self.fds} more file descriptors than before"
         assert grown < MEMORY_LIMIT, f"{what}: traced memory grew by {grown} bytes"
         return f"{what}: threads, fds ({fds}) flat, traced memory {grown:+d} bytes"
@@ -136,6 +137,16 @@ def _settle() -> None:
 
 def _fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+def _fd_wait(expected: int, timeout: float = 5.0) -> int:
+    """The process's descriptor count once it is back to ``expected``, or what it is when ``timeout`` passes: an
+    emulator's bridge thread closes the host side of the last connection a moment after the driver's close returns
+    (a descriptor still open after that is a leak)."""
+    deadline = time.monotonic() + timeout
+    while (fds := _fd_count()) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return fds
 
 
 def _open_close(stack: Stack, cycles: int) -> None:
