@@ -5,11 +5,21 @@ Layers, one module each: ``parser`` (sans-IO AT tokenizer), ``dialects`` (firmwa
 owner of protocol state), ``runner`` (the reader thread on pyserial), ``worker`` (the one worker thread),
 ``socket_jobs`` (the AT work behind the primitives), ``stack`` (``ESPATStack``, netsocket's primitives),
 ``module_dns`` (look-ups on the module), ``startup`` (bringing the module up), ``interface``
-(``ESP8266Interface``, the Wi-Fi API).
+(``ESP8266Interface``, the Wi-Fi API), ``softap`` (``ESPSoftAP``, the module as an access point).
 """
 
 from .dialects import SleepMode
 from .interface import ESP32Interface, ESP8266Interface
+from .softap import ESPSoftAP, SoftAPEvent, SoftAPEventKind, SoftAPStation
 from .stack import ESPATStack
 
-__all__ = ["ESP32Interface", "ESP8266Interface", "ESPATStack", "SleepMode"]
+__all__ = [
+    "ESP32Interface",
+    "ESP8266Interface",
+    "ESPATStack",
+    "ESPSoftAP",
+    "SleepMode",
+    "SoftAPEvent",
+    "SoftAPEventKind",
+    "SoftAPStation",
+]

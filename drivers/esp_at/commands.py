@@ -338,3 +338,46 @@ def join_error(lines: list[bytes]) -> int | None:
     """The code of a failed join's ``+CWJAP:<code>`` (1 timeout, 2 wrong password, 3 no AP, 4 failed)."""
     code = line_with(lines, b"+CWJAP:")
     return int(code) if code is not None and code.strip().isdigit() else None
+
+
+# -- the SoftAP -------------------------------------------------------------------------------------------------------
+STATION_LIST: Final = Command(b"AT+CWLIF")
+"""The stations joined to the SoftAP that hold a DHCP lease (one ``[+CWLIF:]<ip>,<mac>`` line each)."""
+
+
+def wifi_mode(dialect: Dialect, softap: bool) -> Command:
+    """``AT+CWMODE[_CUR]=3`` (station and SoftAP) or ``=1`` (station only): the station side stays up in both."""
+    return Command(dialect.cwmode_set + (b"3" if softap else b"1"))
+
+
+def softap_config(
+    dialect: Dialect, ssid: str, pass_phrase: str, channel: int, ecn: int, max_stations: int, hidden: bool
+) -> Command:
+    """``AT+CWSAP[_CUR]="<ssid>","<pwd>",<ch>,<ecn>,<max conn>,<hidden>``; ParameterError when a string is unsafe
+    or the line is longer than the firmware takes (the caller checks the numbers against the dialect)."""
+    line = (
+        dialect.cwsap
+        + b"="
+        + quote(ssid, 32)
+        + b","
+        + quote(pass_phrase, 64)
+        + b",%d,%d,%d,%d" % (channel, ecn, max_stations, int(hidden))
+    )
+    if len(line) > dialect.command_limit:
+        raise ParameterError("the SoftAP command is longer than the firmware's command line once escaped")
+    return Command(line)
+
+
+_CWLIF_RE: Final = re.compile(rb"(\d{1,3}(?:\.\d{1,3}){3}),([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})")
+
+
+def softap_stations(dialect: Dialect, lines: list[bytes]) -> list[tuple[str, str]]:
+    """``AT+CWLIF``'s ``<ip>,<mac>`` lines (after the dialect's prefix) as (MAC in lower case, IP); others skipped."""
+    found = []
+    for line in lines:
+        if not line.startswith(dialect.cwlif_prefix):
+            continue
+        match = _CWLIF_RE.fullmatch(line[len(dialect.cwlif_prefix) :].strip())
+        if match is not None:
+            found.append((match.group(2).decode().lower(), match.group(1).decode()))
+    return found

@@ -10,10 +10,10 @@ the module busy ends, then repeat the command, within its deadline); the CIPSEND
 and ``SEND OK`` rules (never a failure after ``Recv N bytes``: that would duplicate data); passive-mode fetches;
 the link table and receive buffers (``links.LinkTable``); the Wi-Fi state; reset handling; the dialect.
 
-Routing: URCs (link, Wi-Fi, ``ready``, ``+IPD``) are applied wherever they arrive; everything else (information
-lines, results, prompts, ``busy``) belongs to the command in flight, if any, and is otherwise logged and dropped.
-A ``SEND OK`` is only taken after this send's ``Recv N bytes``, so a late ``SEND OK`` of an earlier send cannot
-complete a later one.
+Routing: URCs (link, Wi-Fi, SoftAP stations, ``ready``, ``+IPD``) are applied wherever they arrive; everything
+else (information lines, results, prompts, ``busy``) belongs to the command in flight, if any, and is otherwise
+logged and dropped. A ``SEND OK`` is only taken after this send's ``Recv N bytes``, so a late ``SEND OK`` of an
+earlier send cannot complete a later one.
 """
 
 from __future__ import annotations
@@ -78,18 +78,25 @@ class Exchange:
 
 @dataclass(frozen=True)
 class Notice:
-    """An event out of the core: which links changed, Wi-Fi news, a reset, an accepted connection, or a finished
-    command (the runner wakes whoever waits for it)."""
+    """An event out of the core: which links changed, Wi-Fi news, SoftAP station news, a reset, an accepted
+    connection, or a finished command (the runner wakes whoever waits for it)."""
 
     links: frozenset[int] = frozenset()
     wifi: Literal["CONNECTED", "GOT IP", "DISCONNECT"] | None = None
     reset: bool = False
     accepted: int | None = None
     completed: Exchange | None = None
+    station: p.StationEvent | None = None
 
     @property
     def for_callbacks(self) -> bool:
-        return bool(self.links) or self.wifi is not None or self.reset or self.accepted is not None
+        return (
+            bool(self.links)
+            or self.wifi is not None
+            or self.reset
+            or self.accepted is not None
+            or self.station is not None
+        )
 
 
 _NOTHING: Final = Notice()
@@ -294,6 +301,8 @@ class ATCore:
             elif event.kind == "DISCONNECT":
                 self.wifi_up = False
             return Notice(wifi=event.kind)
+        if isinstance(event, p.StationEvent):
+            return Notice(station=event)
         if isinstance(event, p.Ready):
             return self._module_reset()
         if isinstance(event, p.Garbage):

@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Final
 
+from netsocket.types import NsapiSecurity
+
 
 class SleepMode(Enum):
     """Power saving while associated (``AT+SLEEP``); the firmware's numbers for them differ (reference §3.26)."""
@@ -73,6 +75,25 @@ class Dialect:
     udp_active_command: bytes | None = None
     """Puts one link (``%d``) in active receive (AT+CIPRECVTYPE, ESP-AT >= 3.3): passive UDP merges queued
     datagrams (esp-at #451), active +IPD keeps each one whole with its sender."""
+    cwmode_set: bytes = b"AT+CWMODE="
+    """AT+CWMODE's set form without the mode (NonOS: the RAM-only ``_CUR`` name; reference §3.6)."""
+    cwsap: bytes = b"AT+CWSAP"
+    """AT+CWSAP's name: ``=`` sets the SoftAP, ``?`` answers ``+<name without AT>:...``."""
+    softap_max_stations: int = 8
+    """AT+CWSAP's largest ``<max conn>`` (also the firmware's default)."""
+    softap_securities: tuple[tuple[NsapiSecurity, int], ...] = (
+        (NsapiSecurity.NONE, 0),
+        (NsapiSecurity.WPA, 2),
+        (NsapiSecurity.WPA2, 3),
+        (NsapiSecurity.WPA_WPA2, 4),
+    )
+    """AT+CWSAP's ``<ecn>`` for each security the SoftAP offers (a security left out is UNSUPPORTED; no WEP)."""
+    softap_channels: tuple[int, int] = (1, 13)
+    """AT+CWSAP's channel range."""
+    softap_urcs: bool = True
+    """Whether ``+STA_CONNECTED``/``+DIST_STA_IP``/``+STA_DISCONNECTED`` report stations (NonOS prints none)."""
+    cwlif_prefix: bytes = b"+CWLIF:"
+    """What starts each AT+CWLIF line before ``<ip>,<mac>`` (NonOS: nothing)."""
 
 
 NONOS_17: Final = Dialect(
@@ -99,6 +120,11 @@ NONOS_17: Final = Dialect(
     passive_window=5760,
     ping_reply=b"+",
     sleep_codes=((SleepMode.NONE, 0), (SleepMode.LIGHT, 1), (SleepMode.MODEM, 2)),
+    cwmode_set=b"AT+CWMODE_CUR=",
+    cwsap=b"AT+CWSAP_CUR",
+    softap_max_stations=4,
+    softap_urcs=False,
+    cwlif_prefix=b"",
 )
 
 AT2_ESP8266: Final = Dialect(
@@ -132,6 +158,7 @@ AT3_ESP32: Final = replace(
     passive_window=5744,
     wpa3=True,
     udp_active_command=b"AT+CIPRECVTYPE=%d,0",
+    softap_max_stations=10,
 )
 
 DIALECTS: Final = {d.name: d for d in (NONOS_17, AT2_ESP8266, AT3_ESP32)}

@@ -27,6 +27,7 @@ from .commands import COMMAND_TIMEOUT, JOIN_TIMEOUT, ParameterError
 from .core import ATCore, Notice
 from .dialects import SleepMode
 from .runner import Reply, Runner
+from .softap import ESPSoftAP
 from .stack import ESPATStack
 from .startup import ModuleStartup
 from .worker import Job, Worker
@@ -96,6 +97,7 @@ class ESP8266Interface(WiFiInterface):
         self._netmask: str | None = None
         self._gateway: str | None = None
         self._mac: str | None = None
+        self._softap: ESPSoftAP | None = None
         self._make_stack()
 
     # -- construction ---------------------------------------------------------------------------------------------
@@ -187,6 +189,15 @@ class ESP8266Interface(WiFiInterface):
                 self.stack.run(command)
         if self._country is not None:
             self._apply_country()
+        if self._softap is not None:
+            self._softap.reapply()
+
+    def softap(self) -> ESPSoftAP:
+        """The module's access point (``softap.ESPSoftAP``; not in Mbed OS), sharing this interface's module and
+        socket stack: the station side keeps working while it is up. The same object on every call."""
+        if self._softap is None:
+            self._softap = ESPSoftAP(self)
+        return self._softap
 
     # -- Wi-Fi ----------------------------------------------------------------------------------------------------
     def set_blocking(self, blocking: bool) -> NsapiError:

@@ -93,6 +93,16 @@ class WifiEvent:
 
 
 @dataclass(frozen=True)
+class StationEvent:
+    """A station joined (``+STA_CONNECTED:"<mac>"``), got an address (``+DIST_STA_IP:"<mac>","<ip>"``) from, or
+    left (``+STA_DISCONNECTED:"<mac>"``) the module's SoftAP (ESP-AT; NonOS prints none of them). MAC in lower case."""
+
+    kind: Literal["CONNECTED", "GOT IP", "DISCONNECTED"]
+    mac: str
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
 class IpdData:
     """Active-mode data: ``+IPD,[<link>,]<len>[,<ip>,<port>]:<data>``."""
 
@@ -128,7 +138,19 @@ class Garbage:
 
 
 Event = (
-    Line | Result | Busy | RecvBytes | Prompt | Ready | LinkEvent | WifiEvent | IpdData | IpdNotice | RecvData | Garbage
+    Line
+    | Result
+    | Busy
+    | RecvBytes
+    | Prompt
+    | Ready
+    | LinkEvent
+    | WifiEvent
+    | StationEvent
+    | IpdData
+    | IpdNotice
+    | RecvData
+    | Garbage
 )
 
 _FINALS: Final[dict[bytes, Result]] = {
@@ -145,6 +167,10 @@ _WIFI: Final[dict[bytes, WifiEvent]] = {
     b"WIFI GOT IP": WifiEvent("GOT IP"),
     b"WIFI DISCONNECT": WifiEvent("DISCONNECT"),
 }
+_MAC: Final = rb'"([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})"'
+# Espressif's docs print a space after the colon; the firmware does not (reference §2.4): both are taken.
+_STATION_RE: Final = re.compile(rb"\+(STA_CONNECTED|STA_DISCONNECTED): ?" + _MAC)
+_STATION_IP_RE: Final = re.compile(rb"\+DIST_STA_IP: ?" + _MAC + rb',"(\d{1,3}(?:\.\d{1,3}){3})"')
 _LINK_RE: Final = re.compile(rb"(?:([0-4]),)?(CONNECT|CLOSED|CONNECT FAIL)")
 _RECV_RE: Final = re.compile(rb"Recv (\d{1,9}) bytes")
 _INT_RE: Final = re.compile(rb"-?\d{1,10}")
@@ -168,6 +194,8 @@ def classify_line(text: bytes) -> Event:
     wifi = _WIFI.get(text)
     if wifi is not None:
         return wifi
+    if text.startswith((b"+STA_", b"+DIST_STA_IP:")):
+        return _station_event(text)
     match = _LINK_RE.fullmatch(text)
     if match is not None:
         link = int(match.group(1)) if match.group(1) is not None else None
@@ -177,6 +205,17 @@ def classify_line(text: bytes) -> Event:
     if match is not None:
         return RecvBytes(int(match.group(1)))
     return Line(text)
+
+
+def _station_event(text: bytes) -> Event:
+    match = _STATION_RE.fullmatch(text)
+    if match is not None:
+        kind = "CONNECTED" if match.group(1) == b"STA_CONNECTED" else "DISCONNECTED"
+        return StationEvent(kind, match.group(2).decode().lower())  # type: ignore[arg-type]
+    match = _STATION_IP_RE.fullmatch(text)
+    if match is not None:
+        return StationEvent("GOT IP", match.group(1).decode().lower(), match.group(2).decode())
+    return Line(text)  # malformed: an information line like any other
 
 
 def _parse_int(field: bytes, low: int, high: int) -> int | None:

@@ -62,6 +62,8 @@ class ESPATStack(NetworkStack):
         self.on_wifi: Callable[[str], None] | None = None
         self.on_reset: Callable[[], None] | None = None
         self.on_port_failed: Callable[[], None] | None = None
+        self.on_softap: Callable[[Notice], None] | None = None
+        """SoftAP station news and resets, for ``softap.ESPSoftAP`` (reader thread)."""
         self._port_failure_reported = False
 
     @property
@@ -132,6 +134,8 @@ class ESPATStack(NetworkStack):
             # Before the sockets hear of it: an application woken by its socket's loss finds the module already
             # marked for re-initialisation (wait_initialised waits for it) and the interface DISCONNECTED.
             self.on_reset()
+        if (notice.station is not None or notice.reset) and self.on_softap is not None:
+            self.on_softap(notice)
         for callback in dict.fromkeys(callbacks):
             run_callback(callback)
         if notice.wifi is not None and self.on_wifi is not None:

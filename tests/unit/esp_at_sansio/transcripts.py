@@ -191,11 +191,14 @@ TRANSCRIPTS: list[Transcript] = [
     Transcript(
         "softap_and_misc_urcs",
         b'+STA_CONNECTED:"aa:bb:cc:dd:ee:ff"\r\n+LINK_CONN:0,2,"TCP",1,"192.168.4.2",5000,333\r\n+TIME_UPDATED\r\n'
+        b'+DIST_STA_IP:"aa:bb:cc:dd:ee:ff","192.168.4.2"\r\n+STA_DISCONNECTED:"aa:bb:cc:dd:ee:ff"\r\n'
         b"WIFI GOT IPv6 LL\r\nready\r\n",
         [
-            L(b'+STA_CONNECTED:"aa:bb:cc:dd:ee:ff"'),
+            p.StationEvent("CONNECTED", "aa:bb:cc:dd:ee:ff"),
             L(b'+LINK_CONN:0,2,"TCP",1,"192.168.4.2",5000,333'),
             L(b"+TIME_UPDATED"),
+            p.StationEvent("GOT IP", "aa:bb:cc:dd:ee:ff", "192.168.4.2"),
+            p.StationEvent("DISCONNECTED", "aa:bb:cc:dd:ee:ff"),
             L(b"WIFI GOT IPv6 LL"),
             p.Ready(),
         ],
