@@ -20,7 +20,21 @@ from .diagnose import UserError
 
 EXIT_INTERRUPTED = 130
 
-COMMANDS = ("ports", "probe", "info", "scan", "join", "ping", "get", "at", "trace", "emulate", "record", "bench")
+COMMANDS = (
+    "ports",
+    "probe",
+    "info",
+    "scan",
+    "join",
+    "ping",
+    "get",
+    "at",
+    "trace",
+    "emulate",
+    "record",
+    "bench",
+    "softap",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,7 +47,7 @@ def add_join_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: SubParsers) -> None:
-    from . import bench, emulate, http_get, probe, record, terminal, trace
+    from . import bench, emulate, http_get, probe, record, softap, terminal, trace
 
     p = sub.add_parser("ports", help="list serial ports (with the USB bridge chip) and SPI devices")
     p.set_defaults(handler=cmd_ports)
@@ -93,6 +93,7 @@ def register(sub: SubParsers) -> None:
     emulate.register(sub)
     record.register(sub)
     bench.register(sub, add_device_options, add_join_options)
+    softap.register(sub, add_device_options)
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers

@@ -24,7 +24,16 @@ class FakePort:
         self.device, self.description, self.vid, self.pid = device, description, vid, pid
 
 
-EXAMPLES = ["http_client", "mqtt_client", "coap_client", "websocket_client", "udp_echo", "tcp_server", "wifi_scan"]
+EXAMPLES = [
+    "http_client",
+    "mqtt_client",
+    "coap_client",
+    "websocket_client",
+    "udp_echo",
+    "tcp_server",
+    "wifi_scan",
+    "softap",
+]
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
