@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from netsocket.callback_context import run_callback
+from netsocket.callback_context import forbid_in_callback, run_callback
 from netsocket.errors import NsapiError
 from netsocket.types import NsapiSecurity
 
@@ -116,7 +116,8 @@ class ESPSoftAP:
         return NsapiError.OK
 
     def set_channel(self, channel: int) -> NsapiError:
-        """The channel to offer the network on (1..13 on every firmware; default 1)."""
+        """The channel to offer the network on (default 1): 1..14 here, and the firmware's range (1..13 on every
+        one) at ``start()``."""
         if isinstance(channel, bool) or not isinstance(channel, int):
             raise TypeError(f"channel is an int, not {type(channel).__name__}")
         if not 1 <= channel <= 14:
@@ -163,6 +164,7 @@ class ESPSoftAP:
 
         The module is started if needed. ``PARAMETER`` without an SSID or for a value the firmware refuses,
         ``UNSUPPORTED`` for a security its SoftAP lacks, ``DEVICE_ERROR`` when the module fails."""
+        forbid_in_callback("ESPSoftAP.start")
         if self._ssid is None:
             return NsapiError.PARAMETER
         err = self._iface._ensure_ready()
@@ -179,6 +181,7 @@ class ESPSoftAP:
     def stop(self) -> NsapiError:
         """Take the access point down (station mode again; the station side stays joined). Every station gets a
         ``LEFT`` event. ``NO_CONNECTION`` when it is not up."""
+        forbid_in_callback("ESPSoftAP.stop")
         if not self._started:
             return NsapiError.NO_CONNECTION
         self._started = False
@@ -238,6 +241,7 @@ class ESPSoftAP:
         """The stations joined that hold a lease (``AT+CWLIF``): ``(OK, [...])``, ``(NO_CONNECTION, [])`` while
         the SoftAP is down. Where the firmware prints no station messages (NonOS), the difference from the last
         list is delivered to the ``attach`` callbacks from here, on the caller's thread."""
+        forbid_in_callback("ESPSoftAP.stations")
         if not self._started:
             return NsapiError.NO_CONNECTION, []
         stack = self._iface.stack
@@ -254,7 +258,8 @@ class ESPSoftAP:
     def attach(self, callback: SoftAPCallback | None) -> None:
         """Call ``callback(SoftAPEvent)`` when a station joins, gets an address or leaves; None detaches them all.
 
-        Runs on the driver's reader thread (a callback context: no blocking socket or interface calls)."""
+        Runs on the driver's reader thread (a callback context: ``start``, ``stop`` and ``stations`` raise
+        ``RuntimeError`` there instead of waiting for that very thread, as blocking socket calls do)."""
         with self._lock:
             if callback is None:
                 self._callbacks.clear()

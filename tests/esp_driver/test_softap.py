@@ -275,3 +275,27 @@ def test_station_messages_inside_a_reply_are_notices_not_reply_lines() -> None:
     assert cmd.softap_stations(NONOS_17, [b"192.168.4.3,AA:BB:CC:DD:EE:03", b"garbage"]) == [
         ("aa:bb:cc:dd:ee:03", "192.168.4.3")
     ]
+
+
+def test_a_callback_that_makes_a_blocking_call_gets_runtime_error_not_a_deadlock(
+    module: tuple[ESP8266Interface, Emulator],
+) -> None:
+    iface, emulator = module
+    ap = iface.softap()
+    outcomes: queue.Queue[str] = queue.Queue()
+
+    def blocking(event: SoftAPEvent) -> None:
+        try:
+            ap.stations()
+        except RuntimeError as exc:
+            outcomes.put(f"{event.kind.value}: {exc}")
+
+    ap.attach(blocking)
+    assert ap.set_credentials("netsocket-ap", "", NsapiSecurity.NONE) == NsapiError.OK
+    assert ap.start() == NsapiError.OK
+    mac = emulator.station_join()
+    assert mac is not None
+    leased(iface, mac)
+    assert outcomes.get(timeout=WAIT).startswith("joined: ESPSoftAP.stations called from a sigio/attach callback")
+    ap.attach(None)
+    assert ap.stop() == NsapiError.OK
