@@ -21,6 +21,8 @@ from netsocket.mocks.esp_at import running_emulators
 from netsocket.mocks.esp_at.emulator import Emulator
 
 from netsocket import NsapiConnectionStatus, NsapiError, NsapiSecurity, SocketAddress, TCPSocket
+from tests.servers import TcpServer
+from tests.servers.services import echo_tcp
 
 pytestmark = pytest.mark.esp
 
@@ -82,10 +84,35 @@ def leased(iface: ESP8266Interface, mac: str) -> list[SoftAPStation]:
     raise AssertionError(f"{mac} never got a lease")
 
 
+def echo(sock: TCPSocket, data: bytes) -> bytes:
+    assert sock.send(data) == len(data)
+    buffer = bytearray(len(data))
+    got = 0
+    while got < len(data):
+        n = sock.recv(memoryview(buffer)[got:])
+        assert n > 0, n
+        got += n
+    return bytes(buffer)
+
+
+@pytest.fixture
+def echo_server() -> Iterator[TcpServer]:
+    with echo_tcp() as server:
+        yield server
+
+
 def test_start_list_events_and_stop_with_the_station_side_kept_up(
-    module: tuple[ESP8266Interface, Emulator], profile: str, caplog: pytest.LogCaptureFixture
+    module: tuple[ESP8266Interface, Emulator],
+    profile: str,
+    caplog: pytest.LogCaptureFixture,
+    echo_server: TcpServer,
 ) -> None:
     iface, emulator = module
+    link = TCPSocket()
+    assert link.open(iface) == NsapiError.OK
+    link.set_timeout(int(WAIT * 1000))
+    assert link.connect(SocketAddress("127.0.0.1", echo_server.port)) == NsapiError.OK
+    assert echo(link, b"before the SoftAP") == b"before the SoftAP"
     ap = iface.softap()
     assert ap is iface.softap()
     events = Events()
@@ -112,8 +139,9 @@ def test_start_list_events_and_stop_with_the_station_side_kept_up(
     assert leased(iface, mac) == [SoftAPStation(mac, "192.168.4.2")]
     assert events.next() == SoftAPEvent(SoftAPEventKind.JOINED, mac)
     assert events.next() == SoftAPEvent(SoftAPEventKind.GOT_IP, mac, "192.168.4.2")
-    # The station side works beside the SoftAP (CWMODE 3): still joined, and it resolves names.
+    # The station side works beside the SoftAP (CWMODE 3): still joined, its connection carries data, it resolves.
     assert iface.get_connection_status() == NsapiConnectionStatus.GLOBAL_UP
+    assert echo(link, b"beside the SoftAP") == b"beside the SoftAP"
     address = SocketAddress()
     assert iface.gethostbyname("localhost", address) == NsapiError.OK and address.get_ip_address() == "127.0.0.1"
 
@@ -135,6 +163,8 @@ def test_start_list_events_and_stop_with_the_station_side_kept_up(
     assert emulator.call(lambda dev, _now: (dev.cwmode, dict(dev.features.stations))) == (1, {})
     assert iface.get_connection_status() == NsapiConnectionStatus.GLOBAL_UP
     assert emulator.call(lambda dev, _now: dev.wifi_connected())
+    assert echo(link, b"after the SoftAP") == b"after the SoftAP"  # the same connection, never dropped
+    link.close()
     assert ap.stop() == NsapiError.NO_CONNECTION
     assert ap.stations() == (NsapiError.NO_CONNECTION, [])
     events.assert_none()  # the late +STA_DISCONNECTED of a station already reported gone gives no second LEFT
