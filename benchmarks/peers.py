@@ -9,11 +9,11 @@ each transfer size (a cost per byte that grows with the transfer is a defect).
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import serial
+from netsocket.mocks.w5500.circuitpython import BusioSPI, ChipSelectPin
 
 from .common import Transfer, median, timed_download, timed_upload
 from .esp import download, esp_interface, far_end, upload
@@ -58,60 +58,13 @@ def adafruit_esp_upload(esp: Any, size: int, seed: int = 3) -> Transfer:
     )
 
 
-class _BusioSpi:
-    """busio.SPI's surface over the emulated chip (adafruit_bus_device locks it, then writes/reads a frame)."""
-
-    def __init__(self, emulator: Any) -> None:
-        self.emulator = emulator
-        self._lock = threading.Lock()
-
-    def try_lock(self) -> bool:
-        return self._lock.acquire(blocking=False)
-
-    def unlock(self) -> None:
-        self._lock.release()
-
-    def configure(self, **_settings: int) -> None:
-        pass
-
-    def write(self, buffer: bytes | bytearray, *, start: int = 0, end: int | None = None) -> None:
-        self.emulator.exchange(bytes(buffer[start:end]))
-
-    def readinto(self, buffer: bytearray, *, start: int = 0, end: int | None = None, write_value: int = 0) -> None:
-        stop = len(buffer) if end is None else end
-        buffer[start:stop] = self.emulator.exchange(bytes([write_value]) * (stop - start))
-
-
-class _ChipSelect:
-    """digitalio's CS pin: a falling edge starts a W5500 frame, a rising edge ends it."""
-
-    def __init__(self, emulator: Any) -> None:
-        self.emulator = emulator
-        self._value = True
-
-    def switch_to_output(self, value: bool = False, **_kwargs: object) -> None:
-        self.value = value
-
-    @property
-    def value(self) -> bool:
-        return self._value
-
-    @value.setter
-    def value(self, level: bool) -> None:
-        if self._value and not level:
-            self.emulator.select()
-        elif not self._value and level:
-            self.emulator.deselect()
-        self._value = bool(level)
-
-
 def adafruit_w5500_transfer(direction: str, size: int, spi_hz: float) -> Transfer:
     from adafruit_wiznet5k.adafruit_wiznet5k import WIZNET5K
     from adafruit_wiznet5k.adafruit_wiznet5k_socketpool import SocketPool
     from netsocket.mocks.w5500 import FakeSpiDev
 
     with FakeSpiDev(spi_hz=spi_hz) as fake:
-        eth = WIZNET5K(_BusioSpi(fake.emulator), _ChipSelect(fake.emulator), is_dhcp=False)
+        eth = WIZNET5K(BusioSPI(fake.emulator), ChipSelectPin(fake.emulator), is_dhcp=False)
         eth.ifconfig = tuple(eth.unpretty_ip(a) for a in ("192.168.77.60", "255.255.255.0", "192.168.77.1") * 2)[:4]
         pool = SocketPool(eth)
         sock = pool.socket(pool.AF_INET, pool.SOCK_STREAM)

@@ -4,8 +4,9 @@ Layers, one module each: ``parser`` (sans-IO AT tokenizer), ``dialects`` (firmwa
 ``commands`` (commands as data), ``links`` (link table and buffers), ``core`` (the sans-IO protocol core, the only
 owner of protocol state), ``runner`` (the reader thread on pyserial), ``worker`` (the one worker thread),
 ``socket_jobs`` (the AT work behind the primitives), ``stack`` (``ESPATStack``, netsocket's primitives),
-``module_dns`` (look-ups on the module), ``startup`` (bringing the module up), ``interface``
-(``ESP8266Interface``, the Wi-Fi API), ``softap`` (``ESPSoftAP``, the module as an access point).
+``module_dns`` (look-ups on the module), ``startup`` (bringing the module up), ``module_services`` (ping, mDNS,
+power saving, country, SNTP), ``interface`` (``ESP8266Interface``, the Wi-Fi API), ``softap`` (``ESPSoftAP``, the
+module as an access point).
 """
 
 from .dialects import SleepMode

@@ -22,7 +22,7 @@ from netsocket.types import NsapiConnectionStatus, NsapiSecurity, NsapiVersion
 from .aio_runner import AsyncRunner, AsyncWorker
 from .core import ATCore, Notice
 from .interface import ESP32Interface, ESP8266Interface
-from .loop_bridge import run_blocking
+from .loop_bridge import GreenletRLock, run_blocking
 from .runner import Runner
 from .worker import Job, Worker
 
@@ -39,6 +39,7 @@ class _OnTheLoop(ESP8266Interface):
     ):
         self._loop = loop
         super().__init__(port, baudrate, **options)
+        self._startup.lock = GreenletRLock()  # calls run as greenlets on one thread: a thread's RLock lets all in
 
     def _make_runner(self, core: ATCore, on_notice: Callable[[Notice], None]) -> Runner:
         return AsyncRunner(None, core, on_notice, getattr(self, "_loop", None))

@@ -69,6 +69,80 @@ def call_on_loop(loop: asyncio.AbstractEventLoop, function: Callable[..., T], *a
     return asyncio.run_coroutine_threadsafe(run_blocking(function, *args), loop).result()
 
 
+class GreenletRLock:
+    """``threading.RLock`` held per greenlet rather than per thread: blocking driver calls that run as greenlets on
+    one loop's thread (``run_blocking``) exclude each other, where an ``RLock`` would let them all in at once.
+
+    A bridged greenlet that must wait awaits a future (the loop keeps running); a plain thread waits on a condition;
+    any other code on a running loop's thread is refused rather than allowed to block the loop."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._released = threading.Condition(self._mutex)
+        self._owner: greenlet.greenlet | None = None
+        self._count = 0
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def acquire(self) -> bool:
+        me = greenlet.getcurrent()
+        with self._mutex:
+            while self._owner is not None and self._owner is not me:
+                if in_bridge():
+                    self._await_release()
+                elif _running_loop() is not None:
+                    raise RuntimeError("a blocking driver call on the event loop's thread: use the Async interface")
+                else:
+                    self._released.wait()
+            self._owner = me
+            self._count += 1
+            return True
+
+    def _await_release(self) -> None:
+        """With ``_mutex`` held: release it, await the next release, take it again."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        entry = (loop, waiter)
+        self._waiters.append(entry)
+        self._mutex.release()
+        try:
+            await_only(waiter)
+        finally:
+            self._mutex.acquire()
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._owner is not greenlet.getcurrent():
+                raise RuntimeError("cannot release a lock this greenlet does not hold")
+            self._count -= 1
+            if self._count:
+                return
+            self._owner = None
+            self._released.notify_all()
+            waiters, self._waiters = self._waiters, []
+        for loop, waiter in waiters:
+            loop.call_soon_threadsafe(_set_done, waiter)
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _set_done(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class LoopCondition:
     """A ``threading.Condition`` look-alike for one event loop's thread: ``wait`` releases the lock and awaits a
     notification (or the timeout) through ``await_only``, so waiters are greenlets and the loop never blocks."""

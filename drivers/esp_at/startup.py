@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from netsocket.errors import NsapiError
@@ -118,7 +119,7 @@ class ModuleStartup:
         self._rtscts = rtscts
         self._reset_callable = reset
         self._configure = configure
-        self.lock = threading.RLock()
+        self.lock: AbstractContextManager[bool] = threading.RLock()  # the asyncio interface puts a GreenletRLock
         self.owns_port = False
         self.initialised = False
         self.starting = False

@@ -82,23 +82,11 @@ def _cwjeap(dev: EspAtDevice, cmd: Command, now: float) -> None:
         delay = "join_fail_not_found" if ap is None else "join_fail_wrong_password"
         dev.run_busy(dev.delay(delay), failed, now)
         return
-    dev.busy = "p"
 
-    def associated(at: float) -> None:
-        dev.wifi = WifiState.NO_IP
-        dev.ap = ap
-        dev.emit(b"WIFI CONNECTED\r\n")
-        dev.schedule(dev.delay("connected_to_got_ip"), got_ip, at)
-
-    def got_ip(at: float) -> None:
-        dev.busy = None
-        dev.wifi = WifiState.GOT_IP
+    def remember() -> None:
         dev.features.eap_join = (ssid, method, identity, username, password, security)
-        dev.emit(b"WIFI GOT IP\r\n")
-        dev.ok(at)
-        dev.after_got_ip(at)
 
-    dev.schedule(dev.delay("join_to_connected"), associated, now)
+    dev.join_accepted(ap, now, remember)
 
 
 HANDLERS: dict[str, Callable[[EspAtDevice, Command, float], None]] = {"CWJEAP": _cwjeap}

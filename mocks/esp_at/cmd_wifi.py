@@ -94,24 +94,12 @@ def _cwjap(dev: EspAtDevice, cmd: Command, now: float) -> None:
     if not ap.accepts(password):
         dev.run_busy(dev.delay("join_fail_wrong_password"), lambda at: _join_failed(dev, 2, at), now)
         return
-    dev.busy = "p"
 
-    def associated(at: float) -> None:
-        dev.wifi = WifiState.NO_IP
-        dev.ap = ap
-        dev.emit(b"WIFI CONNECTED\r\n")
-        dev.schedule(dev.delay("connected_to_got_ip"), got_ip, at)
-
-    def got_ip(at: float) -> None:
-        dev.busy = None
-        dev.wifi = WifiState.GOT_IP
+    def remember() -> None:
         if stores:
             dev.stored_ap = (ssid, password)
-        dev.emit(b"WIFI GOT IP\r\n")
-        dev.ok(at)
-        dev.after_got_ip(at)
 
-    dev.schedule(dev.delay("join_to_connected"), associated, now)
+    dev.join_accepted(ap, now, remember)
 
 
 def _join_failed(dev: EspAtDevice, code: int, now: float) -> None:

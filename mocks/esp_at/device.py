@@ -507,6 +507,27 @@ class EspAtDevice:
         self.emit(b"WIFI GOT IP\r\n")
         self.after_got_ip(now)
 
+    def join_accepted(self, ap: AccessPoint, now: float, remember: Callable[[], None]) -> None:
+        """A join the AP accepts: busy until ``WIFI CONNECTED``, ``WIFI GOT IP`` and the command's ``OK``;
+        ``remember`` stores what the join command keeps (right before ``WIFI GOT IP``)."""
+        self.busy = "p"
+
+        def associated(at: float) -> None:
+            self.wifi = WifiState.NO_IP
+            self.ap = ap
+            self.emit(b"WIFI CONNECTED\r\n")
+            self.schedule(self.delay("connected_to_got_ip"), got_ip, at)
+
+        def got_ip(at: float) -> None:
+            self.busy = None
+            self.wifi = WifiState.GOT_IP
+            remember()
+            self.emit(b"WIFI GOT IP\r\n")
+            self.ok(at)
+            self.after_got_ip(at)
+
+        self.schedule(self.delay("join_to_connected"), associated, now)
+
     def after_got_ip(self, now: float) -> None:
         cmd_ipv6.after_got_ip(self, now)
         if self.sntp_enabled and not self.sntp_synced:

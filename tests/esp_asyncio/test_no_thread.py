@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import serial
 import trustme
 from netsocket.drivers.esp_at.aio_interface import AsyncESP32Interface, AsyncESP8266Interface
 
@@ -321,3 +322,22 @@ def test_a_hard_reset_of_a_silent_module_does_not_block_the_loop(caplog: pytest.
     finally:
         port.close()
     assert [r.getMessage() for r in caplog.records if r.name == "asyncio" and "took" in r.getMessage()] == []
+
+
+def test_concurrent_first_calls_start_the_module_once(tmp_path: Path) -> None:
+    """Three coroutines make their first calls at once on a fresh interface: the module is started once (as by a
+    single call), not once per caller with the start-up commands interleaved on the wire."""
+
+    async def first_calls(path: str, transcript: Path, callers: int) -> list[object]:
+        async with AsyncESP8266Interface(path, record=transcript) as iface:
+            return list(await asyncio.gather(*(iface.scan(None, 0) for _ in range(callers))))
+
+    with pty_modules("at22_8266", "at22_8266") as (alone, crowded):
+        for path in (alone, crowded):  # booted before the test starts: a boot 'ready' restarts a start-up
+            with serial.Serial(path, 115200, timeout=10) as port:
+                assert port.read_until(b"ready\r\n").endswith(b"ready\r\n")
+        assert asyncio.run(first_calls(alone, tmp_path / "alone.txt", 1)) == [3]
+        assert asyncio.run(first_calls(crowded, tmp_path / "crowded.txt", 3)) == [3, 3, 3]
+    once = (tmp_path / "alone.txt").read_text().count("AT+GMR")
+    assert once >= 1
+    assert (tmp_path / "crowded.txt").read_text().count("AT+GMR") == once

@@ -2,10 +2,8 @@
 against the emulator: DHCP from the emulated LAN, DNS through the router, and a TCP echo through a loopback
 server.
 
-Only two shims are needed, and they live here: a busio.SPI-like bus and a digitalio-like chip-select pin.
-`adafruit_bus_device.SPIDevice` locks the bus, drives CS low, lets the driver `write`/`readinto` the frame in
-pieces, then drives CS high; the shims turn those into `select`/`exchange`/`deselect` on the emulator, so one
-CS-low period is one W5500 frame, exactly as on the wire.
+Only two shims are needed, and the emulator ships them (`netsocket.mocks.w5500.circuitpython`): a busio.SPI-like
+bus and a digitalio-like chip-select pin, turning `SPIDevice`'s lock/CS/write/readinto into one W5500 frame each.
 """
 
 from __future__ import annotations
@@ -16,59 +14,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from netsocket.mocks.w5500 import FakeSpiDev, LanConfig, W5500Emulator
+from netsocket.mocks.w5500 import FakeSpiDev, LanConfig
+from netsocket.mocks.w5500.circuitpython import BusioSPI, ChipSelectPin
 
 from .spi import free_port, wait_until
 
 wiznet = pytest.importorskip("adafruit_wiznet5k.adafruit_wiznet5k")
 socketpool = pytest.importorskip("adafruit_wiznet5k.adafruit_wiznet5k_socketpool")
-
-
-class BusioSpiShim:
-    """The part of busio.SPI that SPIDevice and the driver use."""
-
-    def __init__(self, emulator: W5500Emulator) -> None:
-        self.emulator = emulator
-        self._lock = threading.Lock()
-
-    def try_lock(self) -> bool:
-        return self._lock.acquire(blocking=False)
-
-    def unlock(self) -> None:
-        self._lock.release()
-
-    def configure(self, *, baudrate: int = 100000, polarity: int = 0, phase: int = 0, bits: int = 8) -> None:
-        assert (polarity, phase, bits) == (0, 0, 8)
-
-    def write(self, buffer: bytes | bytearray, *, start: int = 0, end: int | None = None) -> None:
-        self.emulator.exchange(bytes(buffer[start:end]))
-
-    def readinto(self, buffer: bytearray, *, start: int = 0, end: int | None = None, write_value: int = 0) -> None:
-        stop = len(buffer) if end is None else end
-        buffer[start:stop] = self.emulator.exchange(bytes([write_value]) * (stop - start))
-
-
-class ChipSelectShim:
-    """digitalio.DigitalInOut for the CS pin: a falling edge starts a frame, a rising edge ends it."""
-
-    def __init__(self, emulator: W5500Emulator) -> None:
-        self.emulator = emulator
-        self._value = True
-
-    def switch_to_output(self, value: bool = False, **_kwargs: object) -> None:
-        self.value = value
-
-    @property
-    def value(self) -> bool:
-        return self._value
-
-    @value.setter
-    def value(self, level: bool) -> None:
-        if self._value and not level:
-            self.emulator.select()
-        elif not self._value and level:
-            self.emulator.deselect()
-        self._value = bool(level)
 
 
 @pytest.fixture
@@ -98,7 +50,7 @@ def echo_server() -> Iterator[tuple[str, int]]:
 
 
 def _driver(spi: FakeSpiDev, is_dhcp: bool) -> Any:
-    return wiznet.WIZNET5K(BusioSpiShim(spi.emulator), ChipSelectShim(spi.emulator), is_dhcp=is_dhcp)
+    return wiznet.WIZNET5K(BusioSPI(spi.emulator), ChipSelectPin(spi.emulator), is_dhcp=is_dhcp)
 
 
 def _echo(eth: Any, address: tuple[str, int]) -> bytes:
