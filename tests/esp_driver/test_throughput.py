@@ -1,5 +1,6 @@
 """Megabytes through the emulated module at a throttled 921600 baud arrive intact (SHA-256), in both directions at
-once for the echo, and at a useful fraction of the line rate."""
+once for the echo. How fast is for `make bench` (benchmarks/), not for a test on a shared machine: the time limit
+here only turns a stall into a failure."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from benchmarks.esp_throughput import download, pattern, upload
 from netsocket import NsapiError, NsapiSecurity, SocketAddress, TCPSocket
 from tests.servers import LoopbackServers
 
-pytestmark = [pytest.mark.esp, pytest.mark.slow]
+pytestmark = [pytest.mark.esp, pytest.mark.slow, pytest.mark.timeout(600)]
 
 SIZE = 5_000_000
 BAUD = 921_600
@@ -33,18 +34,16 @@ def iface() -> Iterator[ESP8266Interface]:
         interface.close()
 
 
-def test_5mb_download_arrives_intact_near_line_rate(iface: ESP8266Interface) -> None:
+def test_5mb_download_arrives_intact(iface: ESP8266Interface) -> None:
     result = download(iface, SIZE)
     assert result.size == SIZE
     assert result.intact, "SHA-256 of the downloaded bytes differs"
-    assert result.rate() > 0.5 * BAUD / 10, f"{result.rate():.0f} B/s"
 
 
-def test_5mb_upload_arrives_intact_near_line_rate(iface: ESP8266Interface) -> None:
+def test_5mb_upload_arrives_intact(iface: ESP8266Interface) -> None:
     result = upload(iface, SIZE)
     assert result.size == SIZE
     assert result.intact, "SHA-256 of the uploaded bytes differs"
-    assert result.rate() > 0.5 * BAUD / 10, f"{result.rate():.0f} B/s"
 
 
 def test_5mb_tcp_echo_arrives_intact(iface: ESP8266Interface) -> None:
