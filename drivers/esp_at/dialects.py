@@ -73,6 +73,17 @@ class Dialect:
     udp_active_command: bytes | None = None
     """Puts one link (``%d``) in active receive (AT+CIPRECVTYPE, ESP-AT >= 3.3): passive UDP merges queued
     datagrams (esp-at #451), active +IPD keeps each one whole with its sender."""
+    # -- module-side TLS (``module_tls``) and WPA2-Enterprise (``enterprise``); reference §3.13, §3.23 --
+    ssl_links: int = 1
+    """How many SSL links the firmware runs at once (ESP8266: one, for memory; ESP-AT 3.x on ESP32: five)."""
+    sslcconf_per_link: bool = True
+    """AT+CIPSSLCCONF takes ``<link>,<auth_mode>`` (ESP-AT); NonOS has one global ``<mode>`` for every link."""
+    ssl_sni: bool = True
+    """Whether the firmware has AT+CIPSSLCSNI (NonOS does not: its TLS sends no server name)."""
+    ssl_size_command: bytes | None = None
+    """Sent before an SSL link starts (NonOS needs ``AT+CIPSSLSIZE=4096`` or the handshake fails or reboots)."""
+    eap_join: bool = False
+    """Whether the firmware has AT+CWJEAP, the WPA2-Enterprise join (ESP-AT on ESP32 only)."""
 
 
 NONOS_17: Final = Dialect(
@@ -99,6 +110,9 @@ NONOS_17: Final = Dialect(
     passive_window=5760,
     ping_reply=b"+",
     sleep_codes=((SleepMode.NONE, 0), (SleepMode.LIGHT, 1), (SleepMode.MODEM, 2)),
+    sslcconf_per_link=False,
+    ssl_sni=False,
+    ssl_size_command=b"AT+CIPSSLSIZE=4096",
 )
 
 AT2_ESP8266: Final = Dialect(
@@ -132,6 +146,8 @@ AT3_ESP32: Final = replace(
     passive_window=5744,
     wpa3=True,
     udp_active_command=b"AT+CIPRECVTYPE=%d,0",
+    ssl_links=5,
+    eap_join=True,
 )
 
 DIALECTS: Final = {d.name: d for d in (NONOS_17, AT2_ESP8266, AT3_ESP32)}
