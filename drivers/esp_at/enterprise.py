@@ -130,7 +130,7 @@ def join_command(dialect: Dialect, creds: EnterpriseCredentials, timeout: float)
     if not dialect.eap_join:
         return None
     if creds.method is EapMethod.TLS:
-        inner = b",,"
+        inner = b","  # empty username and password
     else:
         inner = quote(creds.username, FIELD_LIMIT) + b"," + quote(creds.password, FIELD_LIMIT)
     low, high = TIMEOUT_RANGE
