@@ -281,6 +281,7 @@ class ESP8266Interface(ModuleServices, WiFiInterface):
             return NsapiError.UNSUPPORTED
         if creds.password:
             self.stack.runner.add_secret(cmd.quote(creds.password, 64)[1:-1])
+            self.stack.runner.add_secret(creds.password.encode())
         return join
 
     def _connect_wifi(self) -> NsapiError:

@@ -89,7 +89,7 @@ def joined(profile: str) -> Iterator[tuple[ESP8266Interface, Emulator]]:
 
 def sent(caplog: pytest.LogCaptureFixture) -> list[bytes]:
     """The command lines the driver wrote, in order."""
-    lines = []
+    lines: list[bytes] = []
     for record in caplog.records:
         message = record.getMessage()
         if message.startswith("-> "):
