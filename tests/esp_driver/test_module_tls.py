@@ -24,6 +24,8 @@ pytestmark = pytest.mark.esp
 
 PROFILES = ("nonos17", "at22_8266", "at3_esp32")
 _names = itertools.count(1)
+sunk: list[bytes] = []
+"""What the servers' ``sink`` connections received, whole (one entry per connection)."""
 
 
 @contextlib.contextmanager
@@ -31,7 +33,8 @@ def tls_server(
     ca: trustme.CA, *identities: str, client_ca: trustme.CA | None = None
 ) -> Iterator[tuple[int, list[str | None]]]:
     """A loopback TLS server (certificate for ``identities``, signed by ``ca``) that answers each connection's
-    first message in upper case and closes; yields its port and the server names the clients sent."""
+    first message in upper case and closes (a first message starting with ``sink``: keeps all it gets until the
+    client closes, in ``sunk``); yields its port and the server names the clients sent."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert(*identities).configure_cert(context)
     if client_ca is not None:
@@ -62,9 +65,16 @@ def tls_server(
     def answer(conn: socket.socket) -> None:
         with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True) as tls:
             tls.settimeout(5)
-            tls.sendall(tls.recv(100).upper())
+            first = tls.recv(100)
+            if first.startswith(b"sink"):  # keep everything until the client closes
+                while chunk := tls.recv(65536):
+                    first += chunk
+                sunk.append(first)
+            else:
+                tls.sendall(first.upper())
 
     handlers: list[threading.Thread] = []
+    sunk.clear()
     thread = threading.Thread(target=serve)
     thread.start()
     try:
@@ -272,6 +282,46 @@ def test_ssl_links_are_limited_as_the_firmware_limits_them(profile: str) -> None
         round_trip(extra)
         for sock in [*socks, extra]:
             sock.close()
+
+
+@pytest.mark.parametrize("profile", ["nonos17", "at22_8266"])
+def test_a_closed_ssl_socket_still_sending_does_not_cost_the_next_one_its_link(profile: str) -> None:
+    """One SSL link on an ESP8266: a socket closed with bytes still queued keeps it until they are out; the next
+    SSL socket's connect waits for it rather than failing."""
+    payload = b"sink" + bytes(range(256)) * 40
+    with joined(profile) as (iface, _emu), tls_server(trustme.CA(), "localhost") as (port, _):
+        address = SocketAddress("127.0.0.1", port)
+        first = ModuleTLSSocket(verify=ModuleTLSVerify.NONE)
+        assert first.open(iface) == NsapiError.OK
+        assert first.connect(address) == NsapiError.OK
+        assert first.send(payload) == len(payload)  # queued: the module takes it in 2048-byte sends
+        assert first.close() == NsapiError.OK
+        second = ModuleTLSSocket(verify=ModuleTLSVerify.NONE)
+        assert second.open(iface) == NsapiError.OK
+        assert second.connect(address) == NsapiError.OK
+        round_trip(second)
+        second.close()
+    assert sunk == [payload]  # every byte of the closed socket arrived
+
+
+def test_a_non_blocking_connect_reports_progress() -> None:
+    with joined("at3_esp32") as (iface, _emu), tls_server(trustme.CA(), "localhost") as (port, _):
+        sock = ModuleTLSSocket(verify=ModuleTLSVerify.NONE)
+        assert sock.open(iface) == NsapiError.OK
+        sock.set_blocking(False)
+        address = SocketAddress("127.0.0.1", port)
+        assert sock.connect(address) == NsapiError.IN_PROGRESS
+        woken = threading.Event()
+        sock.sigio(woken.set)
+        results = {sock.connect(address)}
+        while NsapiError.IS_CONNECTED not in results:
+            assert woken.wait(10)
+            woken.clear()
+            results.add(sock.connect(address))
+        assert results <= {NsapiError.ALREADY, NsapiError.IS_CONNECTED}
+        sock.set_blocking(True)
+        round_trip(sock)
+        sock.close()
 
 
 def test_the_api_says_what_it_is() -> None:
