@@ -14,7 +14,7 @@ from netsocket.interface import NetworkInterface
 from netsocket.socket import TCPSocket
 from netsocket.stack import NetworkStack
 
-from .ssl_link import ModuleTLSVerify, SslSettings, check_hostname
+from .ssl_link import ModuleTLSVerify, SslSettings, sni
 from .stack import ESPATStack
 
 
@@ -74,12 +74,13 @@ class ModuleTLSSocket(TCPSocket):
 
     def set_hostname(self, hostname: str) -> NsapiError:
         """The server's name, sent as SNI (``AT+CIPSSLCSNI``) and checked against its certificate under SERVER and
-        MUTUAL, from the next ``connect``. PARAMETER for an empty name, one over 64 bytes or with control
-        characters; UNSUPPORTED on NonOS firmware (no SNI; also reported by ``connect`` if the firmware was not
-        known yet)."""
+        MUTUAL, from the next ``connect``. PARAMETER for what ``TLSSocket.set_hostname`` refuses (control
+        characters, spaces, empty labels, ...) and for a name over 64 bytes (the firmware's limit); UNSUPPORTED on
+        NonOS firmware (no SNI; also reported by ``connect`` if the firmware was not known yet)."""
         if not isinstance(hostname, str):
             raise TypeError(f"a host name is a str, not {type(hostname).__name__}")
-        if not check_hostname(hostname):
+        name = sni(hostname)
+        if name is None:
             return NsapiError.PARAMETER
         with self._cond:
             stack = self._stack
@@ -87,9 +88,9 @@ class ModuleTLSSocket(TCPSocket):
             if stack.firmware is not None and not stack.dialect.ssl_sni:
                 return NsapiError.UNSUPPORTED
             with stack.lock:
-                self._settings.hostname = hostname
+                self._settings.hostname = name
         else:
-            self._settings.hostname = hostname
+            self._settings.hostname = name
         return NsapiError.OK
 
     def bind(self, address: SocketAddress | int) -> NsapiError:

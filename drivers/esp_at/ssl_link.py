@@ -12,8 +12,9 @@ import enum
 from dataclasses import dataclass
 
 from netsocket.errors import NsapiError
+from netsocket.server_name import server_name
 
-from .commands import CONNECT_TIMEOUT, Command, ParameterError, quote
+from .commands import CONNECT_TIMEOUT, Command, quote
 from .dialects import Dialect
 
 SNI_LIMIT = 64
@@ -42,12 +43,14 @@ class SslSettings:
     hostname: str | None = None
 
 
-def check_hostname(name: str) -> bool:
-    """Whether ``name`` fits AT+CIPSSLCSNI (1..64 bytes, no control characters)."""
-    try:
-        return bool(name) and len(quote(name, SNI_LIMIT)) > 2
-    except ParameterError:
-        return False
+def sni(name: str) -> str | None:
+    """``name`` as AT+CIPSSLCSNI carries it: a server name by the rules of host-side TLS (``netsocket.server_name``),
+    in its IDNA (ASCII) form, at most 64 bytes; None for anything else."""
+    usable = server_name(name)
+    if usable is None:
+        return None
+    wire = usable.encode("idna").decode("ascii")
+    return wire if len(wire) <= SNI_LIMIT else None
 
 
 def prepare(dialect: Dialect, link: int, settings: SslSettings, ip: str) -> list[Command] | NsapiError:

@@ -333,9 +333,11 @@ def test_the_api_says_what_it_is() -> None:
     assert not isinstance(sock, TLSSocket)  # never taken for host-side TLS
     assert sock.open(HostInterface()) == NsapiError.UNSUPPORTED  # the module's TLS needs a module
     assert sock.set_hostname("") == NsapiError.PARAMETER
-    assert sock.set_hostname("a" * 65) == NsapiError.PARAMETER
+    assert sock.set_hostname("a" * 61 + ".com") == NsapiError.PARAMETER  # 65 bytes: over AT+CIPSSLCSNI's limit
     assert sock.set_hostname("bad\nname") == NsapiError.PARAMETER
-    assert sock.set_hostname("a" * 64) == NsapiError.OK
+    assert sock.set_hostname("bad name") == NsapiError.PARAMETER
+    assert sock.set_hostname(".example.com") == NsapiError.PARAMETER
+    assert sock.set_hostname("a" * 60 + ".com") == NsapiError.OK  # 64 bytes
     with joined("at22_8266") as (iface, _emu):
         assert sock.open(iface) == NsapiError.OK
         assert sock.open(iface) == NsapiError.PARAMETER
