@@ -94,6 +94,17 @@ class Dialect:
     """Whether ``+STA_CONNECTED``/``+DIST_STA_IP``/``+STA_DISCONNECTED`` report stations (NonOS prints none)."""
     cwlif_prefix: bytes = b"+CWLIF:"
     """What starts each AT+CWLIF line before ``<ip>,<mac>`` (NonOS: nothing)."""
+    # -- module-side TLS (``module_tls``) and WPA2-Enterprise (``enterprise``); reference §3.13, §3.23 --
+    ssl_links: int = 1
+    """How many SSL links the firmware runs at once (ESP8266: one, for memory; ESP-AT 3.x on ESP32: five)."""
+    sslcconf_per_link: bool = True
+    """AT+CIPSSLCCONF takes ``<link>,<auth_mode>`` (ESP-AT); NonOS has one global ``<mode>`` for every link."""
+    ssl_sni: bool = True
+    """Whether the firmware has AT+CIPSSLCSNI (NonOS does not: its TLS sends no server name)."""
+    ssl_size_command: bytes | None = None
+    """Sent before an SSL link starts (NonOS needs ``AT+CIPSSLSIZE=4096`` or the handshake fails or reboots)."""
+    eap_join: bool = False
+    """Whether the firmware has AT+CWJEAP, the WPA2-Enterprise join (ESP-AT on ESP32 only)."""
 
 
 NONOS_17: Final = Dialect(
@@ -125,6 +136,9 @@ NONOS_17: Final = Dialect(
     softap_max_stations=4,
     softap_urcs=False,
     cwlif_prefix=b"",
+    sslcconf_per_link=False,
+    ssl_sni=False,
+    ssl_size_command=b"AT+CIPSSLSIZE=4096",
 )
 
 AT2_ESP8266: Final = Dialect(
@@ -159,6 +173,8 @@ AT3_ESP32: Final = replace(
     wpa3=True,
     udp_active_command=b"AT+CIPRECVTYPE=%d,0",
     softap_max_stations=10,
+    ssl_links=5,
+    eap_join=True,
 )
 
 DIALECTS: Final = {d.name: d for d in (NONOS_17, AT2_ESP8266, AT3_ESP32)}

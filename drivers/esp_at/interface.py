@@ -22,6 +22,7 @@ from netsocket.stack import NetworkStack
 from netsocket.types import NsapiConnectionStatus, NsapiSecurity
 
 from . import commands as cmd
+from . import enterprise
 from .commands import COMMAND_TIMEOUT, JOIN_TIMEOUT, ParameterError
 from .core import ATCore, Notice
 from .module_services import ModuleServices
@@ -97,6 +98,7 @@ class ESP8266Interface(ModuleServices, WiFiInterface):
         self._gateway: str | None = None
         self._mac: str | None = None
         self._softap: ESPSoftAP | None = None
+        self._enterprise: enterprise.EnterpriseCredentials | None = None
         self._make_stack()
 
     # -- construction ---------------------------------------------------------------------------------------------
@@ -214,6 +216,7 @@ class ESP8266Interface(ModuleServices, WiFiInterface):
             if err == NsapiError.OK:
                 self._security = NsapiSecurity.WEP
         if err == NsapiError.OK:
+            self._enterprise = None  # a PSK join from now on
             try:
                 cmd.quote(self._ssid or "", 32)
                 cmd.quote(self._pass_phrase, 64)
@@ -243,6 +246,54 @@ class ESP8266Interface(ModuleServices, WiFiInterface):
             return NsapiError.PARAMETER
         self._bssid = bssid.lower()
         return NsapiError.OK
+
+    def set_enterprise_credentials(
+        self,
+        ssid: str,
+        method: enterprise.EapMethod | int,
+        identity: str,
+        username: str = "",
+        password: str = "",
+        ca_file: str | os.PathLike[str] | None = None,
+        cert_file: str | os.PathLike[str] | None = None,
+        key_file: str | os.PathLike[str] | None = None,
+    ) -> NsapiError:
+        """Join a WPA2-Enterprise network at the next ``connect()`` (``AT+CWJEAP``; not in Mbed OS, whose
+        ``NsapiSecurity.WPA2_ENT`` this sets). ESP-AT on ESP32 only: ``connect`` returns UNSUPPORTED on ESP8266
+        firmware (NonOS 1.7, ESP-AT 2.x). ``set_credentials`` goes back to a PSK join.
+
+        ``method``: ``EapMethod.PEAP`` or ``TTLS`` with ``username`` and ``password``; ``TLS`` with ``cert_file``
+        and ``key_file`` and no username or password. ``identity`` is the outer (phase 1) identity. Each string is
+        1..32 bytes. ``ca_file`` makes the module check the RADIUS server's certificate.
+
+        The module reads certificates from its own flash, never from the UART: the files are checked here (PEM of
+        the right kind, the key matching the certificate) and tell the module which flashed ones to use; flash
+        the same files into the module (docs/esp_at_driver.md says how). PARAMETER for anything the firmware
+        would refuse, BUSY while a connect is under way. A failed join returns CONNECTION_TIMEOUT: the firmware's
+        one failure answer (``+CWJEAP:Timeout``) does not say whether the credentials were wrong."""
+        if self.get_connection_status() == NsapiConnectionStatus.CONNECTING:
+            return NsapiError.BUSY
+        creds = enterprise.credentials(ssid, method, identity, username, password, ca_file, cert_file, key_file)
+        if isinstance(creds, NsapiError):
+            return creds
+        self._enterprise = creds
+        self._ssid, self._pass_phrase, self._security = ssid, "", NsapiSecurity.WPA2_ENT
+        return NsapiError.OK
+
+    def _enterprise_join(self, creds: enterprise.EnterpriseCredentials) -> cmd.Command | NsapiError:
+        """AT+CWJEAP for the credentials of ``set_enterprise_credentials``, or why it cannot be sent."""
+        if self._bssid is not None or self._channel:
+            return NsapiError.UNSUPPORTED  # AT+CWJEAP takes no BSSID
+        try:
+            join = enterprise.join_command(self.stack.dialect, creds, self._join_timeout)
+        except ParameterError:
+            return NsapiError.PARAMETER
+        if join is None:
+            return NsapiError.UNSUPPORTED
+        if creds.password:
+            self.stack.runner.add_secret(cmd.quote(creds.password, 64)[1:-1])
+            self.stack.runner.add_secret(creds.password.encode())
+        return join
 
     def _connect_wifi(self) -> NsapiError:
         status = self.get_connection_status()
@@ -291,11 +342,15 @@ class ESP8266Interface(ModuleServices, WiFiInterface):
         stack = self.stack
         d = stack.dialect
         ssid, pass_phrase = self._ssid or "", self._pass_phrase
+        eap = self._enterprise_join(self._enterprise) if self._enterprise is not None else None
+        if isinstance(eap, NsapiError):
+            self._set_status(NsapiConnectionStatus.DISCONNECTED)
+            return eap
         if self._security == NsapiSecurity.WPA3 and not d.wpa3:
             self._set_status(NsapiConnectionStatus.DISCONNECTED)
             return NsapiError.UNSUPPORTED
         try:
-            join = cmd.join(d, ssid, pass_phrase, self._bssid, self._join_timeout)
+            join = eap or cmd.join(d, ssid, pass_phrase, self._bssid, self._join_timeout)
         except ParameterError:
             self._set_status(NsapiConnectionStatus.DISCONNECTED)
             return NsapiError.PARAMETER
@@ -329,6 +384,9 @@ class ESP8266Interface(ModuleServices, WiFiInterface):
         if reply.outcome == "TIMEOUT":
             stack.run(cmd.LEAVE)  # stop the module's own retries
             return NsapiError.CONNECTION_TIMEOUT
+        eap_failure = enterprise.join_failure(reply.lines)
+        if eap_failure is not None:
+            return eap_failure
         code = cmd.join_error(reply.lines)
         return _CWJAP_ERRORS.get(code, NsapiError.NO_CONNECTION) if code is not None else NsapiError.NO_CONNECTION
 

@@ -20,6 +20,7 @@ from netsocket.errors import NsapiError
 from netsocket.types import NsapiProtocol
 
 from . import commands as cmd
+from . import ssl_link
 from .links import TCP_BUFFER_LIMIT, Link, LinkState
 from .runner import Reply
 
@@ -58,6 +59,8 @@ class EspSocket:
     udp_starting: bool = False
     ephemeral_port: bool = False
     """The local port was picked by the driver (another may be tried if the module refuses it)."""
+    tls: ssl_link.SslSettings | None = None
+    """Set for a module-side TLS socket (``module_tls.ModuleTLSSocket``): its link is an SSL link."""
 
     def link_ok(self) -> Link | None:
         link = self.link
@@ -131,6 +134,8 @@ class SocketJobs:
             if sock.closed or not (link_free or not link_soon):
                 continue  # wait for a link that is being closed rather than fail with NO_SOCKET
             if sock.connecting and sock.link is None:
+                if sock.tls is not None and any(d.tls is not None for d in stack.draining):
+                    continue  # the firmware's SSL links may all be taken until that one has closed
                 return lambda s=sock: self._connect(s)  # type: ignore[misc]
             if sock.udp_starting:
                 return lambda s=sock: self._udp_start(s)  # type: ignore[misc]
@@ -178,7 +183,20 @@ class SocketJobs:
             signal(sock)
             return
         ip, port = remote.get_ip_address() or "", remote.get_port()
-        reply = stack.run(cmd.tcp_start(link.id, ip, port, sock.keepalive))
+        if sock.tls is not None:
+            refused = self._prepare_ssl(sock, link, ip)
+            if refused is not None:
+                with stack.lock:
+                    sock.connecting = False
+                    sock.connect_error = refused
+                    self.table.release(link)
+                    sock.link = None
+                signal(sock)
+                return
+            start = ssl_link.start(link.id, ip, port, sock.keepalive)
+        else:
+            start = cmd.tcp_start(link.id, ip, port, sock.keepalive)
+        reply = stack.run(start)
         with stack.lock:
             sock.connecting = False
             if reply.ok:
@@ -204,6 +222,22 @@ class SocketJobs:
                     # the CIPSTART may still complete on the module: close whatever it opened, in the background
                     self.closing.append((link, link.generation, False))
         signal(sock)
+
+    def _prepare_ssl(self, sock: EspSocket, link: Link, ip: str) -> NsapiError | None:
+        """Send an SSL link's settings before its AT+CIPSTART; the error that ends the connect, or None."""
+        stack = self.stack
+        with stack.lock:
+            assert sock.tls is not None
+            commands = ssl_link.prepare(self.core.dialect, link.id, sock.tls, ip)
+        if isinstance(commands, NsapiError):
+            return commands
+        for command in commands:
+            reply = stack.run(command)
+            if not reply.ok:
+                _log.warning("%r refused: %s %r", command.line, reply.outcome, reply.lines)
+                refused = reply.outcome == "ERROR" and not reply.device_error
+                return NsapiError.UNSUPPORTED if refused else NsapiError.DEVICE_ERROR
+        return None
 
     def _udp_start(self, sock: EspSocket) -> None:
         stack = self.stack

@@ -31,6 +31,7 @@ from .dialects import Dialect, FirmwareInfo
 from .links import LINK_COUNT, Link, LinkState
 from .runner import Reply, Runner
 from .socket_jobs import REFETCH_BELOW, TX_QUEUE_LIMIT, UDP_TX_LIMIT, Draining, EspSocket, SocketJobs
+from .ssl_link import SslSettings
 from .worker import Job, Worker
 
 _log = logging.getLogger("netsocket.drivers.esp_at")
@@ -161,15 +162,19 @@ class ESPATStack(NetworkStack):
         return ip
 
     # -- primitives -----------------------------------------------------------------------------------------------
-    def socket_open(self, proto: NsapiProtocol) -> tuple[NsapiError, SocketHandle]:
-        if proto not in (NsapiProtocol.TCP, NsapiProtocol.UDP):
+    def socket_open(self, proto: NsapiProtocol, *, tls: SslSettings | None = None) -> tuple[NsapiError, SocketHandle]:
+        """``tls``: a module-side TLS socket (``module_tls``), one of the firmware's few SSL links (NO_SOCKET when
+        they are all open)."""
+        if proto not in (NsapiProtocol.TCP, NsapiProtocol.UDP) or (tls is not None and proto != NsapiProtocol.TCP):
             return NsapiError.UNSUPPORTED, None
         if not self.runner.alive:
             return NsapiError.DEVICE_ERROR, None
         with self.lock:
             if len(self.sockets) >= LINK_COUNT:
                 return NsapiError.NO_SOCKET, None
-            sock = EspSocket(NsapiProtocol(proto))
+            if tls is not None and sum(s.tls is not None for s in self.sockets) >= self.dialect.ssl_links:
+                return NsapiError.NO_SOCKET, None
+            sock = EspSocket(NsapiProtocol(proto), tls=tls)
             self.sockets.append(sock)
         return NsapiError.OK, sock
 
