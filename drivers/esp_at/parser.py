@@ -85,11 +85,15 @@ class LinkEvent:
     kind: Literal["CONNECT", "CLOSED", "CONNECT FAIL"]
 
 
+WifiKind = Literal["CONNECTED", "GOT IP", "DISCONNECT", "GOT IPv6 LL", "GOT IPv6 GL"]
+
+
 @dataclass(frozen=True)
 class WifiEvent:
-    """``WIFI CONNECTED`` / ``WIFI GOT IP`` / ``WIFI DISCONNECT``."""
+    """``WIFI CONNECTED`` / ``WIFI GOT IP`` / ``WIFI DISCONNECT``, and with IPv6 on (ESP-AT 3.x)
+    ``WIFI GOT IPv6 LL`` / ``WIFI GOT IPv6 GL`` (link-local, global address; they may follow the join's OK)."""
 
-    kind: Literal["CONNECTED", "GOT IP", "DISCONNECT"]
+    kind: WifiKind
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,8 @@ _WIFI: Final[dict[bytes, WifiEvent]] = {
     b"WIFI CONNECTED": WifiEvent("CONNECTED"),
     b"WIFI GOT IP": WifiEvent("GOT IP"),
     b"WIFI DISCONNECT": WifiEvent("DISCONNECT"),
+    b"WIFI GOT IPv6 LL": WifiEvent("GOT IPv6 LL"),
+    b"WIFI GOT IPv6 GL": WifiEvent("GOT IPv6 GL"),
 }
 _LINK_RE: Final = re.compile(rb"(?:([0-4]),)?(CONNECT|CLOSED|CONNECT FAIL)")
 _RECV_RE: Final = re.compile(rb"Recv (\d{1,9}) bytes")
