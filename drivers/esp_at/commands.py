@@ -222,11 +222,13 @@ def peer(ip: bytes, port: bytes) -> tuple[str, int] | None:
 
 
 def peer_table(lines: list[bytes]) -> dict[int, tuple[str, int]]:
-    """``+CIPSTATUS:<id>,"TCP","<ip>",<port>,...`` lines: the peer of each listed id (malformed ones left out)."""
+    """``+CIPSTATUS:<id>,"TCP","<ip>",<port>,...`` lines (or ``+CIPSTATE:`` ones, the same fields): the peer of
+    each listed id (malformed ones left out). An IPv6 peer's colons sit inside its quotes, not between fields."""
     found: dict[int, tuple[str, int]] = {}
     for line in lines:
-        if line.startswith(b"+CIPSTATUS:"):
-            parts = line[len(b"+CIPSTATUS:") :].split(b",")
+        prefix = next((p for p in (b"+CIPSTATUS:", b"+CIPSTATE:") if line.startswith(p)), None)
+        if prefix is not None:
+            parts = line[len(prefix) :].split(b",")
             if len(parts) >= 4 and parts[0].isdigit() and int(parts[0]) < LINK_COUNT:
                 address = peer(parts[2].strip(b'"'), parts[3])
                 if address is not None:
