@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
 from netsocket.drivers.esp_at import ESP8266Interface
+from netsocket.mocks.esp_at import running_emulators
+from netsocket.mocks.esp_at.device import EspAtDevice
 
 from netsocket import NsapiError, NsapiSecurity, NsapiVersion, SocketAddress, TCPSocket, UDPSocket
 from netsocket.tls import TLSSocket
@@ -28,7 +31,8 @@ _names = itertools.count(1)
 
 def sent_lines(caplog: pytest.LogCaptureFixture) -> list[bytes]:
     """What the driver wrote to the module, one entry per write."""
-    return [r.args[0] for r in caplog.records if r.getMessage().startswith("-> ") and isinstance(r.args, tuple)]
+    records = [r for r in caplog.records if r.getMessage().startswith("-> ") and isinstance(r.args, tuple)]
+    return [r.args[0] for r in records if isinstance(r.args, tuple) and isinstance(r.args[0], bytes)]
 
 
 @pytest.fixture
@@ -86,6 +90,30 @@ def test_link_local_address(joined: tuple[str, ESP8266Interface]) -> None:
     assert iface.get_ip_address(own) == NsapiError.OK and own.get_ip_version() == NsapiVersion.IPv4
     assert iface.disconnect() == NsapiError.OK
     assert iface.get_ipv6_link_local_address(address) == NsapiError.NO_ADDRESS
+
+
+@pytest.mark.parametrize("joined", ["at3_esp32"], indirect=True)
+def test_an_address_announced_after_the_join_is_read_again(
+    joined: tuple[str, ESP8266Interface], wire: pytest.LogCaptureFixture
+) -> None:
+    """A global address comes when the router advertises a prefix, possibly long after the join: its
+    ``WIFI GOT IPv6 GL`` makes the driver read ``AT+CIPSTA?`` again."""
+    _profile, iface = joined
+    (emulator,) = running_emulators()
+    assert iface.stack.ipv6_global == "2001:db8:42::23"
+
+    def renumber(dev: EspAtDevice, _now: float) -> None:
+        dev.world.station_ip6_gl = "2001:db8:77::23"
+        dev.emit(b"WIFI GOT IPv6 GL\r\n")
+
+    wire.clear()
+    emulator.call(renumber)
+    assert iface.get_rssi() < 0  # a round trip: the notice, sent before its answer, has been read
+    looked_up = threading.Event()
+    assert iface.gethostbyname_async("localhost", lambda _result, _address: looked_up.set()) > 0
+    assert looked_up.wait(5)  # a worker job queued behind the re-read
+    assert iface.stack.ipv6_global == "2001:db8:77::23"
+    assert sent_lines(wire).count(b"AT+CIPSTA?\r\n") == 1
 
 
 def test_tcp_echo_to_an_ipv6_literal(
