@@ -209,9 +209,10 @@ class ESPATStack(NetworkStack):
         if isinstance(sock, NsapiError):
             return sock
         ip = address.get_ip_address()
-        if ip is not None and not ipaddress.ip_address(ip).is_unspecified and ip != self.ip_address:
-            return NsapiError.PARAMETER  # the module has one address: binding to it is binding the port
-        ipv6 = address.get_ip_version() == NsapiVersion.IPv6  # "::": a UDP socket on a UDPv6 link
+        own = (self.ip_address, self.ipv6_link_local, self.ipv6_global)
+        if ip is not None and not ipaddress.ip_address(ip).is_unspecified and ip not in own:
+            return NsapiError.PARAMETER  # the module's addresses are its station's: binding to one binds the port
+        ipv6 = address.get_ip_version() == NsapiVersion.IPv6  # "::" or its own: a UDP socket on a UDPv6 link
         if ipv6 and not self.core.ipv6:
             return NsapiError.UNSUPPORTED
         port = address.get_port()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -164,6 +165,32 @@ def test_udp_round_trip_over_ipv6(
         ]
         # the link carries IPv6 only: an IPv4 destination is the wrong family now
         assert sock.sendto(SocketAddress("127.0.0.1", server.get_port()), b"v4") == NsapiError.PARAMETER
+
+
+def test_a_udp_socket_bound_to_an_ipv6_address_receives_from_ipv6_peers(
+    joined: tuple[str, ESP8266Interface], wire: pytest.LogCaptureFixture
+) -> None:
+    profile, iface = joined
+    with UDPSocket() as sock, socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as peer:
+        assert sock.open(iface) == NsapiError.OK
+        sock.set_timeout(5000)
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+            port = probe.getsockname()[1]
+        if profile in IPV4_ONLY:
+            assert sock.bind(SocketAddress("::", port)) == NsapiError.UNSUPPORTED
+            return
+        assert sock.bind(SocketAddress("fe80::1", port)) == NsapiError.PARAMETER  # not the station's
+        link_started = threading.Event()
+        sock.sigio(link_started.set)
+        assert sock.bind(SocketAddress(STATION_LINK_LOCAL, port)) == NsapiError.OK  # the link opens now
+        assert link_started.wait(5)
+        sender, buffer = SocketAddress(), bytearray(16)
+        peer.sendto(b"to six", ("::1", port))  # the emulator bridges the link to [::1]:port
+        assert sock.recvfrom(sender, buffer) == 6 and buffer[:6] == b"to six"
+        assert sender == SocketAddress("::1", peer.getsockname()[1])
+        starts = [line for line in sent_lines(wire) if line.startswith(b"AT+CIPSTART=")]
+        assert len(starts) == 1 and starts[0].endswith(b',"UDPv6","::",0,%d,2\r\n' % port)
 
 
 @pytest.mark.parametrize("joined", ["at3_esp32"], indirect=True)  # elsewhere: the UNSUPPORTED connect above
