@@ -86,6 +86,10 @@ class NetworkInterface(abc.ABC):
     def get_ip_address(self, address: SocketAddress) -> NsapiError:
         return self.get_stack().get_ip_address(address)
 
+    def get_ipv6_link_local_address(self, address: SocketAddress) -> NsapiError:
+        """The interface's IPv6 link-local address: OK, NO_ADDRESS, or UNSUPPORTED (an IPv4-only driver)."""
+        return self.get_stack().get_ipv6_link_local_address(address)
+
     def get_netmask(self, address: SocketAddress) -> NsapiError:
         return NsapiError.UNSUPPORTED
 

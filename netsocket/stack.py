@@ -46,6 +46,10 @@ class NetworkStack(abc.ABC):
         """Fill ``address`` with the stack's own IP address: OK, NO_ADDRESS, or UNSUPPORTED."""
         return NsapiError.UNSUPPORTED
 
+    def get_ipv6_link_local_address(self, address: SocketAddress) -> NsapiError:
+        """Fill ``address`` with the stack's IPv6 link-local address: OK, NO_ADDRESS, or UNSUPPORTED (default)."""
+        return NsapiError.UNSUPPORTED
+
     def setstackopt(self, level: int, optname: int, value: OptionValue) -> NsapiError:
         return NsapiError.UNSUPPORTED
 

@@ -125,6 +125,12 @@ class AsyncESP8266Interface:
         err = await _shielded(self.interface.get_ip_address, address)
         return address.get_ip_address() if err == NsapiError.OK else None
 
+    async def get_ipv6_link_local_address(self) -> str | None:
+        """The station's ``fe80::`` address (ESP-AT 3.x for the ESP32), or None (IPv4-only firmware, not up)."""
+        address = SocketAddress()
+        err = await _shielded(self.interface.get_ipv6_link_local_address, address)
+        return address.get_ip_address() if err == NsapiError.OK else None
+
     async def aclose(self) -> None:
         """Leave the network, stop the runner and close the port if the driver opened it."""
         await _shielded(self.interface.close)

@@ -66,15 +66,29 @@ def plain(line: bytes, timeout: float = COMMAND_TIMEOUT, expect: bytes | None = 
     return Command(line, timeout, expect=expect)
 
 
+def is_ipv6(ip: str) -> bool:
+    """Whether ``ip`` is an IPv6 literal (it then needs a ``v6`` link type)."""
+    try:
+        return ipaddress.ip_address(ip).version == 6
+    except ValueError:
+        return False
+
+
 def tcp_start(link: int, ip: str, port: int, keepalive: int = 0) -> Command:
-    line = b'AT+CIPSTART=%d,"TCP","%s",%d' % (link, ip.encode(), port)
+    """``AT+CIPSTART=<link>,"TCP"|"TCPv6","<ip>",<port>[,<keepalive>]`` (TCPv6 for an IPv6 literal)."""
+    kind = b"TCPv6" if is_ipv6(ip) else b"TCP"
+    line = b'AT+CIPSTART=%d,"%s","%s",%d' % (link, kind, ip.encode(), port)
     if keepalive:
         line += b",%d" % keepalive
     return Command(line, CONNECT_TIMEOUT, link=link)
 
 
-def udp_start(link: int, local_port: int) -> Command:
-    return Command(b'AT+CIPSTART=%d,"UDP","0.0.0.0",0,%d,2' % (link, local_port), CONNECT_TIMEOUT, link=link)
+def udp_start(link: int, local_port: int, ipv6: bool = False) -> Command:
+    """A UDP link bound to ``local_port`` whose remote follows each sender (mode 2): ``"UDP","0.0.0.0"``, or
+    ``"UDPv6","::"`` for an IPv6 socket (a link carries one IP version)."""
+    kind, anywhere = (b"UDPv6", b"::") if ipv6 else (b"UDP", b"0.0.0.0")
+    line = b'AT+CIPSTART=%d,"%s","%s",0,%d,2' % (link, kind, anywhere, local_port)
+    return Command(line, CONNECT_TIMEOUT, link=link)
 
 
 def tcp_send(link: int, payload: bytes) -> Command:
@@ -107,9 +121,13 @@ PEER_TABLE: Final = Command(b"AT+CIPSTATUS", expect=b"STATUS:")
 RECV_LENGTHS: Final = Command(b"AT+CIPRECVLEN?", expect=b"+CIPRECVLEN:")
 
 
-def resolve(host: str) -> Command:
-    """``AT+CIPDOMAIN``; ParameterError for a name the command line cannot carry."""
-    return Command(b"AT+CIPDOMAIN=" + quote(host, 64), DNS_TIMEOUT, expect=b"+CIPDOMAIN:")
+def resolve(host: str, network: int | None = None) -> Command:
+    """``AT+CIPDOMAIN="<host>"[,<ip network>]`` (2: IPv4 only, 3: IPv6 only, ESP-AT 3.x); ParameterError for a
+    name the command line cannot carry."""
+    line = b"AT+CIPDOMAIN=" + quote(host, 64)
+    if network is not None:
+        line += b",%d" % network
+    return Command(line, DNS_TIMEOUT, expect=b"+CIPDOMAIN:")
 
 
 def ping(dialect: Dialect, host: str, timeout: float) -> Command | None:
@@ -182,7 +200,7 @@ def uart(baudrate: int, rtscts: bool) -> Command:
 
 
 # -- reply readers ----------------------------------------------------------------------------------------------------
-_IP_RE: Final = re.compile(rb'"?([0-9.]+)"?')
+_IP_RE: Final = re.compile(rb'"?([0-9A-Fa-f.:]+)"?')
 
 
 def line_with(lines: list[bytes], prefix: bytes) -> bytes | None:
@@ -193,21 +211,24 @@ def line_with(lines: list[bytes], prefix: bytes) -> bytes | None:
 
 
 def peer(ip: bytes, port: bytes) -> tuple[str, int] | None:
-    """A peer address from the module's text, or None when it is not an IPv4 address and a port in 1..65535."""
+    """A peer address from the module's text (IPv4, or IPv6 in any case, printed in its compressed lower-case
+    form), or None when it is not an IP address and a port in 1..65535."""
     try:
-        address = ipaddress.IPv4Address(ip.decode("ascii"))
+        address = ipaddress.ip_address(ip.decode("ascii"))
         number = int(port)
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):
         return None
     return (str(address), number) if 0 < number <= 65535 else None
 
 
 def peer_table(lines: list[bytes]) -> dict[int, tuple[str, int]]:
-    """``+CIPSTATUS:<id>,"TCP","<ip>",<port>,...`` lines: the peer of each listed id (malformed ones left out)."""
+    """``+CIPSTATUS:<id>,"TCP","<ip>",<port>,...`` lines (or ``+CIPSTATE:`` ones, the same fields): the peer of
+    each listed id (malformed ones left out). An IPv6 peer's colons sit inside its quotes, not between fields."""
     found: dict[int, tuple[str, int]] = {}
     for line in lines:
-        if line.startswith(b"+CIPSTATUS:"):
-            parts = line[len(b"+CIPSTATUS:") :].split(b",")
+        prefix = next((p for p in (b"+CIPSTATUS:", b"+CIPSTATE:") if line.startswith(p)), None)
+        if prefix is not None:
+            parts = line[len(prefix) :].split(b",")
             if len(parts) >= 4 and parts[0].isdigit() and int(parts[0]) < LINK_COUNT:
                 address = peer(parts[2].strip(b'"'), parts[3])
                 if address is not None:
@@ -229,10 +250,18 @@ def recv_lengths(lines: list[bytes]) -> dict[int, int]:
 
 
 def resolved_address(lines: list[bytes]) -> str | None:
-    """The address in ``+CIPDOMAIN:<ip>`` (quoted on some firmware), or None."""
+    """The IPv4 or IPv6 address in ``+CIPDOMAIN:<ip>`` (quoted on ESP-AT), or None."""
     value = line_with(lines, b"+CIPDOMAIN:")
     match = _IP_RE.fullmatch(value.strip()) if value is not None else None
-    return match.group(1).decode() if match is not None else None
+    return _ip_text(match.group(1)) if match is not None else None
+
+
+def _ip_text(raw: bytes) -> str | None:
+    """An address the module printed, in Python's normal form (IPv6 lower case, compressed), or None."""
+    try:
+        return str(ipaddress.ip_address(raw.decode("ascii")))
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 # -- start-up and the Wi-Fi side ----------------------------------------------------------------------------------
@@ -279,19 +308,21 @@ def sntp_config(enable: bool, timezone: int, servers: tuple[str, ...]) -> Comman
     return Command(b"AT+CIPSNTPCFG=%d,%d" % (int(bool(enable)), timezone) + names)
 
 
-_CIPSTA_RE: Final = re.compile(rb'\+CIPSTA(?:_CUR)?:(\w+):"?([0-9.]+)"?')
+_CIPSTA_RE: Final = re.compile(rb'\+CIPSTA(?:_CUR)?:(\w+):"?([0-9A-Fa-f.:]+)"?')
 _CWLAP_RE: Final = re.compile(rb'\+CWLAP:\((\d+),"((?:[^"\\]|\\.)*)",(-?\d+),"([0-9a-fA-F:]{17})",(\d+)')
 _QUOTED_RE: Final = re.compile(rb'"([^"]*)"')
 _RSSI_RE: Final = re.compile(rb'"[0-9a-fA-F:]{17}",(\d+),(-?\d+)')
 
 
 def station_addresses(lines: list[bytes]) -> dict[str, str]:
-    """``+CIPSTA[_CUR]:ip:"..."`` and its netmask/gateway lines, by name."""
+    """``+CIPSTA[_CUR]:ip:"..."`` and its netmask/gateway lines, and with IPv6 on ``ip6ll``/``ip6gl``, by name
+    (IPv6 in Python's lower-case form; a line whose address does not parse is left out)."""
     values: dict[str, str] = {}
     for line in lines:
         match = _CIPSTA_RE.match(line)
-        if match:
-            values[match.group(1).decode("ascii", "replace")] = match.group(2).decode()
+        address = _ip_text(match.group(2)) if match else None
+        if match and address is not None:
+            values[match.group(1).decode("ascii", "replace")] = address
     return values
 
 

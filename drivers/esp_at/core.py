@@ -82,7 +82,7 @@ class Notice:
     connection, or a finished command (the runner wakes whoever waits for it)."""
 
     links: frozenset[int] = frozenset()
-    wifi: Literal["CONNECTED", "GOT IP", "DISCONNECT"] | None = None
+    wifi: p.WifiKind | None = None
     reset: bool = False
     accepted: int | None = None
     completed: Exchange | None = None
@@ -111,6 +111,8 @@ class ATCore:
         self.table = LinkTable()
         self.links = self.table.links
         self.passive = False
+        self.ipv6 = False
+        """IPv6 is on in this session (the dialect has it and the module took ``AT+CIPV6=1``)."""
         self.wifi_up = False
         self.unconfirmed_send = False
         """A send timed out after its ``Recv N bytes``: its ``SEND OK`` may still come."""
@@ -142,6 +144,9 @@ class ATCore:
     def set_passive(self, passive: bool) -> None:
         self.passive = passive
 
+    def set_ipv6(self, on: bool) -> None:
+        self.ipv6 = on
+
     def wifi_joined(self) -> None:
         self.wifi_up = True
 
@@ -152,6 +157,7 @@ class ATCore:
         """Forget the module (after the runner stopped; the next start assumes nothing)."""
         self.table.clear()
         self.passive = False
+        self.ipv6 = False
         self.wifi_up = False
         self.unconfirmed_send = False
         self._start_failed = None
@@ -391,6 +397,7 @@ class ATCore:
         self.resets += 1
         changed = self.table.module_reset()
         self.passive = False
+        self.ipv6 = False  # a RAM-only setting: back on after the re-initialisation
         self.wifi_up = False
         self.unconfirmed_send = False
         completed = None

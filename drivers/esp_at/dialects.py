@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Final
 
-from netsocket.types import NsapiSecurity
+from netsocket.types import NsapiSecurity, NsapiVersion
 
 
 class SleepMode(Enum):
@@ -105,6 +105,12 @@ class Dialect:
     """Sent before an SSL link starts (NonOS needs ``AT+CIPSSLSIZE=4096`` or the handshake fails or reboots)."""
     eap_join: bool = False
     """Whether the firmware has AT+CWJEAP, the WPA2-Enterprise join (ESP-AT on ESP32 only)."""
+    ipv6_command: bytes | None = None
+    """Turns IPv6 on before the join (``AT+CIPV6=1``, ESP-AT 3.x for the ESP32): the TCPv6/UDPv6 link types, the
+    ip6ll/ip6gl lines of AT+CIPSTA? and AAAA look-ups; None: IPv4-only firmware."""
+    resolve_network: tuple[tuple[NsapiVersion, int], ...] = ()
+    """AT+CIPDOMAIN's ``<ip network>`` for an IP version asked for (ESP-AT 3.x: 2 IPv4 only, 3 IPv6 only); a
+    version left out sends none (the firmware's default: IPv4, or IPv4 first where IPv6 is on)."""
 
 
 NONOS_17: Final = Dialect(
@@ -175,6 +181,8 @@ AT3_ESP32: Final = replace(
     softap_max_stations=10,
     ssl_links=5,
     eap_join=True,
+    ipv6_command=b"AT+CIPV6=1",
+    resolve_network=((NsapiVersion.IPv4, 2), (NsapiVersion.IPv6, 3)),
 )
 
 DIALECTS: Final = {d.name: d for d in (NONOS_17, AT2_ESP8266, AT3_ESP32)}
@@ -211,5 +219,7 @@ def detect_dialect(gmr_lines: list[bytes]) -> FirmwareInfo | None:
         chip_named = re.search(rb"ESP32", match.group(6)) is not None
         dialect = AT2_ESP8266 if (sdk is not None and sdk.group(1) == b"3" and not chip_named) else AT3_ESP32
         if dialect is AT3_ESP32 and version < (3, 3, 0, 0):
-            dialect = replace(AT3_ESP32, name="at2_esp32", udp_active_command=None, wpa3=False)
+            dialect = replace(
+                AT3_ESP32, name="at2_esp32", udp_active_command=None, wpa3=False, ipv6_command=None, resolve_network=()
+            )
     return FirmwareInfo(version, dialect, text.decode("ascii", "replace"))

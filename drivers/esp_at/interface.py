@@ -407,7 +407,7 @@ class ESP8266Interface(ModuleServices, WiFiInterface):
         stack.mark_all_lost(NsapiError.NO_CONNECTION)
         with stack.lock:
             stack.core.wifi_left()
-        stack.ip_address = None
+        stack.set_addresses({})
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
         self._startup.power_down()
         if reply is not None and reply.device_error:
@@ -438,10 +438,13 @@ class ESP8266Interface(ModuleServices, WiFiInterface):
             return
         status = self.get_connection_status()
         if kind == "DISCONNECT" and status == NsapiConnectionStatus.GLOBAL_UP:
-            self.stack.ip_address = None
+            self.stack.set_addresses({})
             self._set_status(NsapiConnectionStatus.CONNECTING)
         elif kind == "GOT IP" and status == NsapiConnectionStatus.CONNECTING:
             self.stack.submit_job(self._reconnected)
+        elif kind.startswith("GOT IPv6") and status == NsapiConnectionStatus.GLOBAL_UP:
+            # an IPv6 address that came after the join's OK (a global one waits for the router's advertisement)
+            self.stack.submit_job(self._refresh_addresses)
 
     def _reconnected(self) -> None:
         self._refresh_addresses()
@@ -453,7 +456,7 @@ class ESP8266Interface(ModuleServices, WiFiInterface):
             return  # the boot 'ready' (or a reboot) during start-up: initialise() starts over by itself
         _log.warning("the module reset ('ready'): sockets are lost, re-initialising")
         self.stack.mark_all_lost(NsapiError.CONNECTION_LOST)
-        self.stack.ip_address = None
+        self.stack.set_addresses({})
         self._startup.module_was_reset()
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
         if self._joining:
@@ -462,14 +465,14 @@ class ESP8266Interface(ModuleServices, WiFiInterface):
 
     def _on_port_failed(self) -> None:
         self.stack.mark_all_lost(NsapiError.DEVICE_ERROR)
-        self.stack.ip_address = None
+        self.stack.set_addresses({})
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
 
     # -- addresses ------------------------------------------------------------------------------------------------
     def _refresh_addresses(self) -> None:
         stack = self.stack
         values = cmd.station_addresses(stack.run(cmd.station_query(stack.dialect)).lines)
-        stack.ip_address = values.get("ip")
+        stack.set_addresses(values)
         self._netmask = values.get("netmask")
         self._gateway = values.get("gateway")
 
@@ -480,6 +483,18 @@ class ESP8266Interface(ModuleServices, WiFiInterface):
         if not self._require_up():
             return NsapiError.NO_ADDRESS
         return self.stack.get_ip_address(address)
+
+    def get_ipv6_link_local_address(self, address: SocketAddress) -> NsapiError:
+        """The station's IPv6 link-local address (ESP-AT 3.x for the ESP32, IPv6 turned on at start-up): OK,
+        NO_ADDRESS while not connected or before the module has one, UNSUPPORTED on IPv4-only firmware."""
+        stack = self.stack
+        if stack.firmware is not None and stack.firmware.dialect.ipv6_command is None:
+            return NsapiError.UNSUPPORTED
+        if not self._require_up():
+            return NsapiError.NO_ADDRESS
+        if stack.ipv6_link_local is None and stack.core.ipv6:
+            self._refresh_addresses()  # its WIFI GOT IPv6 LL may not have been handled yet
+        return stack.get_ipv6_link_local_address(address)
 
     def get_netmask(self, address: SocketAddress) -> NsapiError:
         if not self._require_up() or not self._netmask:

@@ -1,5 +1,6 @@
 """Name look-ups on the module (``AT+CIPDOMAIN``), used when netsocket's own resolver has no DNS server: one
 query at a time on the module, the asynchronous ones as jobs on the worker thread (not a thread per query).
+AAAA look-ups (``version=IPv6``) go to the module where IPv6 is on (``AT+CIPDOMAIN="<name>",3``, ESP-AT 3.x).
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ class ModuleDns:
 
     def resolve(self, host: str, address: SocketAddress, version: NsapiVersion) -> NsapiError:
         stack = self._stack
-        if version == NsapiVersion.IPv6:
-            return NsapiError.UNSUPPORTED
+        if version == NsapiVersion.IPv6 and not stack.core.ipv6:
+            return NsapiError.UNSUPPORTED  # IPv4-only firmware (or IPv6 not on yet): no AAAA look-up
         if not stack.runner.alive:
             return NsapiError.DEVICE_ERROR
         try:
-            command = cmd.resolve(host)
+            command = cmd.resolve(host, dict(stack.dialect.resolve_network).get(NsapiVersion(version)))
         except ParameterError:
             return NsapiError.PARAMETER
         if not stack.core.wifi_up:
@@ -58,8 +59,10 @@ class ModuleDns:
         if reply.outcome == "TIMEOUT":
             return NsapiError.TIMEOUT
         ip = cmd.resolved_address(reply.lines) if reply.ok else None
-        if ip is None or not address.set_ip_address(ip):
+        found = SocketAddress()
+        if ip is None or not found.set_ip_address(ip) or version not in (NsapiVersion.UNSPEC, found.get_ip_version()):
             return NsapiError.DNS_FAILURE
+        address.set_ip_address(ip)
         return NsapiError.OK
 
     def resolve_async(self, host: str, callback: HostbynameCallback, version: NsapiVersion) -> int:

@@ -148,7 +148,7 @@ class ModuleServices:
             return NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER
         _log.info("the module sleeps for %d ms; it reboots when it wakes", millis)
         self.stack.mark_all_lost(NsapiError.CONNECTION_LOST)
-        self.stack.ip_address = None
+        self.stack.set_addresses({})
         self._startup.module_was_reset()  # wait_initialised() now waits for the wake-up
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
         return NsapiError.OK

@@ -85,11 +85,15 @@ class LinkEvent:
     kind: Literal["CONNECT", "CLOSED", "CONNECT FAIL"]
 
 
+WifiKind = Literal["CONNECTED", "GOT IP", "DISCONNECT", "GOT IPv6 LL", "GOT IPv6 GL"]
+
+
 @dataclass(frozen=True)
 class WifiEvent:
-    """``WIFI CONNECTED`` / ``WIFI GOT IP`` / ``WIFI DISCONNECT``."""
+    """``WIFI CONNECTED`` / ``WIFI GOT IP`` / ``WIFI DISCONNECT``, and with IPv6 on (ESP-AT 3.x)
+    ``WIFI GOT IPv6 LL`` / ``WIFI GOT IPv6 GL`` (link-local, global address; they may follow the join's OK)."""
 
-    kind: Literal["CONNECTED", "GOT IP", "DISCONNECT"]
+    kind: WifiKind
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,8 @@ _WIFI: Final[dict[bytes, WifiEvent]] = {
     b"WIFI CONNECTED": WifiEvent("CONNECTED"),
     b"WIFI GOT IP": WifiEvent("GOT IP"),
     b"WIFI DISCONNECT": WifiEvent("DISCONNECT"),
+    b"WIFI GOT IPv6 LL": WifiEvent("GOT IPv6 LL"),
+    b"WIFI GOT IPv6 GL": WifiEvent("GOT IPv6 GL"),
 }
 _MAC: Final = rb'"([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})"'
 # Espressif's docs print a space after the colon; the firmware does not (reference §2.4): both are taken.

@@ -61,6 +61,8 @@ class EspSocket:
     """The local port was picked by the driver (another may be tried if the module refuses it)."""
     tls: ssl_link.SslSettings | None = None
     """Set for a module-side TLS socket (``module_tls.ModuleTLSSocket``): its link is an SSL link."""
+    ipv6: bool | None = None
+    """A UDP socket's IP version (its link is UDP or UDPv6): set by bind (``::`` is IPv6) or the first sendto."""
 
     def link_ok(self) -> Link | None:
         link = self.link
@@ -256,7 +258,7 @@ class SocketJobs:
             signal(sock)
             return
         for _attempt in range(4):
-            reply = stack.run(cmd.udp_start(link.id, port))
+            reply = stack.run(cmd.udp_start(link.id, port, ipv6=sock.ipv6 is True))
             if reply.ok or reply.outcome != "ERROR" or not sock.ephemeral_port:
                 break
             with stack.lock:  # the port we picked is taken on the module's side: pick another

@@ -60,6 +60,8 @@ class ESPATStack(NetworkStack):
         self._module_dns = module_dns.ModuleDns(self)
         self.firmware: FirmwareInfo | None = None
         self.ip_address: str | None = None
+        self.ipv6_link_local: str | None = None
+        self.ipv6_global: str | None = None
         self.on_wifi: Callable[[str], None] | None = None
         self.on_reset: Callable[[], None] | None = None
         self.on_port_failed: Callable[[], None] | None = None
@@ -154,11 +156,15 @@ class ESPATStack(NetworkStack):
             return NsapiError.DEVICE_ERROR
         return handle
 
-    @staticmethod
-    def _ipv4(address: SocketAddress) -> str | None:
+    def _destination(self, address: SocketAddress) -> str | NsapiError:
+        """The IP text of a destination: IPv4, or IPv6 where the module has IPv6 on (TCPv6/UDPv6 links);
+        UNSUPPORTED for IPv6 on IPv4-only firmware, PARAMETER for no address."""
         ip = address.get_ip_address()
-        if ip is None or address.get_ip_version() != NsapiVersion.IPv4:
-            return None
+        version = address.get_ip_version()
+        if ip is None or version == NsapiVersion.UNSPEC:
+            return NsapiError.PARAMETER
+        if version == NsapiVersion.IPv6 and not self.core.ipv6:
+            return NsapiError.UNSUPPORTED
         return ip
 
     # -- primitives -----------------------------------------------------------------------------------------------
@@ -212,12 +218,17 @@ class ESPATStack(NetworkStack):
         if isinstance(sock, NsapiError):
             return sock
         ip = address.get_ip_address()
-        if ip is not None and not ipaddress.ip_address(ip).is_unspecified and ip != self.ip_address:
-            return NsapiError.PARAMETER  # the module has one address: binding to it is binding the port
+        own = (self.ip_address, self.ipv6_link_local, self.ipv6_global)
+        if ip is not None and not ipaddress.ip_address(ip).is_unspecified and ip not in own:
+            return NsapiError.PARAMETER  # the module's addresses are its station's: binding to one binds the port
+        ipv6 = address.get_ip_version() == NsapiVersion.IPv6  # "::" or its own: a UDP socket on a UDPv6 link
+        if ipv6 and not self.core.ipv6:
+            return NsapiError.UNSUPPORTED
         port = address.get_port()
         with self.lock:
             if sock.bound_port or sock.link is not None:
                 return NsapiError.PARAMETER
+            sock.ipv6 = ipv6
             if port and any(s.bound_port == port and s.proto == sock.proto for s in self.sockets):
                 return NsapiError.PARAMETER
             sock.bound_port = port or self.jobs.pick_ephemeral()
@@ -298,9 +309,9 @@ class ESPATStack(NetworkStack):
                 return error
             if sock.listening:
                 return NsapiError.PARAMETER
-            ip = self._ipv4(address)
-            if ip is None:
-                return NsapiError.UNSUPPORTED if address.get_ip_version() == NsapiVersion.IPv6 else NsapiError.PARAMETER
+            ip = self._destination(address)
+            if isinstance(ip, NsapiError):
+                return ip
             if not self.core.wifi_up:
                 return NsapiError.NO_CONNECTION
             sock.remote = SocketAddress(address)
@@ -368,9 +379,13 @@ class ESPATStack(NetworkStack):
             return sock
         if sock.proto == NsapiProtocol.TCP:
             return self.socket_send(handle, data)
-        ip = self._ipv4(address)
-        if ip is None or address.get_port() == 0:
+        ip = self._destination(address)
+        if address.get_port() == 0:
             return NsapiError.PARAMETER
+        if isinstance(ip, NsapiError):
+            # UNSUPPORTED only where no IPv6 could ever go: a socket that already has a family says PARAMETER
+            return NsapiError.PARAMETER if sock.ipv6 is not None else ip
+        ipv6 = address.get_ip_version() == NsapiVersion.IPv6
         if len(data) > self.dialect.send_limit:
             return NsapiError.PARAMETER
         if len(data) == 0:
@@ -380,10 +395,13 @@ class ESPATStack(NetworkStack):
         with self.lock:
             if sock.failed is not None:
                 return sock.failed
+            if sock.ipv6 is not None and sock.ipv6 != ipv6:
+                return NsapiError.PARAMETER  # a UDP link carries one IP version, fixed when it opened
             if not self.core.wifi_up:
                 return NsapiError.NO_CONNECTION
             if sock.link is None and not sock.udp_starting:
                 sock.udp_starting = True
+                sock.ipv6 = ipv6
             elif sock.link is not None and sock.link_ok() is None:
                 return NsapiError.CONNECTION_LOST
             if len(sock.udp_tx) >= UDP_TX_LIMIT:
@@ -460,6 +478,22 @@ class ESPATStack(NetworkStack):
             return NsapiError.NO_ADDRESS
         address.set_ip_address(ip)
         return NsapiError.OK
+
+    def get_ipv6_link_local_address(self, address: SocketAddress) -> NsapiError:
+        """The station's ``fe80::`` address from ``AT+CIPSTA?`` (ESP-AT 3.x with IPv6 on): OK, NO_ADDRESS before
+        the module has one, UNSUPPORTED on IPv4-only firmware."""
+        if self.firmware is not None and self.firmware.dialect.ipv6_command is None:
+            return NsapiError.UNSUPPORTED
+        if self.ipv6_link_local is None:
+            return NsapiError.NO_ADDRESS
+        address.set_ip_address(self.ipv6_link_local)
+        return NsapiError.OK
+
+    def set_addresses(self, values: dict[str, str]) -> None:
+        """The station's addresses as ``AT+CIPSTA?`` lists them (an empty dict forgets them)."""
+        self.ip_address = values.get("ip")
+        self.ipv6_link_local = values.get("ip6ll")
+        self.ipv6_global = values.get("ip6gl")
 
     # -- DNS: the module's AT+CIPDOMAIN (module_dns) unless netsocket's resolver has servers ----------------------
     def gethostbyname(

@@ -27,7 +27,8 @@ SYNC_ATTEMPTS = 6
 
 
 def initialise(stack: ESPATStack, sync_attempts: int = SYNC_ATTEMPTS) -> NsapiError:
-    """Bring the module to a known state: answering, echo off, dialect known, multi-link, passive receive.
+    """Bring the module to a known state: answering, echo off, dialect known, multi-link, passive receive, IPv6 on
+    where the firmware has it.
 
     A module that reboots meanwhile (its boot ``ready``, a crash) loses those settings: start again."""
     for _ in range(3):
@@ -83,8 +84,11 @@ def _initialise_once(stack: ESPATStack, sync_attempts: int) -> NsapiError:
     if not stack.run(cmd.PEER_INFO_ON).ok:
         return NsapiError.DEVICE_ERROR
     passive = d.passive_command is not None and stack.run(cmd.plain(d.passive_command)).ok
+    # before any join: the module takes its IPv6 addresses while it associates
+    ipv6 = d.ipv6_command is not None and stack.run(cmd.plain(d.ipv6_command)).ok
     with stack.lock:
         stack.core.set_passive(passive)
+        stack.core.set_ipv6(ipv6)
         stack.core.wifi_left()
         stack.server_stopped()
     if not passive:

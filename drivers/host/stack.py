@@ -46,6 +46,9 @@ _ERRNO_TO_NSAPI = {
     errno.EBADF: NsapiError.NO_SOCKET,
 }
 
+IF_INET6 = "/proc/net/if_inet6"
+"""Linux's table of the host's IPv6 addresses: address (32 hex digits), index, prefix, scope, flags, name."""
+
 _FAMILY = {NsapiVersion.IPv4: socket.AF_INET, NsapiVersion.IPv6: socket.AF_INET6}
 
 MAX_ASYNC_QUERIES = 5
@@ -107,6 +110,23 @@ class HostStack(NetworkStack):
             ip = "127.0.0.1"
         address.assign(SocketAddress(ip, address.get_port()))
         return NsapiError.OK
+
+    def get_ipv6_link_local_address(self, address: SocketAddress) -> NsapiError:
+        """The first ``fe80::/10`` address of the host's interfaces (Linux ``/proc/net/if_inet6``): OK, NO_ADDRESS
+        when there is none, UNSUPPORTED where the table cannot be read (other systems)."""
+        try:
+            with open(IF_INET6, encoding="ascii") as table:
+                rows = table.read().split("\n")
+        except OSError:
+            return NsapiError.UNSUPPORTED
+        for row in rows:
+            fields = row.split()
+            if len(fields) == 6 and len(fields[0]) == 32 and fields[3] == "20":  # scope 0x20: link
+                ip = SocketAddress()
+                ip.set_ip_bytes(bytes.fromhex(fields[0]), NsapiVersion.IPv6)
+                address.assign(SocketAddress(ip, address.get_port()))
+                return NsapiError.OK
+        return NsapiError.NO_ADDRESS
 
     # -- names ----------------------------------------------------------------------------------------------------
     def gethostbyname(

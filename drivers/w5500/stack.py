@@ -564,6 +564,8 @@ class W5500Stack(NetworkStack):
             return err
         if handle.proto != NsapiProtocol.TCP:
             return NsapiError.UNSUPPORTED
+        if address.get_ip_version() == NsapiVersion.IPv6:
+            return NsapiError.UNSUPPORTED  # the chip's TCP/IP engine is IPv4 only
         if address.get_ip_version() != NsapiVersion.IPv4 or not address or not address.get_port():
             return NsapiError.PARAMETER
         with self._lock:

@@ -76,6 +76,16 @@ class Network:
         return self.route(self.servers.echo_udp_other.address)
 
     @property
+    def echo_tcp6(self) -> SocketAddress:
+        """The TCP echo server on ::1 (the IPv6 cases)."""
+        return self.route(self.servers.echo_tcp6.address)
+
+    @property
+    def echo_udp6(self) -> SocketAddress:
+        """The UDP echo server on ::1 (the IPv6 cases)."""
+        return self.route(self.servers.echo_udp6.address)
+
+    @property
     def discard_tcp(self) -> SocketAddress:
         return self.route(self.servers.discard_tcp.address)
 

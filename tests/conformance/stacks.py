@@ -34,7 +34,8 @@ class Capabilities:
     keepalive: bool = True
     """``setsockopt(SOCKET, KEEPALIVE, ...)``; else UNSUPPORTED."""
     ipv6: bool = False
-    """The stack can carry IPv6 (the suite's servers are IPv4; this only changes which family is "wrong")."""
+    """The stack can carry IPv6: the IPv6 cases (``test_ipv6.py``, servers on ::1) are collected for it, and an
+    IPv4-only stack is checked to answer UNSUPPORTED for an IPv6 destination instead."""
     interface_nonblocking: bool = True
     """``NetworkInterface.set_blocking(False)``; else it returns UNSUPPORTED."""
     peer_reset: frozenset[int] = frozenset({NsapiError.CONNECTION_LOST})
@@ -113,6 +114,9 @@ class StackEntry:
     """Set for a ``WiFiInterface`` stack: the Wi-Fi cases run on it against this world."""
     open_sockets: Callable[[NetworkStack], int] | None = None
     """Optional probe: how many sockets the stack holds open (lets the suite catch leaked sockets)."""
+    aaaa_name: str | None = None
+    """A name the stack's own resolver (no DNS server added) answers with ::1 for an IPv6 look-up; None: the
+    AAAA case through the stack's own resolver is not collected for it (``caps.ipv6`` stacks only)."""
 
 
 def _host_interface(servers: LoopbackServers) -> NetworkInterface:
@@ -238,8 +242,28 @@ ESP_CAPS = Capabilities(
 
 
 def esp_caps(profile: str) -> Capabilities:
-    """ESP-AT 2.x for the ESP8266 has passive receive for UDP too, and it joins queued datagrams (esp-at #451)."""
-    return replace(ESP_CAPS, udp_merges_queued_datagrams=profile == "at22_8266")
+    """ESP-AT 2.x for the ESP8266 has passive receive for UDP too, and it joins queued datagrams (esp-at #451);
+    ESP-AT 3.x for the ESP32 carries IPv6 (AT+CIPV6)."""
+    return replace(ESP_CAPS, udp_merges_queued_datagrams=profile == "at22_8266", ipv6=profile == "at3_esp32")
+
+
+def esp_aaaa_name(profile: str) -> str | None:
+    """The emulated world's AAAA table maps localhost to ::1 (docs/esp_emulator.md); only ESP-AT 3.x asks it."""
+    return "localhost" if profile == "at3_esp32" else None
+
+
+def _host_aaaa_name() -> str | None:
+    """The first usual name for ::1 that this machine's resolver knows (many /etc/hosts list none)."""
+    import socket
+
+    for name in ("localhost", "ip6-localhost", "localhost6"):
+        try:
+            infos = socket.getaddrinfo(name, None, socket.AF_INET6)
+        except (OSError, UnicodeError):
+            continue
+        if any(info[4][0] == "::1" for info in infos):
+            return name
+    return None
 
 
 def _w5500_interface(servers: LoopbackServers) -> NetworkInterface:
@@ -280,6 +304,7 @@ STACKS: list[StackEntry] = [
             caps=esp_caps(profile),
             wifi=WifiWorld(),
             open_sockets=_esp_open_sockets,
+            aaaa_name=esp_aaaa_name(profile),
         )
         for profile in ESP_PROFILES
     ),
@@ -292,6 +317,7 @@ STACKS: list[StackEntry] = [
             caps=esp_caps(profile),
             wifi=WifiWorld(),
             open_sockets=_esp_open_sockets,
+            aaaa_name=esp_aaaa_name(profile),
         )
         for profile in ESP_PROFILES
     ),
@@ -304,6 +330,7 @@ STACKS: list[StackEntry] = [
             caps=esp_caps(profile),
             wifi=WifiWorld(),
             open_sockets=_esp_open_sockets,
+            aaaa_name=esp_aaaa_name(profile),
         )
         for profile in ESP_PROFILES
     ),
@@ -313,6 +340,7 @@ STACKS: list[StackEntry] = [
         make_interface=_host_interface,
         caps=Capabilities(max_sockets=None, ipv6=True, max_udp_payload=65507),
         open_sockets=_host_open_sockets,
+        aaaa_name=_host_aaaa_name(),
     ),
 ]
 """Every stack the conformance suite runs on. Append an entry to add one."""

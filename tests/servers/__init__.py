@@ -9,10 +9,11 @@ from tests.servers.chargen import ChargenChecker, ChargenMismatch, chargen_bytes
 from tests.servers.http import HttpRequest, HttpResponse, HttpServer
 from tests.servers.loopback import LoopbackServers, http_big_body
 from tests.servers.services import StalledTcpServer, daytime_text
-from tests.servers.threaded import LOOPBACK, TcpServer, UdpServer
+from tests.servers.threaded import LOOPBACK, LOOPBACK6, TcpServer, UdpServer
 
 __all__ = [
     "LOOPBACK",
+    "LOOPBACK6",
     "ChargenChecker",
     "ChargenMismatch",
     "HttpRequest",

@@ -1,4 +1,4 @@
-"""All the loopback test services of a session in one object (Mbed's echo-server host, on 127.0.0.1).
+"""All the loopback test services of a session in one object (Mbed's echo-server host, on 127.0.0.1; IPv6 echo on ::1).
 
 ``with LoopbackServers() as servers: servers.echo_tcp.address`` gives ``("127.0.0.1", port)``. Each service has its
 own ephemeral port; none uses the privileged RFC ports (7, 9, 13, 19).
@@ -12,7 +12,7 @@ from typing import Protocol
 
 from tests.servers import services
 from tests.servers.http import HttpResponse, HttpServer
-from tests.servers.threaded import TcpServer, UdpServer
+from tests.servers.threaded import LOOPBACK6, TcpServer, UdpServer
 
 HTTP_BIG_SIZE = 256 * 1024
 
@@ -45,6 +45,9 @@ class LoopbackServers:
         self.echo_tcp: TcpServer = services.echo_tcp()
         self.echo_udp: UdpServer = services.echo_udp()
         self.echo_udp_other: UdpServer = services.echo_udp("echo-udp-other")
+        self.echo_tcp6: TcpServer = services.echo_tcp(LOOPBACK6)
+        """Echo on ::1, for the IPv6 cases (only loopback: the emulators bridge IPv6 links to ::1 alone)."""
+        self.echo_udp6: UdpServer = services.echo_udp("echo-udp6", LOOPBACK6)
         self.discard_tcp: TcpServer = services.discard_tcp()
         self.discard_udp: UdpServer = services.discard_udp()
         self.chargen_tcp: TcpServer = services.chargen_tcp()
@@ -65,6 +68,8 @@ class LoopbackServers:
             self.echo_tcp,
             self.echo_udp,
             self.echo_udp_other,
+            self.echo_tcp6,
+            self.echo_udp6,
             self.discard_tcp,
             self.discard_udp,
             self.chargen_tcp,

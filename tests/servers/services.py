@@ -52,12 +52,12 @@ def _reset_stream(conn: socket.socket) -> None:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-def echo_tcp() -> TcpServer:
-    return TcpServer("echo-tcp", _echo_stream)
+def echo_tcp(host: str = LOOPBACK) -> TcpServer:
+    return TcpServer("echo-tcp" if host == LOOPBACK else f"echo-tcp-{host}", _echo_stream, host)
 
 
-def echo_udp(name: str = "echo-udp") -> UdpServer:
-    return UdpServer(name, lambda data, _sender: data)
+def echo_udp(name: str = "echo-udp", host: str = LOOPBACK) -> UdpServer:
+    return UdpServer(name, lambda data, _sender: data, host)
 
 
 def discard_tcp() -> TcpServer:
@@ -99,8 +99,8 @@ class TlsServices:
         tls.settimeout(None)
         return tls
 
-    def echo(self) -> TcpServer:
-        return TcpServer("tls-echo-tcp", _echo_stream, wrap=self._wrap)
+    def echo(self, host: str = LOOPBACK) -> TcpServer:
+        return TcpServer("tls-echo-tcp", _echo_stream, host, wrap=self._wrap)
 
     def discard(self) -> TcpServer:
         return TcpServer("tls-discard-tcp", _discard_stream, wrap=self._wrap)

@@ -1,9 +1,10 @@
 """Threaded, stoppable loopback servers: the I/O layer under the test services of ``tests.servers``.
 
-A ``TcpServer`` accepts on ``127.0.0.1`` (an ephemeral port) and runs one handler thread per connection; a
+A ``TcpServer`` accepts on ``127.0.0.1`` or ``::1`` (an ephemeral port) and runs one handler thread per connection; a
 ``UdpServer`` runs one thread that answers datagrams. ``stop()`` wakes every thread at once (a socketpair wakes the
 accept/receive loop; connections are shut down so blocked handlers return), joins them and closes every socket, so a
-test session leaves no thread or socket behind. Only loopback addresses may be bound.
+test session leaves no thread or socket behind. Only loopback addresses may be bound (127.0.0.0/8, or ::1 for the
+IPv6 cases).
 """
 
 from __future__ import annotations
@@ -32,9 +33,16 @@ DatagramHandler = Callable[[bytes, tuple[str, int]], "bytes | None"]
 """Answers one datagram: the reply to send back to the sender, or None for no reply."""
 
 
-def _check_loopback(host: str) -> None:
+LOOPBACK6 = "::1"
+
+
+def _check_loopback(host: str) -> socket.AddressFamily:
+    """The family of a loopback address (127.0.0.0/8 or ::1); ValueError for any other."""
+    if host == LOOPBACK6:
+        return socket.AF_INET6
     if not host.startswith("127."):
-        raise ValueError(f"test servers bind 127.0.0.0/8 only, not {host!r}")
+        raise ValueError(f"test servers bind 127.0.0.0/8 or ::1 only, not {host!r}")
+    return socket.AF_INET
 
 
 _ServiceT = TypeVar("_ServiceT", bound="_Service")
@@ -119,8 +127,7 @@ class TcpServer(_Service):
         backlog: int = 16,
         wrap: ConnectionWrapper | None = None,
     ) -> None:
-        _check_loopback(host)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(_check_loopback(host), socket.SOCK_STREAM)
         sock.bind((host, 0))
         sock.listen(backlog)
         super().__init__(name, sock)
@@ -173,8 +180,7 @@ class UdpServer(_Service):
     MAX_DATAGRAM = 65535
 
     def __init__(self, name: str, handler: DatagramHandler, host: str = LOOPBACK) -> None:
-        _check_loopback(host)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock = socket.socket(_check_loopback(host), socket.SOCK_DGRAM)
         sock.bind((host, 0))
         super().__init__(name, sock)
         self._handler = handler

@@ -23,7 +23,7 @@ from tests.servers import (
     daytime_text,
 )
 from tests.servers.chargen import LINE_BYTES, PERIOD_BYTES
-from tests.servers.services import _echo_stream, chargen_tcp, echo_udp
+from tests.servers.services import _echo_stream, chargen_tcp, echo_tcp, echo_udp
 
 
 def test_chargen_lines_follow_rfc_864() -> None:
@@ -108,6 +108,20 @@ def test_servers_refuse_non_loopback_addresses() -> None:
         TcpServer("bad", lambda conn: None, host="0.0.0.0")
     with pytest.raises(ValueError):
         UdpServer("bad", lambda data, sender: None, host="10.0.0.1")
+    with pytest.raises(ValueError, match=r"::1"):
+        TcpServer("bad", lambda conn: None, host="::")
+
+
+def test_ipv6_echo_servers_listen_on_loopback_only() -> None:
+    with echo_tcp("::1") as tcp, echo_udp("echo6", "::1") as udp:
+        assert tcp.address[0] == "::1" and udp.address[0] == "::1"
+        with socket.create_connection(tcp.address, timeout=5) as client:
+            client.sendall(b"six")
+            assert client.recv(10) == b"six"
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as client:
+            client.settimeout(5)
+            client.sendto(b"dgram", udp.address)
+            assert client.recvfrom(100) == (b"dgram", (*udp.address, 0, 0))
 
 
 def test_stalled_server_keeps_a_connect_pending() -> None:

@@ -88,3 +88,63 @@ def test_ping_reads_both_reply_shapes(dialect: Dialect, ok_line: bytes, fail_lin
     assert cmd.ping_time(dialect, [ok_line]) == 7
     assert cmd.ping_time(dialect, [fail_line]) is None
     assert cmd.ping(replace(dialect, ping_reply=None), "127.0.0.1", 1.0) is None
+
+
+# -- IPv6 (ESP-AT 3.x, reference §3.11, §3.13, §3.16, §3.22) ------------------------------------------------------
+def test_an_ipv6_literal_opens_a_v6_link_type() -> None:
+    assert cmd.tcp_start(1, "::1", 7).line == b'AT+CIPSTART=1,"TCPv6","::1",7'
+    assert cmd.tcp_start(1, "2001:db8::5", 443, keepalive=60).line == b'AT+CIPSTART=1,"TCPv6","2001:db8::5",443,60'
+    assert cmd.udp_start(2, 50000, ipv6=True).line == b'AT+CIPSTART=2,"UDPv6","::",0,50000,2'
+    assert cmd.udp_start(2, 50000).line == b'AT+CIPSTART=2,"UDP","0.0.0.0",0,50000,2'
+    assert cmd.udp_send(2, b"x", "::1", 53).line == b'AT+CIPSEND=2,1,"::1",53'
+
+
+def test_peer_table_reads_ipv6_peers_whatever_their_case() -> None:
+    lines = [
+        b"STATUS:3",
+        b'+CIPSTATUS:0,"TCP","FE80::5ECF:7FFF:FE01:203",40000,80,1',
+        b'+CIPSTATUS:1,"TCPv6","::1",65535,80,1',
+        b'+CIPSTATUS:2,"TCP","::1::2",1234,80,1',
+        b'+CIPSTATE:3,"UDP","2001:DB8::1",5353,5353,0',
+        b'+CIPSTATUS:4,"TCP",::1,80,80,1',
+    ]
+    assert cmd.peer_table(lines) == {
+        0: ("fe80::5ecf:7fff:fe01:203", 40000),
+        1: ("::1", 65535),
+        3: ("2001:db8::1", 5353),
+        4: ("::1", 80),
+    }
+
+
+def test_aaaa_lookups_and_their_answers() -> None:
+    assert cmd.resolve("localhost", 3).line == b'AT+CIPDOMAIN="localhost",3'
+    assert cmd.resolve("localhost", 2).line == b'AT+CIPDOMAIN="localhost",2'
+    assert cmd.resolve("localhost").line == b'AT+CIPDOMAIN="localhost"'
+    assert cmd.resolved_address([b'+CIPDOMAIN:"::1"']) == "::1"
+    assert cmd.resolved_address([b'+CIPDOMAIN:"2001:DB8:0:0::23"']) == "2001:db8::23"
+    assert cmd.resolved_address([b'+CIPDOMAIN:"2001:db8::g"']) is None
+    assert cmd.resolved_address([b'+CIPDOMAIN:":::"']) is None
+
+
+def test_station_addresses_with_ipv6_lines() -> None:
+    lines = [
+        b'+CIPSTA:ip:"192.168.42.23"',
+        b'+CIPSTA:gateway:"192.168.42.1"',
+        b'+CIPSTA:netmask:"255.255.255.0"',
+        b'+CIPSTA:ip6ll:"FE80::5ECF:7FFF:FE01:203"',
+        b'+CIPSTA:ip6gl:"2001:DB8:42::23"',
+    ]
+    assert cmd.station_addresses(lines) == {
+        "ip": "192.168.42.23",
+        "gateway": "192.168.42.1",
+        "netmask": "255.255.255.0",
+        "ip6ll": "fe80::5ecf:7fff:fe01:203",
+        "ip6gl": "2001:db8:42::23",
+    }
+    assert cmd.station_addresses([b'+CIPSTA:ip6ll:"FE80::5ECF::1"']) == {}
+
+
+def test_only_esp32_at3_turns_ipv6_on() -> None:
+    assert AT3_ESP32.ipv6_command == b"AT+CIPV6=1"
+    assert NONOS_17.ipv6_command is None and AT2_ESP8266.ipv6_command is None
+    assert AT2_ESP8266.resolve_network == () and dict(AT3_ESP32.resolve_network) == {1: 2, 2: 3}

@@ -268,3 +268,20 @@ def test_random_bytes_neither_crash_the_core_nor_grow_it() -> None:
         core.data_to_send()
     assert core.parser.buffered < 20_000
     assert all(link.buffered <= 16_384 + 32 * 8192 for link in core.links)
+
+
+def test_ipv6_peers_reach_their_links_and_the_ipv6_notices_are_wifi_news() -> None:
+    core = ATCore(AT3_ESP32)
+    core.set_ipv6(True)
+    udp = open_link(core, "UDP")
+    join = core.submit(Command(b'AT+CWJAP="a","b"'), NOW)
+    notices = core.receive_data(
+        b"WIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\nWIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
+        b'\r\n+IPD,%d,5,"FE80::1:2",5683:a:b:c' % udp,
+        NOW,
+    )
+    assert join.outcome == "OK" and join.lines == []
+    assert [n.wifi for n in notices if n.wifi is not None] == ["CONNECTED", "GOT IP", "GOT IPv6 LL", "GOT IPv6 GL"]
+    assert list(core.links[udp].datagrams) == [(b"a:b:c", "FE80::1:2", 5683)]
+    feed(core, b"\r\nready\r\n")
+    assert not core.ipv6  # a RAM-only setting: the re-initialisation turns it on again

@@ -199,7 +199,7 @@ TRANSCRIPTS: list[Transcript] = [
             L(b"+TIME_UPDATED"),
             p.StationEvent("GOT IP", "aa:bb:cc:dd:ee:ff", "192.168.4.2"),
             p.StationEvent("DISCONNECTED", "aa:bb:cc:dd:ee:ff"),
-            L(b"WIFI GOT IPv6 LL"),
+            p.WifiEvent("GOT IPv6 LL"),
             p.Ready(),
         ],
     ),
@@ -207,5 +207,36 @@ TRANSCRIPTS: list[Transcript] = [
         "quoted_ipv6_sender",
         b'\r\n+IPD,0,2,"fe80::1",5683:hi',
         [p.IpdData(0, b"hi", "fe80::1", 5683)],
+    ),
+    # IPv6 on ESP-AT 3.x (reference §2.3, §3.11, §3.13): the join's OK then its IPv6 notices, a TCPv6 link, a
+    # full-length upper-case IPv6 sender whose colons and ':' data separator must not be confused, the passive
+    # notice and read of a UDPv6 link with AT+CIPDINFO=1.
+    Transcript(
+        "espat_ipv6_join_and_links",
+        b"WIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\nWIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
+        b'+CIPSTA:ip6ll:"FE80::5ECF:7FFF:FE01:203"\r\n+CIPSTA:ip6gl:"2001:DB8:42::23"\r\n\r\nOK\r\n'
+        b"0,CONNECT\r\n\r\nOK\r\n"
+        b'\r\n+IPD,1,5,"2001:0DB8:0000:0000:0000:FF00:0042:8329",65535:a:b:c'
+        b'\r\n+IPD,2,4,"::1",53:\r\n::'
+        b"\r\n+IPD,3,12\r\n"
+        b'+CIPRECVDATA:12,"::FFFF:127.0.0.1",5353,"::1",53:x,y\r\nOK\r\n',
+        [
+            p.WifiEvent("CONNECTED"),
+            p.WifiEvent("GOT IP"),
+            OK,
+            p.WifiEvent("GOT IPv6 LL"),
+            p.WifiEvent("GOT IPv6 GL"),
+            L(b'+CIPSTA:ip6ll:"FE80::5ECF:7FFF:FE01:203"'),
+            L(b'+CIPSTA:ip6gl:"2001:DB8:42::23"'),
+            OK,
+            p.LinkEvent(0, "CONNECT"),
+            OK,
+            p.IpdData(1, b"a:b:c", "2001:0DB8:0000:0000:0000:FF00:0042:8329", 65535),
+            p.IpdData(2, b"\r\n::", "::1", 53),
+            p.IpdNotice(3, 12),
+            p.RecvData(b'"::1",53:x,y', "::FFFF:127.0.0.1", 5353),
+            OK,
+        ],
+        recvdata_addr=True,
     ),
 ]
