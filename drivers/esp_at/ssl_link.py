@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from netsocket.errors import NsapiError
 from netsocket.server_name import server_name
 
-from .commands import CONNECT_TIMEOUT, Command, quote
+from .commands import CONNECT_TIMEOUT, Command, is_ipv6, quote
 from .dialects import Dialect
 
 SNI_LIMIT = 64
@@ -73,8 +73,10 @@ def prepare(dialect: Dialect, link: int, settings: SslSettings, ip: str) -> list
 
 
 def start(link: int, ip: str, port: int, keepalive: int = 0) -> Command:
-    """``AT+CIPSTART=<link>,"SSL","<ip>",<port>[,<keepalive>]``: TCP connect and handshake in one command."""
-    line = b'AT+CIPSTART=%d,"SSL","%s",%d' % (link, ip.encode(), port)
+    """``AT+CIPSTART=<link>,"SSL"|"SSLv6","<ip>",<port>[,<keepalive>]``: TCP connect and handshake in one command
+    (SSLv6 for an IPv6 literal, as TCPv6 for plain TCP)."""
+    kind = b"SSLv6" if is_ipv6(ip) else b"SSL"
+    line = b'AT+CIPSTART=%d,"%s","%s",%d' % (link, kind, ip.encode(), port)
     if keepalive:
         line += b",%d" % keepalive
     return Command(line, CONNECT_TIMEOUT, link=link)

@@ -30,7 +30,7 @@ sunk: list[bytes] = []
 
 @contextlib.contextmanager
 def tls_server(
-    ca: trustme.CA, *identities: str, client_ca: trustme.CA | None = None
+    ca: trustme.CA, *identities: str, client_ca: trustme.CA | None = None, host: str = "127.0.0.1"
 ) -> Iterator[tuple[int, list[str | None]]]:
     """A loopback TLS server (certificate for ``identities``, signed by ``ca``) that answers each connection's
     first message in upper case and closes (a first message starting with ``sink``: keeps all it gets until the
@@ -46,7 +46,7 @@ def tls_server(
         names.append(name)
 
     context.sni_callback = remember  # type: ignore[assignment]
-    server = socket.create_server(("127.0.0.1", 0))
+    server = socket.create_server((host, 0), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     server.settimeout(0.05)  # the loop sees `stop` soon after the test ends
     stop = threading.Event()
 
@@ -346,3 +346,24 @@ def test_the_api_says_what_it_is() -> None:
         assert sock.accept() == (None, NsapiError.UNSUPPORTED)
         assert sock.send(b"x") == NsapiError.NO_CONNECTION
         assert sock.close() == NsapiError.OK
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_an_ipv6_server_over_an_sslv6_link(profile: str, caplog: pytest.LogCaptureFixture) -> None:
+    """ESP-AT 3.x (IPv6 on) opens an ``SSLv6`` link to an IPv6 literal; IPv4-only firmware answers UNSUPPORTED and
+    sends nothing."""
+    with joined(profile) as (iface, _emu), tls_server(trustme.CA(), "::1", host="::1") as (port, _):
+        sock = ModuleTLSSocket(verify=ModuleTLSVerify.NONE)
+        assert sock.open(iface) == NsapiError.OK
+        with caplog.at_level(logging.DEBUG, logger="netsocket.drivers.esp_at"):
+            result = sock.connect(SocketAddress("::1", port))
+            if profile == "at3_esp32":
+                assert result == NsapiError.OK
+                round_trip(sock)
+        sock.close()
+        starts = [line for line in sent(caplog) if line.startswith(b"AT+CIPSTART")]
+        if profile == "at3_esp32":
+            assert starts == [b'AT+CIPSTART=0,"SSLv6","::1",%d' % port]
+        else:
+            assert result == NsapiError.UNSUPPORTED
+            assert starts == []
