@@ -188,28 +188,10 @@ class AsyncWorker(Worker):
             self._exited = False
             self._task = asyncio.get_running_loop().create_task(run_blocking(self._loop), name="esp_at-worker")
 
-    def stop(self) -> None:
-        """Stop after the job under way (it ends at its next wait, as the runner fails its commands)."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
+    def _let_go(self) -> None:
+        """The job under way ends at its next wait (the runner fails its commands): nothing to wait for here."""
         self._task = None
-        with self._cond:
-            left = list(self._jobs)
-            self._jobs.clear()
-        for _job, abandon in left:
-            if abandon is not None:
-                abandon()
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done() and not self._exited
-
-    def submit(self, job: Job, abandon: Job | None = None) -> None:
-        with self._cond:
-            if self.running and not self._stopping:
-                self._jobs.append((job, abandon))
-                self._cond.notify_all()
-                return
-        if abandon is not None:
-            abandon()

@@ -42,16 +42,20 @@ class Worker:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5.0)
-        self._thread = None
+        self._let_go()
         with self._cond:
             left = list(self._jobs)
             self._jobs.clear()
         for _job, abandon in left:
             if abandon is not None:
                 abandon()
+
+    def _let_go(self) -> None:
+        """Once asked to stop: wait for the job under way, unless that is the caller."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+        self._thread = None
 
     @property
     def running(self) -> bool:
@@ -60,7 +64,7 @@ class Worker:
     def submit(self, job: Job, abandon: Job | None = None) -> None:
         """Run ``job`` on the worker; ``abandon`` instead if the worker stops first (or is not running)."""
         with self._cond:
-            if self._thread is not None and not self._stopping and not self._exited:
+            if self.running and not self._stopping:
                 self._jobs.append((job, abandon))
                 self._cond.notify_all()
                 return
