@@ -19,10 +19,18 @@ from netsocket.types import NsapiConnectionStatus, NsapiVersion
 from . import commands as cmd
 from .commands import ParameterError
 from .dialects import SleepMode
+from .runner import Reply
 from .stack import ESPATStack
 from .startup import ModuleStartup
 
 _log = logging.getLogger("netsocket.drivers.esp_at")
+
+
+def _setting_result(reply: Reply) -> NsapiError:
+    """A setting's reply: OK; DEVICE_ERROR when the module did not answer; else the module refused the value."""
+    if reply.ok:
+        return NsapiError.OK
+    return NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER
 
 
 class _Interface(Protocol):
@@ -106,8 +114,7 @@ class ModuleServices:
             return NsapiError.PARAMETER
         if command is None:
             return NsapiError.UNSUPPORTED
-        reply = self.stack.run(command)
-        return NsapiError.OK if reply.ok else (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER)
+        return _setting_result(self.stack.run(command))
 
     # -- power saving ---------------------------------------------------------------------------------------------
     def set_sleep_mode(self: _Interface, mode: SleepMode) -> NsapiError:
@@ -124,8 +131,7 @@ class ModuleServices:
         command = cmd.sleep_mode(self.stack.dialect, mode)
         if command is None:
             return NsapiError.UNSUPPORTED
-        reply = self.stack.run(command)
-        return NsapiError.OK if reply.ok else (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER)
+        return _setting_result(self.stack.run(command))
 
     def deep_sleep(self: _Interface, millis: int) -> NsapiError:
         """Power the module down for ``millis`` ms (``AT+GSLP``; not in Mbed OS).
@@ -143,9 +149,9 @@ class ModuleServices:
         err = self._ensure_ready()
         if err != NsapiError.OK:
             return err
-        reply = self.stack.run(command)
-        if not reply.ok:
-            return NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER
+        err = _setting_result(self.stack.run(command))
+        if err != NsapiError.OK:
+            return err
         _log.info("the module sleeps for %d ms; it reboots when it wakes", millis)
         self.stack.mark_all_lost(NsapiError.CONNECTION_LOST)
         self.stack.set_addresses({})
@@ -187,8 +193,7 @@ class ModuleServices:
         err = self._ensure_ready()
         if err != NsapiError.OK:
             return err
-        reply = self.stack.run(command)
-        return NsapiError.OK if reply.ok else (NsapiError.DEVICE_ERROR if reply.device_error else NsapiError.PARAMETER)
+        return _setting_result(self.stack.run(command))
 
     def get_time(self: _Interface) -> tuple[NsapiError, time.struct_time | None]:
         """The module's SNTP time: ``(OK, struct_time)``, or ``(TIMEOUT, None)`` while it has not synchronised."""
