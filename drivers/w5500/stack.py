@@ -122,7 +122,13 @@ class _Hw:
     closing_until: float | None = None  # a TCP socket finishing a graceful close after its handle was closed
     look_at: float | None = None  # when the service thread looks at this socket again (a wait the chip won't signal)
     look_step: float = 0.0
-    command_busy: bool = False  # a command the chip has not taken yet is waited for with the stack lock released
+    command_ticket: int = 0  # commands on this socket are written in turn: the next turn to hand out
+    command_turn: int = 0  # and the turn now being served (a command being written, or waited for unlocked)
+
+    @property
+    def command_busy(self) -> bool:
+        """A command on this socket is being written or waited for, or queued behind one."""
+        return self.command_ticket != self.command_turn
 
     @property
     def free(self) -> bool:
@@ -268,19 +274,19 @@ class W5500Stack(NetworkStack):
     def _command(self, n: int, command: Command) -> None:
         """``command`` on socket ``n``, with the stack lock held by the caller. Nearly always the chip takes it at
         once; otherwise the wait for Sn_CR to read 0 (bounded by the chip's ``command_timeout``, ``ChipTimeout``
-        after it) happens with the stack lock released, socket ``n`` marked busy so that no other command is
-        written to it and it is not reused meanwhile."""
+        after it) happens with the stack lock released, socket ``n`` marked busy so that it is not reused
+        meanwhile. Commands on one socket are written in turn (first come, first served), so a thread that
+        commands a socket again and again (a sender) cannot keep another one's command (a receiver's RECV) out;
+        each turn is bounded, so every wait for a turn is too."""
         hw = self._hw[n]
-        deadline = time.monotonic() + self.chip.command_timeout
-        while hw.command_busy:  # another thread's command on this socket: the chip takes one at a time
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ChipTimeout(f"socket {n}: an earlier command was never taken, {command.name} not written")
-            self._command_done.wait(remaining)
-        if self.chip.start_command(n, command):
-            return
-        hw.command_busy = True
+        ticket = hw.command_ticket
+        hw.command_ticket += 1
         try:
+            while hw.command_turn != ticket:
+                self._command_done.wait()
+            if self.chip.start_command(n, command):
+                return
+            deadline = time.monotonic() + self.chip.command_timeout
             pause = 0.0001
             while True:
                 self._command_done.wait(pause)  # releases the stack lock (every level of it) while the chip is busy
@@ -290,7 +296,7 @@ class W5500Stack(NetworkStack):
                     raise ChipTimeout(f"socket {n}: Sn_CR stayed non-zero after {command.name}")
                 pause = min(pause * 2, 0.005)
         finally:
-            hw.command_busy = False
+            hw.command_turn += 1
             self._command_done.notify_all()
 
     def _ports_in_use(self, proto: NsapiProtocol) -> set[int]:

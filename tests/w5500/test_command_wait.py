@@ -4,6 +4,7 @@ no lock held across a wait that another lock-holder may need)."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -14,6 +15,7 @@ from netsocket.mocks.w5500 import FakeSpiDev
 
 from netsocket import NsapiError, SocketAddress, TCPSocket
 from tests.reliability._flood import FloodServer, stream
+from tests.servers import TcpServer
 
 COMMAND_TIMEOUT_S = 1.0
 """The driver's bound on one Sn_CR wait, raised from 0.1 s so that being stuck behind it cannot pass unseen."""
@@ -94,3 +96,35 @@ def test_a_stuck_command_on_one_socket_does_not_hold_up_another(
     assert outcome["result"] == NsapiError.DEVICE_ERROR
     assert COMMAND_TIMEOUT_S - 0.05 <= outcome["took"] < COMMAND_TIMEOUT_S + 1.0  # type: ignore[operator]
     assert other.recv(buffer) > 0  # and the other socket goes on
+
+
+@pytest.mark.parametrize("wired", [True, False], ids=["intn", "polling"])
+def test_a_chip_slow_to_take_every_command_still_echoes_intact(wired: bool, tcp_echo: TcpServer) -> None:
+    """Every Sn_CR reads back set three times before 0, so every command takes the path that releases the stack
+    lock; a sender and a receiver thread on one socket (SEND and RECV waiting on each other) and the service thread
+    still move 300 KB through an echo server intact."""
+    fake = FakeSpiDev()
+    fake.faults.cr_busy_reads = 3
+    iface = W5500Interface(fake, interrupt=fake if wired else None)
+    iface.set_network(SocketAddress("192.168.77.50"), SocketAddress("255.255.255.0"), SocketAddress("192.168.77.1"))
+    data = stream(9, 300_000)
+    try:
+        assert iface.connect() == NsapiError.OK
+        with TCPSocket() as sock:
+            assert sock.open(iface) == NsapiError.OK
+            sock.set_timeout(3000)
+            assert sock.connect(SocketAddress(*tcp_echo.address)) == NsapiError.OK
+            sent: list[int] = []
+            sender = threading.Thread(target=lambda: sent.append(sock.send(data)), name="sender", daemon=True)
+            sender.start()
+            echoed, buffer = bytearray(), bytearray(8192)
+            while len(echoed) < len(data):
+                count = sock.recv(buffer)
+                assert count > 0, f"recv gave {count!s} after {len(echoed)} bytes"
+                echoed += buffer[:count]
+            sender.join(10.0)
+            assert sent == [len(data)]
+            assert hashlib.sha256(echoed).digest() == hashlib.sha256(data).digest()
+    finally:
+        iface.close()
+        fake.close()
