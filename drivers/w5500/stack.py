@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from netsocket.address import SocketAddress
+from netsocket.deadline import interruptible
 from netsocket.errors import NsapiError
 from netsocket.stack import NetworkStack, OptionValue
 from netsocket.types import NsapiProtocol, NsapiSocketLevel, NsapiSocketOption, NsapiVersion
@@ -283,7 +284,7 @@ class W5500Stack(NetworkStack):
         hw.command_ticket += 1
         try:
             while hw.command_turn != ticket:
-                self._command_done.wait()
+                self._command_done.wait(interruptible(None))
             if self.chip.start_command(n, command):
                 return
             deadline = time.monotonic() + self.chip.command_timeout
