@@ -190,16 +190,27 @@ class W5500Chip:
     def command(self, n: int, command: Command) -> None:
         """Write Sn_CR and wait (bounded) until the chip accepted it (Sn_CR reads 0); ``ChipTimeout`` otherwise.
 
-        A W5500 takes a command within microseconds, so the first read nearly always shows 0; the retries (with
-        the bus lock released between them) only run for a chip that is busy or stuck."""
-        self.write_socket(n, Sn.CR, bytes((command,)))
+        For callers that hold no other lock (the stack waits through ``start_command``/``command_taken`` with
+        its own lock released). A W5500 takes a command within microseconds, so the first read nearly always shows
+        0; the retries (with the bus lock released between them) only run for a chip that is busy or stuck."""
+        if self.start_command(n, command):
+            return
         deadline = time.monotonic() + self.command_timeout
         pause = 0.0001
-        while self.read_socket(n, Sn.CR)[0] != 0:
+        while not self.command_taken(n):
             if time.monotonic() >= deadline:
                 raise ChipTimeout(f"socket {n}: Sn_CR stayed non-zero after {command.name}")
             time.sleep(pause)
             pause = min(pause * 2, 0.005)
+
+    def start_command(self, n: int, command: Command) -> bool:
+        """Write Sn_CR and read it back once: whether the chip took the command already (Sn_CR reads 0)."""
+        self.write_socket(n, Sn.CR, bytes((command,)))
+        return self.command_taken(n)
+
+    def command_taken(self, n: int) -> bool:
+        """Whether socket ``n``'s last command was taken (Sn_CR reads 0)."""
+        return self.read_socket(n, Sn.CR)[0] == 0
 
     # -- reset and identity ---------------------------------------------------------------------------------------
     def reset(self, timeout: float = RESET_TIMEOUT_S) -> None:

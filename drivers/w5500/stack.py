@@ -19,7 +19,9 @@ one SPI transaction (SIR..VERSIONR in one frame), plus one per socket with somet
 
 Locks: the stack lock (socket state and register sequences), then the chip's bus lock (one transaction). Neither
 is held while waiting, and callbacks run with no lock held, so no cycle can form between a primitive, the service
-thread and the bus (issue 12: a link flap deadlocked them).
+thread and the bus. A command the chip does not take at once (Sn_CR still set when read back) is waited for with
+the stack lock released (``_command``): the socket is marked busy meanwhile, so nothing else touches it or reuses it,
+and only a second command on the same socket waits for it; other sockets and the service thread go on.
 
 A chip that answers with values no W5500 shows (VERSIONR not 0x04, non-zero reserved registers, impossible
 counters: MISO stuck at 0xFF after bring-up) is taken as gone: every call gives DEVICE_ERROR, the interface reports
@@ -43,12 +45,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from netsocket.address import SocketAddress
+from netsocket.deadline import interruptible
 from netsocket.errors import NsapiError
 from netsocket.stack import NetworkStack, OptionValue
 from netsocket.types import NsapiProtocol, NsapiSocketLevel, NsapiSocketOption, NsapiVersion
 
 from . import frame
-from .chip import ChipError, ChipGarbage, NetworkConfig, W5500Chip
+from .chip import ChipError, ChipGarbage, ChipTimeout, NetworkConfig, W5500Chip
 from .registers import (
     CHIP_VERSION,
     KEEPALIVE_UNIT_S,
@@ -120,6 +123,18 @@ class _Hw:
     closing_until: float | None = None  # a TCP socket finishing a graceful close after its handle was closed
     look_at: float | None = None  # when the service thread looks at this socket again (a wait the chip won't signal)
     look_step: float = 0.0
+    command_ticket: int = 0  # commands on this socket are written in turn: the next turn to hand out
+    command_turn: int = 0  # and the turn now being served (a command being written, or waited for unlocked)
+
+    @property
+    def command_busy(self) -> bool:
+        """A command on this socket is being written or waited for, or queued behind one."""
+        return self.command_ticket != self.command_turn
+
+    @property
+    def free(self) -> bool:
+        """Nobody owns it, it is not finishing a close, and no command on it is still being waited for."""
+        return self.owner is None and self.closing_until is None and not self.command_busy
 
 
 @dataclass(eq=False)
@@ -154,6 +169,7 @@ class W5500Stack(NetworkStack):
     ) -> None:
         self.chip = chip
         self._lock = threading.RLock()
+        self._command_done = threading.Condition(self._lock)
         self._hw = [_Hw(n) for n in range(SOCKET_COUNT)]
         self._config = NetworkConfig()
         self._interrupt = interrupt
@@ -234,9 +250,9 @@ class W5500Stack(NetworkStack):
     def _alloc_hw(self) -> int | None:
         """A free hardware socket (finishing a lingering graceful close early if none is free)."""
         for hw in self._hw:
-            if hw.owner is None and hw.closing_until is None:
+            if hw.free:
                 return hw.n
-        lingering = [hw for hw in self._hw if hw.owner is None and hw.closing_until is not None]
+        lingering = [hw for hw in self._hw if hw.owner is None and hw.closing_until is not None and not hw.command_busy]
         if lingering:
             hw = min(lingering, key=lambda h: h.closing_until or 0.0)
             self._abort_hw(hw.n)
@@ -250,11 +266,39 @@ class W5500Stack(NetworkStack):
         hw.sending = hw.want_write = False
         hw.ir = 0
         try:
-            self.chip.command(n, Command.CLOSE)
+            self._command(n, Command.CLOSE)
             self.chip.write_socket(n, Sn.IR, bytes((SocketInterrupt.ALL,)))
         except ChipError as exc:
             _log.warning("W5500 socket %d: CLOSE failed: %s", n, exc)
         hw.sr = Status.CLOSED
+
+    def _command(self, n: int, command: Command) -> None:
+        """``command`` on socket ``n``, with the stack lock held by the caller. Nearly always the chip takes it at
+        once; otherwise the wait for Sn_CR to read 0 (bounded by the chip's ``command_timeout``, ``ChipTimeout``
+        after it) happens with the stack lock released, socket ``n`` marked busy so that it is not reused
+        meanwhile. Commands on one socket are written in turn (first come, first served), so a thread that
+        commands a socket again and again (a sender) cannot keep another one's command (a receiver's RECV) out;
+        each turn is bounded, so every wait for a turn is too."""
+        hw = self._hw[n]
+        ticket = hw.command_ticket
+        hw.command_ticket += 1
+        try:
+            while hw.command_turn != ticket:
+                self._command_done.wait(interruptible(None))
+            if self.chip.start_command(n, command):
+                return
+            deadline = time.monotonic() + self.chip.command_timeout
+            pause = 0.0001
+            while True:
+                self._command_done.wait(pause)  # releases the stack lock (every level of it) while the chip is busy
+                if self.chip.command_taken(n):
+                    return
+                if time.monotonic() >= deadline:
+                    raise ChipTimeout(f"socket {n}: Sn_CR stayed non-zero after {command.name}")
+                pause = min(pause * 2, 0.005)
+        finally:
+            hw.command_turn += 1
+            self._command_done.notify_all()
 
     def _ports_in_use(self, proto: NsapiProtocol) -> set[int]:
         return {hw.owner.port for hw in self._hw if hw.owner is not None and hw.owner.proto == proto and hw.owner.port}
@@ -318,7 +362,7 @@ class W5500Stack(NetworkStack):
         self.chip.write_socket(n, Sn.MR, bytes((mode,)))
         self.chip.write_socket(n, Sn.IR, bytes((SocketInterrupt.ALL,)))
         self.chip.write_socket(n, Sn.PORT, frame.u16_bytes(port))
-        self.chip.command(n, Command.OPEN)
+        self._command(n, Command.OPEN)
         sr = self._settled_status(n)
         expected = Status.UDP if mode & 0x0F == SocketMode.UDP else Status.INIT
         if sr != expected:
@@ -330,7 +374,7 @@ class W5500Stack(NetworkStack):
         err = self._open_hw(n, SocketMode.TCP | SocketMode.ND, port)
         if err != NsapiError.OK:
             return err
-        self.chip.command(n, Command.LISTEN)
+        self._command(n, Command.LISTEN)
         sr = self._settled_status(n)
         return NsapiError.OK if sr == Status.LISTEN else NsapiError.DEVICE_ERROR
 
@@ -398,7 +442,7 @@ class W5500Stack(NetworkStack):
     def _write_and_send(self, n: int, data: bytes | memoryview, tx_wr: int) -> None:
         self.chip.write_tx_buffer(n, tx_wr, data)
         self.chip.write_socket(n, Sn.TX_WR, frame.u16_bytes(tx_wr + len(data)))
-        self.chip.command(n, Command.SEND)
+        self._command(n, Command.SEND)
         hw = self._hw[n]
         hw.sending, hw.send_started, hw.want_write, hw.stall_notified = True, time.monotonic(), False, 0.0
         if self._interrupt is None:
@@ -430,7 +474,7 @@ class W5500Stack(NetworkStack):
                     if handle.proto == NsapiProtocol.TCP and hw.sr in _CONNECTED and not self._failed:
                         # Orderly close (DISCON also from CLOSE_WAIT, so the peer is not left in FIN_WAIT_2);
                         # the service thread CLOSEs the socket once it reaches CLOSED or the linger time passes.
-                        self.chip.command(hw.n, Command.DISCON)
+                        self._command(hw.n, Command.DISCON)
                         hw.closing_until = time.monotonic() + CLOSE_LINGER_S
                         hw.sending = hw.want_write = False
                     else:
@@ -507,7 +551,7 @@ class W5500Stack(NetworkStack):
             if handle.state != "listening" or handle.closed:
                 continue
             while len(handle.listeners) < handle.backlog:
-                free = [hw for hw in self._hw if hw.owner is None and hw.closing_until is None]
+                free = [hw for hw in self._hw if hw.free]
                 if not free or (handle.listeners and len(free) <= 2):
                     break
                 n = free[0].n
@@ -601,7 +645,7 @@ class W5500Stack(NetworkStack):
                 handle.port = port
                 self._write_keepalive(handle)
                 self.chip.write_socket(n, Sn.DIPR, address.get_ip_bytes() + frame.u16_bytes(address.get_port()))
-                self.chip.command(n, Command.CONNECT)
+                self._command(n, Command.CONNECT)
                 handle.state = "connecting"
                 handle.lost, handle.peer_closed = None, False
                 self._look_soon(n)  # a refused CONNECT raises no Sn_IR bit: Sn_SR is watched
@@ -673,7 +717,7 @@ class W5500Stack(NetworkStack):
                     return 0
                 data = self.chip.read_rx_buffer(n, rx_rd, count)
                 self.chip.write_socket(n, Sn.RX_RD, frame.u16_bytes(rx_rd + count))
-                self.chip.command(n, Command.RECV)  # Sn_CR reading back 0 also vouches for the bus
+                self._command(n, Command.RECV)  # Sn_CR reading back 0 also vouches for the bus
                 buffer[:count] = data
                 return count
             except ChipError as exc:
@@ -738,7 +782,7 @@ class W5500Stack(NetworkStack):
                 sender = SocketAddress(raw[:4], frame.u16(raw, 4))
                 count = min(length, len(buffer))
                 self.chip.write_socket(n, Sn.RX_RD, frame.u16_bytes(rx_rd + UDP_HEADER_SIZE + length))
-                self.chip.command(n, Command.RECV)  # Sn_CR reading back 0 also vouches for the bus
+                self._command(n, Command.RECV)  # Sn_CR reading back 0 also vouches for the bus
                 buffer[:count] = raw[UDP_HEADER_SIZE : UDP_HEADER_SIZE + count]
                 return count, sender
             except ChipError as exc:
@@ -749,7 +793,7 @@ class W5500Stack(NetworkStack):
         _log.warning("W5500 socket %d: %s; dropping the receive buffer", n, why)
         rx_wr = self.chip.read_socket(n, Sn.RX_WR, 2)
         self.chip.write_socket(n, Sn.RX_RD, rx_wr)
-        self.chip.command(n, Command.RECV)
+        self._command(n, Command.RECV)
         return NsapiError.WOULD_BLOCK
 
     def probe_address(self, address: SocketAddress, timeout: float) -> bool | None:

@@ -83,7 +83,10 @@ def download_until_fault(
         if not faulted and got >= cut:
             fault()  # type: ignore[operator]
             faulted = True
-        result = timed(context, "recv", sock.recv, memoryview(buffer)[: min(len(buffer), max(cut - got, 1))])
+        # Up to the cut exactly, then whole buffers: one byte per call after the fault made a 2 MB download take
+        # half an hour, which issue 12 took for a deadlock.
+        limit = len(buffer) if faulted else min(len(buffer), cut - got)
+        result = timed(context, "recv", sock.recv, memoryview(buffer)[:limit])
         if result <= 0:
             break
         digest.update(memoryview(buffer)[:result])
