@@ -44,6 +44,13 @@ def test_the_security_default_comes_from_the_environment(
     assert "joined 'netsocket-wpa3' (WPA3)" in flat(capsys.readouterr().out)
 
 
+def test_ping_joins_with_the_same_options(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("NETSOCKET_WIFI_PASSWORD", "netsocket123")
+    argv = ["ping", "127.0.0.1", "-c", "1", "--ssid", "netsocket-wpa3", "--security", "WPA3", *device("at3_esp32")]
+    assert main(argv) == 0
+    assert "1 of 1 answered" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("profile", ["nonos17", "at22_8266"])
 def test_wpa3_on_esp8266_firmware_is_unsupported_with_a_way_out(
     profile: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

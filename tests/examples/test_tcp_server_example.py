@@ -104,7 +104,9 @@ def test_mdns_announces_the_server_while_it_runs(profile: str, capsys: pytest.Ca
     wire.setLevel(logging.DEBUG)
     argv = ["--port", f"{FAST_ESP[1]}&pace=0&profile={profile}", "--once", "--listen", str(port)]
     results: list[int] = []
-    runner = threading.Thread(target=lambda: results.append(tcp_server.main([*argv, "--mdns", "netsocket-echo"])))
+    runner = threading.Thread(
+        target=lambda: results.append(tcp_server.main([*argv, "--mdns", "netsocket-echo"])), daemon=True
+    )
     try:
         runner.start()
         assert watch.seen.wait(30), bytes(watch.sent)[-300:]
