@@ -22,8 +22,9 @@ from netsocket.errors import NsapiError
 from netsocket.interface import NetworkInterface, WiFiAccessPoint, WiFiInterface
 from netsocket.socket import TCPSocket
 
-from .device import Target, bring_up, choose_target, fail, open_target, release
+from .device import Target, choose_target, fail, open_target, release
 from .diagnose import UserError, serial_ports, spi_devices
+from .join import JoinOptions, add_join_options, bring_up
 
 SubParsers = Any  # argparse's _SubParsersAction is private
 
@@ -38,12 +39,6 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
         help="serial path, pyserial URL (espemu://) or interface URL (esp://, w5500://, w5500emu://, host://)",
     )
     parser.add_argument("-b", "--baudrate", type=int, default=None, help="the ESP module's UART speed (115200)")
-
-
-def add_join_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--ssid", help="Wi-Fi network (default: NETSOCKET_WIFI_SSID; the passphrase: NETSOCKET_WIFI_PASSWORD)"
-    )
 
 
 def register(sub: SubParsers) -> None:
@@ -116,7 +111,7 @@ def opened(args: argparse.Namespace) -> Iterator[tuple[NetworkInterface, Target]
 def connected(args: argparse.Namespace, console: Console | None = None) -> Iterator[tuple[NetworkInterface, Target]]:
     """The chosen interface, brought up for the length of the block."""
     with opened(args) as (net, target):
-        joined = bring_up(net, target, getattr(args, "ssid", None), load_settings())
+        joined = bring_up(net, target, JoinOptions.from_args(args), load_settings())
         if console is not None:
             console.print(f"{target.shown}: {joined}, IP address {address_of(net.get_ip_address)}")
         try:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from netsocket.config import Settings
 from netsocket.errors import NsapiError
-from netsocket.interface import NetworkInterface, WiFiInterface
+from netsocket.interface import NetworkInterface
 from netsocket.registry import open_interface
 from netsocket.types import NsapiSecurity
 
@@ -134,11 +134,14 @@ def parse_security(name: str) -> NsapiSecurity:
         ) from None
 
 
-def credentials(target: Target, ssid: str | None, settings: Settings, *, prompt: bool = True) -> Credentials:
+def credentials(
+    target: Target, ssid: str | None, settings: Settings, *, security: str | None = None, prompt: bool = True
+) -> Credentials:
     """The network to join: ``--ssid``, else the configuration's, else (on an emulator) ``netsocket-wpa2``.
 
     The passphrase never comes from the command line: it is the configuration's (``NETSOCKET_WIFI_PASSWORD``),
-    the emulated world's for its own network, or asked for on the terminal."""
+    the emulated world's for its own network, or asked for on the terminal. The security is ``security``
+    (``--security``), else the configuration's, else WPA2 with a passphrase and NONE without."""
     chosen = ssid or settings.wifi_ssid
     if chosen is None:
         if not target.emulated:
@@ -154,28 +157,9 @@ def credentials(target: Target, ssid: str | None, settings: Settings, *, prompt:
     if password is None and prompt and sys.stdin.isatty():
         password = getpass.getpass(f"Wi-Fi passphrase for {chosen!r} (empty for an open network): ")
     password = password or ""
-    if settings.wifi_security:
-        security = parse_security(settings.wifi_security)
-    else:
-        security = NsapiSecurity.WPA2 if password else NsapiSecurity.NONE
-    return Credentials(chosen, password, security)
-
-
-def bring_up(net: NetworkInterface, target: Target, ssid: str | None, settings: Settings) -> str:
-    """Connect ``net`` (joining Wi-Fi on a Wi-Fi interface); returns what was joined, in words."""
-    if isinstance(net, WiFiInterface) and (ssid or target.is_serial or settings.wifi_ssid):
-        cred = credentials(target, ssid, settings)
-        err = net.connect(cred.ssid, cred.password, cred.security)
-        what = f"cannot join the Wi-Fi network {cred.ssid!r} ({cred.security.name}) with {target.shown}"
-        joined = f"joined {cred.ssid!r}"
-    else:
-        err = net.connect()
-        what = f"cannot bring up {target.shown}"
-        joined = "connected"
-    if err not in (NsapiError.OK, NsapiError.IS_CONNECTED):
-        code = NsapiError(err)
-        raise UserError(what, code, hint_for(code, target.shown))
-    return joined
+    name = security or settings.wifi_security
+    chosen_security = parse_security(name) if name else (NsapiSecurity.WPA2 if password else NsapiSecurity.NONE)
+    return Credentials(chosen, password, chosen_security)
 
 
 def fail(what: str, err: int, target: Target) -> UserError:
