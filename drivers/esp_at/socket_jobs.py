@@ -64,6 +64,11 @@ class EspSocket:
     ipv6: bool | None = None
     """A UDP socket's IP version (its link is UDP or UDPv6): set by bind (``::`` is IPv6) or the first sendto."""
 
+    @property
+    def queued(self) -> bool:
+        """Bytes (TCP) or datagrams (UDP) accepted by send/sendto and not yet handed to the module."""
+        return bool(self.tx or self.udp_tx)
+
     def link_ok(self) -> Link | None:
         link = self.link
         if link is None or link.generation != self.generation:
@@ -115,12 +120,14 @@ class SocketJobs:
         if any(link.remote is None for link in self.core.accept_queue):
             return self._peer_lookup
         for sock in stack.draining:
+            if sock.link is None and sock.udp_starting:
+                continue  # closed with datagrams queued before its link opened: the link opens first
             link = sock.link_ok()
             drain = link.owner if link is not None else None
             if (
                 link is None
                 or not isinstance(drain, Draining)
-                or not sock.tx
+                or not sock.queued
                 or sock.failed is not None
                 or link.peer_closed
                 or drain.expired()
@@ -128,6 +135,7 @@ class SocketJobs:
                 if isinstance(drain, Draining):
                     return drain.finish
                 stack.draining.remove(sock)
+                sock.closed = True  # closed by its owner; its link never opened
                 return lambda: None
         socks = stack.sockets + stack.draining
         link_free = any(link.state is LinkState.FREE for link in self.core.links)
@@ -250,6 +258,9 @@ class SocketJobs:
             link = self._claim(sock, NsapiProtocol.UDP)
             if link is None:
                 sock.failed = NsapiError.NO_SOCKET
+            elif sock in stack.draining:  # closed meanwhile: the link sends the queue, then closes
+                stack.draining.remove(sock)
+                self.table.set_owner(link, Draining(sock, link, stack))
             if sock.bound_port == 0:
                 sock.bound_port = self.pick_ephemeral()
                 sock.ephemeral_port = True
@@ -447,7 +458,7 @@ class Draining:
     def _drained(self) -> None:
         with self.stack.lock:
             sock, link = self.sock, self.link
-            if sock.tx and sock.failed is None and not self.expired() and not link.peer_closed:
+            if sock.queued and sock.failed is None and not self.expired() and not link.peer_closed:
                 return
         self.finish()
 

@@ -197,6 +197,10 @@ class ESPATStack(NetworkStack):
                 self.core.table.set_owner(link, None)
                 if link.state in (LinkState.OPEN, LinkState.CONNECTING):
                     self._flush_then_close(handle, link)
+            elif handle.udp_starting and handle.udp_tx and self.runner.alive:
+                # sendto accepted these datagrams: the worker opens the link, sends them, then closes it
+                handle.closed = False
+                self.draining.append(handle)
             if handle.listening:
                 handle.listening = False
                 self._server_port = None
@@ -207,7 +211,7 @@ class ESPATStack(NetworkStack):
         return NsapiError.OK
 
     def _flush_then_close(self, handle: EspSocket, link: Link) -> None:
-        if handle.tx and handle.failed is None and not link.peer_closed and self.runner.alive:
+        if handle.queued and handle.failed is None and not link.peer_closed and self.runner.alive:
             # Queued bytes go out before the close (an orderly close of a blocking send's tail).
             self.core.table.set_owner(link, Draining(handle, link, self))
         else:

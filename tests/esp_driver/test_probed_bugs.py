@@ -199,3 +199,40 @@ def test_clients_that_send_and_hang_up_one_after_another_are_each_accepted_with_
             assert received == [b"client %d" % n for n in range(11)]
     finally:
         iface.close()
+
+
+@pytest.mark.parametrize("profile", ["nonos17", "at22_8266", "at3_esp32"])
+@pytest.mark.parametrize("gap", ["at once", "after the link opened"])
+def test_a_udp_socket_closed_right_after_sendto_still_sends_its_datagrams(profile: str, gap: str) -> None:
+    """sendto returned the datagram's length, so closing the socket must not drop it: the link still opening (or
+    just opened) carries the queue out before it closes, as a TCP socket's close flushes its tail."""
+    from netsocket import UDPSocket
+    from tests.servers import UdpServer
+
+    received: list[bytes] = []
+    arrived = threading.Condition()
+
+    def collect(data: bytes, _peer: tuple[str, int]) -> None:
+        with arrived:
+            received.append(data)
+            arrived.notify_all()
+
+    iface = ESP8266Interface(emulator_url(profile) + "&pace=0")
+    try:
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        with UdpServer("collector", collect) as collector:
+            sock = UDPSocket()
+            assert sock.open(iface) == NsapiError.OK
+            target = SocketAddress("127.0.0.1", collector.port)
+            if gap != "at once":
+                assert sock.sendto(target, b"first") == 5
+                with arrived:
+                    assert arrived.wait_for(lambda: received, 10)
+            for n in range(3):
+                assert sock.sendto(target, b"reading %d" % n) == 9
+            assert sock.close() == NsapiError.OK
+            with arrived:
+                arrived.wait_for(lambda: len(received) >= 3 + (gap != "at once"), 10)
+        assert received[-3:] == [b"reading 0", b"reading 1", b"reading 2"]
+    finally:
+        iface.close()
