@@ -75,6 +75,9 @@ class Dialect:
     udp_active_command: bytes | None = None
     """Puts one link (``%d``) in active receive (AT+CIPRECVTYPE, ESP-AT >= 3.3): passive UDP merges queued
     datagrams (esp-at #451), active +IPD keeps each one whole with its sender."""
+    link_passive_command: bytes | None = None
+    """Puts one link id (``%d``) back in passive receive after a link that ``udp_active_command`` switched closes
+    (the module keeps the mode per id: a TCP link on it would otherwise get active +IPD)."""
     cwmode_set: bytes = b"AT+CWMODE="
     """AT+CWMODE's set form without the mode (NonOS: the RAM-only ``_CUR`` name; reference §3.6)."""
     cwsap: bytes = b"AT+CWSAP"
@@ -178,6 +181,7 @@ AT3_ESP32: Final = replace(
     passive_window=5744,
     wpa3=True,
     udp_active_command=b"AT+CIPRECVTYPE=%d,0",
+    link_passive_command=b"AT+CIPRECVTYPE=%d,1",
     softap_max_stations=10,
     ssl_links=5,
     eap_join=True,
@@ -220,6 +224,12 @@ def detect_dialect(gmr_lines: list[bytes]) -> FirmwareInfo | None:
         dialect = AT2_ESP8266 if (sdk is not None and sdk.group(1) == b"3" and not chip_named) else AT3_ESP32
         if dialect is AT3_ESP32 and version < (3, 3, 0, 0):
             dialect = replace(
-                AT3_ESP32, name="at2_esp32", udp_active_command=None, wpa3=False, ipv6_command=None, resolve_network=()
+                AT3_ESP32,
+                name="at2_esp32",
+                udp_active_command=None,
+                link_passive_command=None,
+                wpa3=False,
+                ipv6_command=None,
+                resolve_network=(),
             )
     return FirmwareInfo(version, dialect, text.decode("ascii", "replace"))

@@ -77,6 +77,9 @@ class LinkTable:
 
     def __init__(self) -> None:
         self.links = [Link(i) for i in range(LINK_COUNT)]
+        self.active_ids: set[int] = set()
+        """Link ids the driver switched to active receive on the module (``AT+CIPRECVTYPE=<id>,0`` for a UDP
+        link): the module keeps that per id, so a later TCP link on the id needs passive again."""
         self.accept_queue: deque[Link] = deque()
         """Connections the module accepted, oldest first; a record stays its own when the module reuses the id."""
         self.dropped_connections = 0
@@ -90,6 +93,7 @@ class LinkTable:
         for link in self.links:
             link._clear()
         self.accept_queue.clear()
+        self.active_ids.clear()
 
     # -- changes asked for by the socket layer --------------------------------------------------------------------
     def claim(self, owner: object, proto: Literal["TCP", "UDP"]) -> Link | None:
@@ -248,15 +252,18 @@ class LinkTable:
             else:
                 link.datagrams.append((event.data, event.ip, event.port))
         else:
-            room = TCP_BUFFER_LIMIT - len(link.rx)
+            # A stream with a hole is no stream: once bytes are dropped, nothing after them is kept; the socket
+            # reads what came before the hole, then NO_MEMORY (stack.socket_recv).
+            room = 0 if link.dropped_bytes else TCP_BUFFER_LIMIT - len(link.rx)
             if room < len(event.data):
+                if not link.dropped_bytes:
+                    _log.error(
+                        "link %d: receive buffer full (active mode, the application does not read): the stream is "
+                        "cut, recv gives the %d bytes before the cut and then NO_MEMORY",
+                        link.id,
+                        len(link.rx) + max(room, 0),
+                    )
                 link.dropped_bytes += len(event.data) - max(room, 0)
-                _log.warning(
-                    "link %d: receive buffer full (active mode), %d bytes dropped (%d in total)",
-                    link.id,
-                    len(event.data) - max(room, 0),
-                    link.dropped_bytes,
-                )
             link.rx += event.data[: max(room, 0)]
         return True
 

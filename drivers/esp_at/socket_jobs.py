@@ -275,8 +275,9 @@ class SocketJobs:
             with stack.lock:  # the port we picked is taken on the module's side: pick another
                 sock.bound_port = port = self.pick_ephemeral()
         active = self.core.dialect.udp_active_command
-        if reply.ok and active is not None and self.core.passive:
-            stack.run(cmd.plain(active % link.id))
+        if reply.ok and active is not None and self.core.passive and stack.run(cmd.plain(active % link.id)).ok:
+            with stack.lock:
+                self.table.active_ids.add(link.id)
         with stack.lock:
             if reply.ok:
                 self.table.opened(link)
@@ -367,6 +368,15 @@ class SocketJobs:
             signal(sock)
 
     def _close(self, link: Link, generation: int, server_client: bool) -> None:
+        self._close_link(link, generation)
+        passive = self.core.dialect.link_passive_command
+        with self.stack.lock:
+            restore = link.id in self.table.active_ids and link.state is LinkState.FREE and passive is not None
+            self.table.active_ids.discard(link.id)
+        if restore and passive is not None:
+            self.stack.run(cmd.plain(passive % link.id))  # the module keeps a link id's receive mode
+
+    def _close_link(self, link: Link, generation: int) -> None:
         stack = self.stack
         with stack.lock:
             if link.detached:

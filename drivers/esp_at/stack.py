@@ -368,6 +368,8 @@ class ESPATStack(NetworkStack):
                 return count
             if sock.failed is not None:
                 return sock.failed
+            if link.dropped_bytes:
+                return NsapiError.NO_MEMORY  # active mode overflowed: the bytes after the cut are gone
             if link.lost:
                 return NsapiError.CONNECTION_LOST
             if link.module_pending:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import itertools
 import logging
 import re
@@ -234,5 +235,55 @@ def test_a_udp_socket_closed_right_after_sendto_still_sends_its_datagrams(profil
             with arrived:
                 arrived.wait_for(lambda: len(received) >= 3 + (gap != "at once"), 10)
         assert received[-3:] == [b"reading 0", b"reading 1", b"reading 2"]
+    finally:
+        iface.close()
+
+
+def _get_big(iface: ESP8266Interface, servers: Any, busy_s: float = 0.0) -> bytes:
+    """GET /big; the application is busy elsewhere for ``busy_s`` before it starts reading."""
+    sock = TCPSocket()
+    assert sock.open(iface) == NsapiError.OK
+    sock.set_timeout(20_000)
+    assert sock.connect(SocketAddress(*servers.http.address)) == NsapiError.OK
+    assert sock.send(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") > 0
+    threading.Event().wait(busy_s)  # not synchronisation: an application that reads late (passive mode waits)
+    response = bytearray()
+    buffer = bytearray(4096)
+    while (result := sock.recv(buffer)) != 0:
+        assert result > 0, f"recv gave {NsapiError(result)!s}"
+        response += buffer[:result]
+    sock.close()
+    return bytes(response).partition(b"\r\n\r\n")[2]
+
+
+def test_a_link_id_a_udp_socket_used_serves_a_later_tcp_socket_in_passive_mode(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """ESP-AT 3.3+ puts a UDP link in active receive (AT+CIPRECVTYPE=<id>,0) and the module keeps that per id: a
+    TCP link on the same id later got its bytes as active +IPD, overflowed a buffer its reader did not drain fast
+    enough and handed the application a 256 KiB body with holes (seen in a full run on the asyncio runner)."""
+    from netsocket import UDPSocket
+    from tests.servers import LoopbackServers, http_big_body
+
+    iface = ESP8266Interface(emulator_url("at3_esp32") + "&pace=0")
+    try:
+        assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
+        with LoopbackServers() as servers, caplog.at_level(logging.DEBUG, logger="netsocket.drivers.esp_at"):
+            udp = [UDPSocket() for _ in range(5)]  # every link id once, each switched to active receive
+            for sock in udp:
+                assert sock.open(iface) == NsapiError.OK
+                assert sock.sendto(SocketAddress(*servers.echo_udp.address), b"ping") == 4
+            for sock in udp:
+                buffer = bytearray(16)
+                sock.set_timeout(5000)
+                assert sock.recvfrom(SocketAddress(), buffer) == 4
+                assert sock.close() == NsapiError.OK
+            assert _get_big(iface, servers, busy_s=1.0) == http_big_body()
+        written = b"".join(
+            ast.literal_eval(r.getMessage()[3:]) for r in caplog.records if r.getMessage().startswith("-> ")
+        )
+        for link in range(5):
+            assert b"AT+CIPRECVTYPE=%d,0\r\n" % link in written
+            assert b"AT+CIPRECVTYPE=%d,1\r\n" % link in written
     finally:
         iface.close()

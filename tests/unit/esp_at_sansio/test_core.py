@@ -285,3 +285,20 @@ def test_ipv6_peers_reach_their_links_and_the_ipv6_notices_are_wifi_news() -> No
     assert list(core.links[udp].datagrams) == [(b"a:b:c", "FE80::1:2", 5683)]
     feed(core, b"\r\nready\r\n")
     assert not core.ipv6  # a RAM-only setting: the re-initialisation turns it on again
+
+
+def test_an_active_mode_stream_that_overflows_keeps_nothing_after_the_cut() -> None:
+    """Active +IPD into a full buffer: the bytes before the cut stay readable, nothing after the cut is kept (a
+    stream with a hole would be handed to the application as if whole); the loss is counted."""
+    from netsocket.drivers.esp_at.links import TCP_BUFFER_LIMIT
+
+    core = ATCore()
+    link = open_link(core)
+    chunk = bytes(range(256)) * 8  # 2048 bytes per +IPD
+    for _ in range(TCP_BUFFER_LIMIT // len(chunk) + 1):
+        feed(core, b"+IPD,%d,%d:" % (link, len(chunk)) + chunk)
+    kept = core.table[link]
+    assert len(kept.rx) == TCP_BUFFER_LIMIT and kept.dropped_bytes == len(chunk)
+    core.table.take_bytes(kept, len(kept.rx))  # the application drains the buffer
+    feed(core, b"+IPD,%d,%d:" % (link, len(chunk)) + chunk)  # room again, but after the cut
+    assert kept.rx == b"" and kept.dropped_bytes == 2 * len(chunk)
