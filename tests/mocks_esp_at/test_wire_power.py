@@ -24,6 +24,7 @@ def test_sleep_modes_per_family(at: AtPort) -> None:
 
 def test_deep_sleep_is_silent_drops_links_then_boots(at: AtPort) -> None:
     at.join()
+    at.cmd(b"AT+CWAUTOCONN=0", OK)  # a quiet boot: no rejoin URCs racing the exchanges after the wake-up
     at.cmd(b"AT+CIPMUX=1", OK)
     with tcp_server() as server:
         port = server.getsockname()[1]
