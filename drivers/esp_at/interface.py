@@ -454,7 +454,10 @@ class ESP8266Interface(ModuleServices, WiFiInterface):
     def _on_reset(self) -> None:
         if self._startup.starting:
             return  # the boot 'ready' (or a reboot) during start-up: initialise() starts over by itself
-        _log.warning("the module reset ('ready'): sockets are lost, re-initialising")
+        if self._startup.sleeping:
+            _log.info("the module woke from deep sleep ('ready'): re-initialising")
+        else:
+            _log.warning("the module reset ('ready'): sockets are lost, re-initialising")
         self.stack.mark_all_lost(NsapiError.CONNECTION_LOST)
         self.stack.set_addresses({})
         self._startup.module_was_reset()

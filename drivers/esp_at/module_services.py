@@ -155,7 +155,7 @@ class ModuleServices:
         _log.info("the module sleeps for %d ms; it reboots when it wakes", millis)
         self.stack.mark_all_lost(NsapiError.CONNECTION_LOST)
         self.stack.set_addresses({})
-        self._startup.module_was_reset()  # wait_initialised() now waits for the wake-up
+        self._startup.module_was_reset(sleeping=True)  # wait_initialised() now waits for the wake-up
         self._set_status(NsapiConnectionStatus.DISCONNECTED)
         return NsapiError.OK
 

@@ -127,6 +127,8 @@ class ModuleStartup:
         self.owns_port = False
         self.initialised = False
         self.starting = False
+        self.sleeping = False
+        """In a deep sleep the driver asked for: its wake-up 'ready' is expected, not a fault."""
         self._init_cond = threading.Condition()
 
     def ensure_ready(self) -> NsapiError:
@@ -186,6 +188,7 @@ class ModuleStartup:
         self._configure()
         with self._init_cond:
             self.initialised = True
+            self.sleeping = False
             self._init_cond.notify_all()
         return NsapiError.OK
 
@@ -227,9 +230,11 @@ class ModuleStartup:
                 return NsapiError.OK
         return NsapiError.DEVICE_ERROR
 
-    def module_was_reset(self) -> None:
-        """The module rebooted on its own: it must be set up again."""
+    def module_was_reset(self, *, sleeping: bool = False) -> None:
+        """The module rebooted on its own (or, ``sleeping``, went into a deep sleep it wakes from by rebooting):
+        it must be set up again."""
         self.initialised = False
+        self.sleeping = sleeping
 
     def reinitialise(self) -> None:
         """Run on the worker after a reset."""

@@ -81,7 +81,11 @@ def test_deep_sleep_loses_sockets_and_the_module_is_usable_again_after_it_wakes(
             assert repr(b"AT+GSLP=3000\r\n") in sent_lines(caplog)
             assert iface.get_connection_status() == NsapiConnectionStatus.DISCONNECTED
             assert sock.send(b"x") == NsapiError.CONNECTION_LOST
-            assert iface.wait_initialised(10.0)  # the wake-up 'ready', then the driver's re-initialisation
+            with caplog.at_level(logging.INFO, logger="netsocket.drivers.esp_at"):
+                assert iface.wait_initialised(10.0)  # the wake-up 'ready', then the driver's re-initialisation
+            messages = [record.getMessage() for record in caplog.records]
+            assert any("woke from deep sleep" in message for message in messages)
+            assert not any("module reset" in message for message in messages)  # expected, so no warning
             assert iface.connect("netsocket-wpa2", "netsocket123", NsapiSecurity.WPA2) == NsapiError.OK
             assert isinstance(iface.ping("127.0.0.1", 3000), int)
             with changed:  # reported: down at the sleep, up again after the new join
