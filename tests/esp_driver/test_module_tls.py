@@ -7,8 +7,6 @@ import ast
 import contextlib
 import itertools
 import logging
-import socket
-import ssl
 import threading
 from collections.abc import Iterator
 
@@ -19,72 +17,13 @@ from netsocket.drivers.host import HostInterface
 from netsocket.mocks.esp_at import Emulator, find_emulator
 
 from netsocket import NsapiError, NsapiSecurity, SocketAddress, TCPSocket, TLSSocket
+from tests.servers import tls_upper
+from tests.servers.tls_upper import upper_tls_server
 
 pytestmark = pytest.mark.esp
 
 PROFILES = ("nonos17", "at22_8266", "at3_esp32")
 _names = itertools.count(1)
-sunk: list[bytes] = []
-"""What the servers' ``sink`` connections received, whole (one entry per connection)."""
-
-
-@contextlib.contextmanager
-def tls_server(
-    ca: trustme.CA, *identities: str, client_ca: trustme.CA | None = None, host: str = "127.0.0.1"
-) -> Iterator[tuple[int, list[str | None]]]:
-    """A loopback TLS server (certificate for ``identities``, signed by ``ca``) that answers each connection's
-    first message in upper case and closes (a first message starting with ``sink``: keeps all it gets until the
-    client closes, in ``sunk``); yields its port and the server names the clients sent."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert(*identities).configure_cert(context)
-    if client_ca is not None:
-        client_ca.configure_trust(context)
-        context.verify_mode = ssl.CERT_REQUIRED
-    names: list[str | None] = []
-
-    def remember(sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, ctx: ssl.SSLContext) -> None:
-        names.append(name)
-
-    context.sni_callback = remember  # type: ignore[assignment]
-    server = socket.create_server((host, 0), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
-    server.settimeout(0.05)  # the loop sees `stop` soon after the test ends
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            handler = threading.Thread(target=answer, args=(conn,))
-            handler.start()
-            handlers.append(handler)
-
-    def answer(conn: socket.socket) -> None:
-        with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True) as tls:
-            tls.settimeout(5)
-            first = tls.recv(100)
-            if first.startswith(b"sink"):  # keep everything until the client closes
-                while chunk := tls.recv(65536):
-                    first += chunk
-                sunk.append(first)
-            else:
-                tls.sendall(first.upper())
-
-    handlers: list[threading.Thread] = []
-    sunk.clear()
-    thread = threading.Thread(target=serve)
-    thread.start()
-    try:
-        yield int(server.getsockname()[1]), names
-    finally:
-        stop.set()
-        server.close()
-        thread.join(10)
-        for handler in handlers:
-            handler.join(10)
 
 
 @contextlib.contextmanager
@@ -129,7 +68,7 @@ def pem(ca: trustme.CA) -> str:
 @pytest.mark.parametrize("profile", PROFILES)
 def test_verify_none_accepts_a_certificate_nobody_vouches_for(profile: str, caplog: pytest.LogCaptureFixture) -> None:
     """The danger of NONE, shown: a server whose CA the module has never seen is accepted without a word."""
-    with joined(profile) as (iface, _emu), tls_server(trustme.CA(), "impostor.example") as (port, _):
+    with joined(profile) as (iface, _emu), upper_tls_server(trustme.CA(), "impostor.example") as (port, _):
         sock = ModuleTLSSocket(verify=ModuleTLSVerify.NONE)
         assert sock.open(iface) == NsapiError.OK
         with caplog.at_level(logging.DEBUG, logger="netsocket.drivers.esp_at"):
@@ -151,7 +90,7 @@ def test_server_mode_refuses_the_wrong_ca_and_accepts_the_flashed_one(
     profile: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     ca = trustme.CA()
-    with joined(profile) as (iface, emu), tls_server(ca, "localhost", "127.0.0.1") as (port, _):
+    with joined(profile) as (iface, emu), upper_tls_server(ca, "localhost", "127.0.0.1") as (port, _):
         address = SocketAddress("127.0.0.1", port)
         sock = ModuleTLSSocket(verify=ModuleTLSVerify.SERVER)
         assert sock.open(iface) == NsapiError.OK
@@ -176,7 +115,7 @@ def test_server_mode_refuses_the_wrong_ca_and_accepts_the_flashed_one(
 @pytest.mark.parametrize("profile", ["at22_8266", "at3_esp32"])
 def test_server_mode_checks_the_name_given_with_set_hostname(profile: str, caplog: pytest.LogCaptureFixture) -> None:
     ca = trustme.CA()
-    with joined(profile) as (iface, emu), tls_server(ca, "localhost") as (port, names):
+    with joined(profile) as (iface, emu), upper_tls_server(ca, "localhost") as (port, names):
         emu.set_pki(ca_pem=pem(ca))
         address = SocketAddress("127.0.0.1", port)
         sock = ModuleTLSSocket(verify=ModuleTLSVerify.SERVER)
@@ -234,7 +173,7 @@ def test_mutual_presents_the_client_certificate_flashed_in_the_module(
 ) -> None:
     ca = trustme.CA()
     client = ca.issue_cert("esp-module")
-    with joined(profile) as (iface, emu), tls_server(ca, "localhost", "127.0.0.1", client_ca=ca) as (port, _):
+    with joined(profile) as (iface, emu), upper_tls_server(ca, "localhost", "127.0.0.1", client_ca=ca) as (port, _):
         address = SocketAddress("127.0.0.1", port)
         emu.set_pki(ca_pem=pem(ca))
         sock = ModuleTLSSocket(verify=ModuleTLSVerify.MUTUAL)
@@ -261,7 +200,7 @@ def test_mutual_presents_the_client_certificate_flashed_in_the_module(
 @pytest.mark.parametrize("profile", PROFILES)
 def test_ssl_links_are_limited_as_the_firmware_limits_them(profile: str) -> None:
     limit = 5 if profile == "at3_esp32" else 1
-    with joined(profile) as (iface, _emu), tls_server(trustme.CA(), "localhost") as (port, _):
+    with joined(profile) as (iface, _emu), upper_tls_server(trustme.CA(), "localhost") as (port, _):
         address = SocketAddress("127.0.0.1", port)
         socks = [ModuleTLSSocket(verify=ModuleTLSVerify.NONE) for _ in range(limit)]
         for sock in socks:
@@ -289,7 +228,7 @@ def test_a_closed_ssl_socket_still_sending_does_not_cost_the_next_one_its_link(p
     """One SSL link on an ESP8266: a socket closed with bytes still queued keeps it until they are out; the next
     SSL socket's connect waits for it rather than failing."""
     payload = b"sink" + bytes(range(256)) * 40
-    with joined(profile) as (iface, _emu), tls_server(trustme.CA(), "localhost") as (port, _):
+    with joined(profile) as (iface, _emu), upper_tls_server(trustme.CA(), "localhost") as (port, _):
         address = SocketAddress("127.0.0.1", port)
         first = ModuleTLSSocket(verify=ModuleTLSVerify.NONE)
         assert first.open(iface) == NsapiError.OK
@@ -301,11 +240,11 @@ def test_a_closed_ssl_socket_still_sending_does_not_cost_the_next_one_its_link(p
         assert second.connect(address) == NsapiError.OK
         round_trip(second)
         second.close()
-    assert sunk == [payload]  # every byte of the closed socket arrived
+    assert tls_upper.sunk == [payload]  # every byte of the closed socket arrived
 
 
 def test_a_non_blocking_connect_reports_progress() -> None:
-    with joined("at3_esp32") as (iface, _emu), tls_server(trustme.CA(), "localhost") as (port, _):
+    with joined("at3_esp32") as (iface, _emu), upper_tls_server(trustme.CA(), "localhost") as (port, _):
         sock = ModuleTLSSocket(verify=ModuleTLSVerify.NONE)
         assert sock.open(iface) == NsapiError.OK
         sock.set_blocking(False)
@@ -352,7 +291,7 @@ def test_the_api_says_what_it_is() -> None:
 def test_an_ipv6_server_over_an_sslv6_link(profile: str, caplog: pytest.LogCaptureFixture) -> None:
     """ESP-AT 3.x (IPv6 on) opens an ``SSLv6`` link to an IPv6 literal; IPv4-only firmware answers UNSUPPORTED and
     sends nothing."""
-    with joined(profile) as (iface, _emu), tls_server(trustme.CA(), "::1", host="::1") as (port, _):
+    with joined(profile) as (iface, _emu), upper_tls_server(trustme.CA(), "::1", host="::1") as (port, _):
         sock = ModuleTLSSocket(verify=ModuleTLSVerify.NONE)
         assert sock.open(iface) == NsapiError.OK
         with caplog.at_level(logging.DEBUG, logger="netsocket.drivers.esp_at"):

@@ -3,59 +3,15 @@ it sends; the emulator does the TLS on the host with ssl against a loopback TLS 
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import ssl
-import threading
-from collections.abc import Iterator
-
 import pytest
 import trustme
+
+from tests.servers.tls_upper import upper_tls_server
 
 from .helpers import AtPort, pty_emulator
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
-
-
-@contextlib.contextmanager
-def tls_server(ca: trustme.CA, *, require_client_cert: bool = False) -> Iterator[tuple[int, list[str | None]]]:
-    """A loopback TLS server for "localhost" that upper-cases what it gets; yields its port and the SNIs seen."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert("localhost").configure_cert(context)
-    if require_client_cert:
-        ca.configure_trust(context)
-        context.verify_mode = ssl.CERT_REQUIRED
-    names: list[str | None] = []
-
-    def remember(sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, ctx: ssl.SSLContext) -> None:
-        names.append(name)
-
-    context.sni_callback = remember  # type: ignore[assignment]
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.05)  # so that the loop sees `stop` soon after the test ends
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True) as tls:
-                tls.settimeout(5)
-                tls.sendall(tls.recv(100).upper())
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    try:
-        yield int(server.getsockname()[1]), names
-    finally:
-        stop.set()
-        server.close()
-        thread.join(10)
 
 
 def _start(at: AtPort, host: bytes, port: int) -> bytes:
@@ -79,7 +35,7 @@ def ca() -> trustme.CA:
 
 
 def test_esp_at_verifies_only_when_told_and_against_its_own_ca(ca: trustme.CA) -> None:
-    with pty_emulator("at22_8266") as at, tls_server(ca) as (port, names):
+    with pty_emulator("at22_8266") as at, upper_tls_server(ca, "localhost") as (port, names):
         at.boot()
         at.join()
         at.cmd(b"AT+CIPMUX=1", OK)
@@ -110,7 +66,7 @@ def test_esp_at_verifies_only_when_told_and_against_its_own_ca(ca: trustme.CA) -
 
 
 def test_client_certificate_from_the_pki_partition(ca: trustme.CA) -> None:
-    with pty_emulator("at3_esp32") as at, tls_server(ca, require_client_cert=True) as (port, _):
+    with pty_emulator("at3_esp32") as at, upper_tls_server(ca, "localhost", client_ca=ca) as (port, _):
         at.boot()
         at.join()
         at.cmd(b"AT+CIPMUX=1", OK)
@@ -128,7 +84,7 @@ def test_client_certificate_from_the_pki_partition(ca: trustme.CA) -> None:
 
 
 def test_nonos_has_one_global_mode_and_no_sni(ca: trustme.CA) -> None:
-    with pty_emulator("nonos17") as at, tls_server(ca) as (port, _):
+    with pty_emulator("nonos17") as at, upper_tls_server(ca, "localhost") as (port, _):
         at.boot()
         at.join()
         at.cmd(b"AT+CIPMUX=1", OK)
