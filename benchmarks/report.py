@@ -318,25 +318,29 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    ax = axes[0][0]
-    for baud in sorted({r["baud"] for r in results["esp_throughput"]}):
-        for direction, style in (("download", "-o"), ("upload", "--s")):
-            points = sorted(
-                (r["rtt_ms"], r["fraction"])
-                for r in results["esp_throughput"]
-                if r["baud"] == baud
-                and r["direction"] == direction
-                and r["profile"] == "at22_8266"
-                and r["runner"] == "threaded"
-                and r["receive"] in ("passive", "-")
-                and r["fraction"] is not None
-            )
-            if points:
-                ax.plot(*zip(*points, strict=True), style, label=f"{baud} {direction}")
-    ax.set(title="ESP (at22_8266, passive): fraction of baud/10", xlabel="network round trip (ms)", ylim=(0, 1.05))
-    ax.legend(fontsize=7)
-    ax = axes[0][1]
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8))
+    for ax, runner in zip(axes[0][:2], ("threaded", "asyncio"), strict=True):
+        for baud in sorted({r["baud"] for r in results["esp_throughput"]}):
+            for direction, style in (("download", "-o"), ("upload", "--s")):
+                points = sorted(
+                    (r["rtt_ms"], r["fraction"])
+                    for r in results["esp_throughput"]
+                    if r["baud"] == baud
+                    and r["direction"] == direction
+                    and r["profile"] == "at22_8266"
+                    and r["runner"] == runner
+                    and r["receive"] in ("passive", "-")
+                    and r["fraction"] is not None
+                )
+                if points:
+                    ax.plot(*zip(*points, strict=True), style, label=f"{baud} {direction}")
+        ax.set(
+            title=f"ESP {runner} (at22_8266, passive): fraction of baud/10",
+            xlabel="network round trip (ms)",
+            ylim=(0, 1.05),
+        )
+        ax.legend(fontsize=7)
+    ax = axes[0][2]
     for device in ("esp", "w5500"):
         for who, style in (("netsocket", "-o"), ("adafruit", "--x")):
             points = sorted(
@@ -368,6 +372,14 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.plot(*zip(*points, strict=True), "-o", label=f"ours {direction}")
     ax.plot([8, 20, 40], [8 / 8, 20 / 8, 40 / 8], ":", label="bus byte rate")
     ax.set(title="W5500 throughput (MB/s) by SPI clock", xlabel="MHz")
+    ax.legend(fontsize=7)
+    ax = axes[1][2]
+    ceiling = results["ceiling"]
+    labels = [f"{r['runner']} {r['direction']}" for r in ceiling]
+    ax.bar(range(len(ceiling)), [r["cpu_s_per_mb"] for r in ceiling], 0.6, label="driver CPU s/MB, unthrottled")
+    ax.axhline(0.1, linestyle=":", color="k", label="goal 0.1 s/MB")
+    ax.set_xticks(list(range(len(ceiling))), labels, rotation=20, fontsize=7)
+    ax.set(title="ESP driver ceiling: CPU s/MB by runner")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
