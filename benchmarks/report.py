@@ -301,11 +301,11 @@ def markdown(results: dict[str, Any]) -> str:
         ["goal", "measured", "met"],
         [[g["goal"], g["measured"], "yes" if g["met"] else "**no**"] for g in results["goals"]],
     )
-    if results.get("profile"):
-        p = results["profile"]
+    for p in results.get("profile") or []:
         out += [
-            f"**Where the ESP driver's time goes** (cProfile, {p['what']}; own time as a share of the threads' "
-            f"busy time of {p['busy_seconds']:.2f} s, waits left out)",
+            f"**Where the ESP driver's CPU goes** (cProfile, {p['what']}: {p['cpu_s_per_mb']:.3f} CPU s/MB "
+            f"with the profiler on; own time as a share of the driver's {p['busy_seconds']:.3f} s in its "
+            "threads and the application's socket calls, waits left out)",
             "",
         ]
         out += _table(["function", "share", "calls"], [[label, share, str(calls)] for label, share, calls in p["self"]])

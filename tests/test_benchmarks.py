@@ -96,6 +96,16 @@ def test_every_benchmark_path_runs_on_tiny_sizes(tmp_path: Path) -> None:
         assert row["intact"] and row["by_kind"]["TX data" if row["direction"] == "send" else "RX data"] == 1.0
         assert abs(sum(row["by_kind"].values()) - row["bus_bytes_per_payload_byte"]) < 1e-9
     assert {g["goal"] for g in results["goals"]} >= {"W5500 idle CPU < 1 % of one core (INTn wired)"}
+    # The profile behind the CPU goal: each runner and direction, in the driver's own code.
+    assert [(p["runner"], p["direction"]) for p in results["profile"]] == [
+        ("threaded", "download"),
+        ("threaded", "upload"),
+        ("asyncio", "download"),
+        ("asyncio", "upload"),
+    ]
+    for p in results["profile"]:
+        assert p["self"] and p["busy_seconds"] > 0, p
+        assert not any("hashlib" in label or "common.py" in label for label, _, _ in p["self"]), p["self"]
 
 
 def test_many_modules_benchmark_runs_both_runners() -> None:
