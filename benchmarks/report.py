@@ -308,7 +308,21 @@ def markdown(results: dict[str, Any]) -> str:
             "threads and the application's socket calls, waits left out)",
             "",
         ]
-        out += _table(["function", "share", "calls"], [[label, share, str(calls)] for label, share, calls in p["self"]])
+        by_file = p.get("by_file") or []
+        functions = p["self"]
+        out += _table(
+            ["module", "share", "function", "share", "calls"],
+            [
+                [
+                    by_file[i][0] if i < len(by_file) else "",
+                    by_file[i][1] if i < len(by_file) else "",
+                    functions[i][0] if i < len(functions) else "",
+                    functions[i][1] if i < len(functions) else "",
+                    str(functions[i][2]) if i < len(functions) else "",
+                ]
+                for i in range(max(len(by_file), len(functions)))
+            ],
+        )
     return "\n".join(out)
 
 

@@ -214,6 +214,9 @@ def _profile(scale: Scale) -> list[dict[str, Any]]:
     """Where the driver's CPU goes, for the goal of 0.1 s/MB: one download and one upload per runner, unthrottled
     (as the ceiling is measured), each profiled on its own."""
     size = max(20_000, scale.ceiling_bytes // 2)
+    # Imported before profiling: a first import's compile and exec are not the driver's running cost.
+    import netsocket.drivers.esp_at.aio_interface  # noqa: F401
+
     out = []
     for runner in esp.RUNNERS:
         for direction, transfer in (("download", esp.download), ("upload", esp.upload)):
