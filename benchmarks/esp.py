@@ -320,17 +320,22 @@ def window_bound(baud: int, rtt: float) -> float:
     return 1.0 if rtt <= 0 else min(1.0, WINDOW / rtt / (baud / 10))
 
 
-#: NonOS answers SEND OK only once the server acknowledged the data, and takes at most 2,048 bytes per AT+CIPSEND.
-NONOS_SEND_LIMIT = 2048
+#: Bytes one AT+CIPSEND takes at most, by profile (what the driver sends in: its dialect's limit).
+SEND_LIMITS = {"nonos17": 2048, "at22_8266": 2048, "at3_esp32": 8192}
+#: The line bytes each AT+CIPSEND costs besides its payload, at the least: ``AT+CIPSEND=0,2048\r\n`` (19), the
+#: ``>`` prompt (1), ``\r\nRecv 2048 bytes\r\n`` (19) and ``\r\nSEND OK\r\n`` (11). With one send outstanding they
+#: cross one after another (the data waits for the prompt, the next command for SEND OK), so their time is the line's.
+SEND_FRAMING = 50
 
 
 def upload_bound(profile: str, baud: int, rtt: float) -> float:
-    """The highest fraction of the line rate an upload can reach when SEND OK waits for the server's ACK (NonOS):
-    one AT+CIPSEND of 2,048 bytes per (its time on the wire + one round trip). ESP-AT answers on hand-over: 1."""
-    if profile != "nonos17" or rtt <= 0:
-        return 1.0
-    wire = NONOS_SEND_LIMIT / (baud / 10)
-    return wire / (wire + rtt)
+    """The highest fraction of the line rate an upload can reach with one AT+CIPSEND outstanding: each carries at
+    most the profile's limit and costs `SEND_FRAMING` bytes of line time more; on NonOS, SEND OK also waits for the
+    server's ACK, one network round trip (ESP-AT answers on hand-over to its TCP stack)."""
+    payload = SEND_LIMITS[profile]
+    wire = (payload + SEND_FRAMING) / (baud / 10)
+    wait = rtt if profile == "nonos17" else 0.0
+    return payload / (baud / 10) / (wire + wait)
 
 
 @dataclass

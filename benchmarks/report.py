@@ -32,7 +32,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"{', '.join(f'{x:.1f}' for x in m['load_average_at_start'])}.",
         "",
         "**ESP throughput** (fraction of baud/10, median of runs; SHA-256 checked; the emulated module in its own "
-        "process; `bound`: one 5,760-byte passive window per network round trip)",
+        "process; `bound`: downloads, one 5,760-byte passive window per network round trip; uploads, each AT+CIPSEND's "
+        "payload over its payload and AT framing on the line, plus NonOS's wait for the ACK)",
         "",
     ]
     rows = []

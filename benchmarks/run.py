@@ -54,7 +54,7 @@ class Scale:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-FULL = Scale("full", seconds=0.5, runs=3)
+FULL = Scale("full", seconds=0.4, runs=3)
 QUICK = Scale(
     "quick",
     seconds=0.5,
@@ -213,7 +213,7 @@ def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
 def _profile(scale: Scale) -> list[dict[str, Any]]:
     """Where the driver's CPU goes, for the goal of 0.1 s/MB: one download and one upload per runner, unthrottled
     (as the ceiling is measured), each profiled on its own."""
-    size = max(20_000, scale.ceiling_bytes // 2)
+    size = max(20_000, scale.ceiling_bytes // 4)
     # Imported before profiling: a first import's compile and exec are not the driver's running cost.
     import netsocket.drivers.esp_at.aio_interface  # noqa: F401
 
@@ -310,7 +310,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = run(args.quick, scale=TINY if args.tiny else None, out_dir=args.out)
     print(report.markdown(results))
-    intact = all(r["intact"] for key in ("esp_throughput", "peers", "ceiling") for r in results[key])
+    # Active receive may lose data by design when the application falls behind (a bounded buffer, the loss
+    # counted and logged): its rows say so in the table; anything else not intact is a failure.
+    intact = all(
+        r["intact"]
+        for key in ("esp_throughput", "peers", "ceiling")
+        for r in results[key]
+        if r.get("receive") != "active"
+    )
     return 0 if intact else 1
 
 
