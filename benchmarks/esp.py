@@ -4,9 +4,12 @@ round trip, memory, and many modules per host. The module is emulated in another
 A runner is a parameter of every measurement: ``threaded`` (`ESP8266Interface`: the reader thread on pyserial) or
 ``asyncio`` (`AsyncESP8266Interface` on an event loop, with `netsocket.aio.AsyncTCPSocket`). The asyncio runner's
 loop runs in a thread of its own so the same blocking measurement code drives both: each socket call is one hop onto
-the loop (`LoopThread.call`), which the asyncio figures include. Active receive is measured on the threaded runner
-only: it is forced by rewriting the driver's writes (`PortTap`), and the asyncio runner writes to the port's file
-descriptor directly.
+the loop (`LoopThread.call`), which the asyncio figures include. Active receive is forced at the far end, which
+refuses passive mode as firmware without it does (`far_end --refuse-passive`), so both runners are measured in it.
+
+Every transfer is timed from its first payload byte on the move to its last one delivered: a download from the
+moment the server starts its reply to a request the socket sent (data the driver fetched before the clock started
+would otherwise count for nothing), an upload from the first `send` until the server has read everything.
 """
 
 from __future__ import annotations
@@ -50,10 +53,14 @@ WINDOW = 5760
 
 
 @contextlib.contextmanager
-def far_end(profile: str, baud: int, rtt: float = 0.0, ipd_log: str | None = None) -> Iterator[str]:
-    """An emulated module in a child process; yields its pty path."""
+def far_end(
+    profile: str, baud: int, rtt: float = 0.0, ipd_log: str | None = None, refuse_passive: bool = False
+) -> Iterator[str]:
+    """An emulated module in a child process; yields its pty path. With `refuse_passive` it has no passive
+    receive, so the driver uses active mode."""
     command = [sys.executable, "-m", "benchmarks.far_end", "--profile", profile, "--baud", str(baud)]
     command += ["--rtt", str(rtt)] + (["--ipd-log", ipd_log] if ipd_log else [])
+    command += ["--refuse-passive"] if refuse_passive else []
     child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
@@ -73,19 +80,14 @@ def far_end(profile: str, baud: int, rtt: float = 0.0, ipd_log: str | None = Non
 
 
 class PortTap:
-    """A serial port that counts the bytes each way and, with `refuse_passive`, makes the module refuse passive
-    receive (as firmware without it does: the driver then uses active-mode ``+IPD``). Otherwise it passes
-    everything through unchanged."""
+    """A serial port that counts the bytes each way and passes everything through unchanged."""
 
-    def __init__(self, port: serial.Serial, refuse_passive: bool = False) -> None:
+    def __init__(self, port: serial.Serial) -> None:
         self._port = port
-        self._refuse_passive = refuse_passive
         self.read_bytes = 0
         self.written_bytes = 0
 
     def write(self, data: bytes) -> int | None:
-        if self._refuse_passive:
-            data = bytes(data).replace(b"AT+CIPRECVMODE=1", b"AT+CIPRECVMODE=7")
         self.written_bytes += len(data)
         return self._port.write(data)
 
@@ -174,14 +176,12 @@ class AsyncInterface:
 
 
 @contextlib.contextmanager
-def esp_interface(
-    path: str, baud: int, runner: str = "threaded", receive: str = "passive", tap: list[PortTap] | None = None
-) -> Iterator[Any]:
+def esp_interface(path: str, baud: int, runner: str = "threaded", tap: list[PortTap] | None = None) -> Iterator[Any]:
     """Our driver on the module at `path`, joined to the emulated AP; with `tap`, the port is a `PortTap`
-    (appended to the list). The asyncio runner gives an `AsyncInterface` (passive receive, no tap)."""
+    (appended to the list). The asyncio runner gives an `AsyncInterface` (no tap)."""
     if runner == "asyncio":
-        if receive != "passive" or tap is not None:
-            raise ValueError("the asyncio runner is measured in passive mode without a tap")
+        if tap is not None:
+            raise ValueError("the asyncio runner is measured without a tap")
         with _async_interface(path, baud) as async_iface:
             yield async_iface
         return
@@ -191,11 +191,10 @@ def esp_interface(
 
     port: Any = path
     opened = None
-    if receive == "active" or tap is not None:
+    if tap is not None:
         opened = serial.Serial(path, baud, timeout=0.05)
-        port = PortTap(opened, refuse_passive=receive == "active")
-        if tap is not None:
-            tap.append(port)
+        port = PortTap(opened)
+        tap.append(port)
     iface = ESP8266Interface(port, baud)
     try:
         err = iface.connect("netsocket-wpa2", "netsocket123", NsapiSecurity.WPA2)
@@ -299,7 +298,7 @@ def wire_accounting(baud: int, seconds: float, runs: int, profile: str = "at22_8
     with far_end(profile, baud) as path, esp_interface(path, baud, tap=taps) as iface:
         for run in range(runs):
             before_read, before_written = taps[0].read_bytes, taps[0].written_bytes
-            transfer = download(iface, size, seed=run + 2)
+            transfer = download(iface, size, seed=run + 2, request=True)
             line = taps[0].read_bytes - before_read
             payload_shares.append(transfer.size / line)
             busy_shares.append(line / (baud / 10 * transfer.seconds))
@@ -321,17 +320,22 @@ def window_bound(baud: int, rtt: float) -> float:
     return 1.0 if rtt <= 0 else min(1.0, WINDOW / rtt / (baud / 10))
 
 
-#: NonOS answers SEND OK only once the server acknowledged the data, and takes at most 2,048 bytes per AT+CIPSEND.
-NONOS_SEND_LIMIT = 2048
+#: Bytes one AT+CIPSEND takes at most, by profile (what the driver sends in: its dialect's limit).
+SEND_LIMITS = {"nonos17": 2048, "at22_8266": 2048, "at3_esp32": 8192}
+#: The line bytes each AT+CIPSEND costs besides its payload, at the least: ``AT+CIPSEND=0,2048\r\n`` (19), the
+#: ``>`` prompt (1), ``\r\nRecv 2048 bytes\r\n`` (19) and ``\r\nSEND OK\r\n`` (11). With one send outstanding they
+#: cross one after another (the data waits for the prompt, the next command for SEND OK), so their time is the line's.
+SEND_FRAMING = 50
 
 
 def upload_bound(profile: str, baud: int, rtt: float) -> float:
-    """The highest fraction of the line rate an upload can reach when SEND OK waits for the server's ACK (NonOS):
-    one AT+CIPSEND of 2,048 bytes per (its time on the wire + one round trip). ESP-AT answers on hand-over: 1."""
-    if profile != "nonos17" or rtt <= 0:
-        return 1.0
-    wire = NONOS_SEND_LIMIT / (baud / 10)
-    return wire / (wire + rtt)
+    """The highest fraction of the line rate an upload can reach with one AT+CIPSEND outstanding: each carries at
+    most the profile's limit and costs `SEND_FRAMING` bytes of line time more; on NonOS, SEND OK also waits for the
+    server's ACK, one network round trip (ESP-AT answers on hand-over to its TCP stack)."""
+    payload = SEND_LIMITS[profile]
+    wire = (payload + SEND_FRAMING) / (baud / 10)
+    wait = rtt if profile == "nonos17" else 0.0
+    return payload / (baud / 10) / (wire + wait)
 
 
 @dataclass
@@ -359,11 +363,17 @@ def throughput_rows(
     size = max(4096, int(baud / 10 * seconds))
     rtt_ms = rtt * 1000
     directions = ["download", "upload"] if upload_too else ["download"]
-    with far_end(profile, baud, rtt) as path, esp_interface(path, baud, runner, receive) as iface:
+    with (
+        far_end(profile, baud, rtt, refuse_passive=receive == "active") as path,
+        esp_interface(path, baud, runner) as iface,
+    ):
         results: dict[str, list[Transfer]] = {d: [] for d in directions}
         for run in range(runs):
             for direction in directions:
-                transfer = (download if direction == "download" else upload)(iface, size, seed=run + 2)
+                if direction == "download":
+                    transfer = download(iface, size, seed=run + 2, request=True)
+                else:
+                    transfer = upload(iface, size, seed=run + 2)
                 results[direction].append(transfer)
     rows = []
     for direction, transfers in results.items():

@@ -2,7 +2,9 @@
 
 Running the module in another process keeps its CPU cost out of the driver's figure (on a 2-core machine they
 also run in parallel, as a real module does). Prints the pty's path, then serves until its stdin closes or it gets
-SIGTERM. With ``--ipd-log FILE`` it appends ``time.monotonic()`` of each write that carries ``+IPD`` (the moment it
+SIGTERM. With ``--refuse-passive`` the module answers the driver's ``AT+CIPRECVMODE=1`` with ERROR, as firmware
+without passive receive does, so the driver uses active-mode ``+IPD`` (whichever runner drives it).
+With ``--ipd-log FILE`` it appends ``time.monotonic()`` of each write that carries ``+IPD`` (the moment it
 reaches the port); CLOCK_MONOTONIC is system-wide, so the driver's process can compare its own times with it.
 
     python -m benchmarks.far_end --profile at22_8266 --baud 921600 --rtt 0.005
@@ -25,16 +27,44 @@ from netsocket.mocks.esp_at import Emulator, EmulatorOptions, Timing
 from netsocket.mocks.esp_at.transport import FdTransport
 
 
-class _StampingTransport(FdTransport):
-    """A pty master that notes when each ``+IPD`` leaves for the host."""
+class _PassiveRefusal:
+    """Rewrites ``AT+CIPRECVMODE=1`` in the host's bytes into ``=7`` (which the module rejects), however the bytes
+    are split across reads: the rewrite keeps the length, so only the match's progress is carried over."""
 
-    def __init__(self, fd: int, log: IO[str]) -> None:
+    PATTERN = b"AT+CIPRECVMODE="
+
+    def __init__(self) -> None:
+        self._matched = 0
+
+    def rewrite(self, data: bytes) -> bytes:
+        out = bytearray(data)
+        for index, byte in enumerate(out):
+            if self._matched == len(self.PATTERN):
+                if byte == ord("1"):
+                    out[index] = ord("7")
+                self._matched = 0
+            if byte == self.PATTERN[self._matched]:
+                self._matched += 1
+            else:
+                self._matched = 1 if byte == self.PATTERN[0] else 0
+        return bytes(out)
+
+
+class _FarTransport(FdTransport):
+    """A pty master that can note when each ``+IPD`` leaves for the host and refuse passive receive."""
+
+    def __init__(self, fd: int, log: IO[str] | None, refusal: _PassiveRefusal | None) -> None:
         super().__init__(fd)
         self._log = log
+        self._refusal = refusal
+
+    def read(self, size: int) -> bytes | None:
+        data = super().read(size)
+        return self._refusal.rewrite(data) if data and self._refusal else data
 
     def write(self, data: bytes) -> int:
         written = super().write(data)
-        if b"+IPD" in data[:written]:
+        if self._log and b"+IPD" in data[:written]:
             self._log.write(f"{time.monotonic():.9f}\n")
             self._log.flush()
         return written
@@ -47,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rtt", type=float, default=0.0, help="network round trip, seconds")
     parser.add_argument("--timescale", type=float, default=0.01, help="scale of the emulated delays (joins, boot)")
     parser.add_argument("--ipd-log", default=None)
+    parser.add_argument("--refuse-passive", action="store_true", help="answer AT+CIPRECVMODE=1 with ERROR")
     args = parser.parse_args(argv)
 
     timing = replace(Timing().with_timescale(args.timescale), network_rtt=args.rtt)
@@ -60,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     master, slave = os.openpty()
     tty.setraw(slave)
     log = open(args.ipd_log, "a") if args.ipd_log else None  # noqa: SIM115
-    transport = _StampingTransport(master, log) if log else FdTransport(master)
+    transport = _FarTransport(master, log, _PassiveRefusal() if args.refuse_passive else None)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()

@@ -32,7 +32,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"{', '.join(f'{x:.1f}' for x in m['load_average_at_start'])}.",
         "",
         "**ESP throughput** (fraction of baud/10, median of runs; SHA-256 checked; the emulated module in its own "
-        "process; `bound`: one 5,760-byte passive window per network round trip)",
+        "process; `bound`: downloads, one 5,760-byte passive window per network round trip; uploads, each AT+CIPSEND's "
+        "payload over its payload and AT framing on the line, plus NonOS's wait for the ACK)",
         "",
     ]
     rows = []
@@ -301,14 +302,28 @@ def markdown(results: dict[str, Any]) -> str:
         ["goal", "measured", "met"],
         [[g["goal"], g["measured"], "yes" if g["met"] else "**no**"] for g in results["goals"]],
     )
-    if results.get("profile"):
-        p = results["profile"]
+    for p in results.get("profile") or []:
         out += [
-            f"**Where the ESP driver's time goes** (cProfile, {p['what']}; own time as a share of the threads' "
-            f"busy time of {p['busy_seconds']:.2f} s, waits left out)",
+            f"**Where the ESP driver's CPU goes** (cProfile, {p['what']}: {p['cpu_s_per_mb']:.3f} CPU s/MB "
+            f"with the profiler on; own time as a share of the driver's {p['busy_seconds']:.3f} s in its "
+            "threads and the application's socket calls, waits left out)",
             "",
         ]
-        out += _table(["function", "share", "calls"], [[label, share, str(calls)] for label, share, calls in p["self"]])
+        by_file = p.get("by_file") or []
+        functions = p["self"]
+        out += _table(
+            ["module", "share", "function", "share", "calls"],
+            [
+                [
+                    by_file[i][0] if i < len(by_file) else "",
+                    by_file[i][1] if i < len(by_file) else "",
+                    functions[i][0] if i < len(functions) else "",
+                    functions[i][1] if i < len(functions) else "",
+                    str(functions[i][2]) if i < len(functions) else "",
+                ]
+                for i in range(max(len(by_file), len(functions)))
+            ],
+        )
     return "\n".join(out)
 
 
@@ -318,25 +333,29 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    ax = axes[0][0]
-    for baud in sorted({r["baud"] for r in results["esp_throughput"]}):
-        for direction, style in (("download", "-o"), ("upload", "--s")):
-            points = sorted(
-                (r["rtt_ms"], r["fraction"])
-                for r in results["esp_throughput"]
-                if r["baud"] == baud
-                and r["direction"] == direction
-                and r["profile"] == "at22_8266"
-                and r["runner"] == "threaded"
-                and r["receive"] in ("passive", "-")
-                and r["fraction"] is not None
-            )
-            if points:
-                ax.plot(*zip(*points, strict=True), style, label=f"{baud} {direction}")
-    ax.set(title="ESP (at22_8266, passive): fraction of baud/10", xlabel="network round trip (ms)", ylim=(0, 1.05))
-    ax.legend(fontsize=7)
-    ax = axes[0][1]
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8))
+    for ax, runner in zip(axes[0][:2], ("threaded", "asyncio"), strict=True):
+        for baud in sorted({r["baud"] for r in results["esp_throughput"]}):
+            for direction, style in (("download", "-o"), ("upload", "--s")):
+                points = sorted(
+                    (r["rtt_ms"], r["fraction"])
+                    for r in results["esp_throughput"]
+                    if r["baud"] == baud
+                    and r["direction"] == direction
+                    and r["profile"] == "at22_8266"
+                    and r["runner"] == runner
+                    and r["receive"] in ("passive", "-")
+                    and r["fraction"] is not None
+                )
+                if points:
+                    ax.plot(*zip(*points, strict=True), style, label=f"{baud} {direction}")
+        ax.set(
+            title=f"ESP {runner} (at22_8266, passive): fraction of baud/10",
+            xlabel="network round trip (ms)",
+            ylim=(0, 1.05),
+        )
+        ax.legend(fontsize=7)
+    ax = axes[0][2]
     for device in ("esp", "w5500"):
         for who, style in (("netsocket", "-o"), ("adafruit", "--x")):
             points = sorted(
@@ -368,6 +387,14 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.plot(*zip(*points, strict=True), "-o", label=f"ours {direction}")
     ax.plot([8, 20, 40], [8 / 8, 20 / 8, 40 / 8], ":", label="bus byte rate")
     ax.set(title="W5500 throughput (MB/s) by SPI clock", xlabel="MHz")
+    ax.legend(fontsize=7)
+    ax = axes[1][2]
+    ceiling = results["ceiling"]
+    labels = [f"{r['runner']} {r['direction']}" for r in ceiling]
+    ax.bar(range(len(ceiling)), [r["cpu_s_per_mb"] for r in ceiling], 0.6, label="driver CPU s/MB, unthrottled")
+    ax.axhline(0.1, linestyle=":", color="k", label="goal 0.1 s/MB")
+    ax.set_xticks(list(range(len(ceiling))), labels, rotation=20, fontsize=7)
+    ax.set(title="ESP driver ceiling: CPU s/MB by runner")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=80)

@@ -54,7 +54,9 @@ class Scale:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-FULL = Scale("full", seconds=0.5, runs=3)
+#: Under 10 minutes on 2 shared cores: the Adafruit ESP driver alone takes over a minute per MB each way at
+#: 921600 baud, so the peers' largest transfer is 500 KB.
+FULL = Scale("full", seconds=0.3, runs=3, peer_sizes=(20_000, 100_000, 500_000))
 QUICK = Scale(
     "quick",
     seconds=0.5,
@@ -97,8 +99,8 @@ def _esp_throughput(scale: Scale) -> list[dict[str, Any]]:
         for index, baud in enumerate(scale.bauds):
             for rtt in scale.rtts if index > 0 or len(scale.bauds) == 1 else (0.0,):
                 for profile_name in scale.profiles:
-                    # Active receive is forced through a tap on the threaded runner's port (see benchmarks.esp).
-                    for receive in scale.receives if runner == "threaded" else ("passive",):
+                    # Active receive: the far end refuses passive mode (see benchmarks.esp).
+                    for receive in scale.receives:
                         rows += esp.throughput_rows(
                             runner,
                             profile_name,
@@ -155,7 +157,7 @@ def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     for row in results["ceiling"]:
         goals.append(
             {
-                "goal": f"ESP driver CPU <= 0.1 s/MB ({row['direction']}, unthrottled)",
+                "goal": f"ESP driver CPU <= 0.1 s/MB ({row['direction']}, unthrottled, {row['runner']})",
                 "measured": f"{row['cpu_s_per_mb']:.3f}",
                 "met": row["cpu_s_per_mb"] <= 0.1,
             }
@@ -210,17 +212,31 @@ def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     return goals
 
 
-def _profile(scale: Scale) -> dict[str, Any]:
-    size = max(4096, int(92160 * scale.seconds * 2))
-    with (
-        esp.far_end("at22_8266", 921600) as path,
-        profile.driver_threads_profiled() as result,
-        esp.esp_interface(path, 921600) as iface,
-    ):
-        esp.download(iface, size)
-        esp.upload(iface, size)
-    result["what"] = f"a {size // 1000} KB download and upload at 921600 baud, passive mode, in the driver's threads"
-    return result
+def _profile(scale: Scale) -> list[dict[str, Any]]:
+    """Where the driver's CPU goes, for the goal of 0.1 s/MB: one download and one upload per runner, unthrottled
+    (as the ceiling is measured), each profiled on its own."""
+    size = max(20_000, scale.ceiling_bytes // 4)
+    # Imported before profiling: a first import's compile and exec are not the driver's running cost.
+    import netsocket.drivers.esp_at.aio_interface  # noqa: F401
+
+    out = []
+    for runner in esp.RUNNERS:
+        for direction, transfer in (("download", esp.download), ("upload", esp.upload)):
+            with (  # the profile starts before the driver's threads do (the join is in it: a few dozen commands)
+                esp.far_end("at22_8266", 0) as path,
+                profile.driver_threads_profiled() as result,
+                esp.esp_interface(path, 921600, runner) as iface,
+            ):
+                done = transfer(iface, size)
+            result.update(
+                runner=runner,
+                direction=direction,
+                size=size,
+                what=f"a {size // 1000} KB {direction}, unthrottled, passive mode, {runner} runner",
+                cpu_s_per_mb=done.cpu_per_mb,
+            )
+            out.append(result)
+    return out
 
 
 def run(
@@ -249,9 +265,7 @@ def run(
         ("peers", lambda: _peers(scale)),
         (
             "ceiling",
-            lambda: [
-                r for n in esp.RUNNERS if n == "threaded" for r in ceiling.ceiling(n, scale.ceiling_bytes, scale.runs)
-            ],
+            lambda: [r for n in esp.RUNNERS for r in ceiling.ceiling(n, scale.ceiling_bytes, scale.runs)],
         ),
         ("latency", lambda: [esp.latency(n, scale.latency_samples) for n in esp.RUNNERS]),
         ("w5500_spi", lambda: w5500.spi_efficiency(scale.w5500_megabytes, scale.runs)),
@@ -298,7 +312,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = run(args.quick, scale=TINY if args.tiny else None, out_dir=args.out)
     print(report.markdown(results))
-    intact = all(r["intact"] for key in ("esp_throughput", "peers", "ceiling") for r in results[key])
+    # Active receive may lose data by design when the application falls behind (a bounded buffer, the loss
+    # counted and logged): its rows say so in the table; anything else not intact is a failure.
+    intact = all(
+        r["intact"]
+        for key in ("esp_throughput", "peers", "ceiling")
+        for r in results[key]
+        if r.get("receive") != "active"
+    )
     return 0 if intact else 1
 
 

@@ -24,7 +24,7 @@ from . import cmd_softap, registry
 from .device import EspAtDevice, Faults
 from .network import HostNetwork, Network
 from .options import EmulatorOptions
-from .pacer import OutputPacer, garble
+from .pacer import InputPacer, OutputPacer, garble
 from .profiles import get_profile
 from .transport import Transport
 from .world import WORLDS, World
@@ -102,15 +102,13 @@ class Emulator:
         self._unsent = b""
         self._log_pending = {"host->esp": bytearray(), "esp->host": bytearray()}
         self._host_rts = True
-        # Paced, host bytes also arrive no faster than the line carries them (baud/10 B/s).
-        self._in_rate = options.baud / 10.0 if options.pace else None
+        # Paced, host bytes also reach the device no sooner than the line carries them (baud/10 B/s).
+        self._in_line = InputPacer(options.baud) if options.pace else None
         self._garble_rng = random.Random(options.seed)
         #: The host port's baud rate (None: unknown, taken to match): set by the adapter, or read through
         #: `host_baud` on every transfer (a pty's termios).
         self._host_baud: int | None = None
         self._host_baud_probe = host_baud
-        self._in_credit = 0.0
-        self._in_last = clock()
         self._log_file: IO[str] | None = open(options.log_file, "a") if options.log_file else None  # noqa: SIM115
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"espemu:{self.name}", daemon=True)
@@ -282,6 +280,23 @@ class Emulator:
         finally:
             self._stop.set()
 
+    def _read_room(self) -> int:
+        """How many host bytes to read now: what the line may carry ahead (paced) and, with hardware flow control,
+        what the module's receive buffer still takes once the bytes already on the line are in."""
+        size = _READ_SIZE
+        held = 0
+        if self._in_line is not None:
+            size = min(size, self._in_line.room())
+            held = self._in_line.held
+        if self.device.hardware_flow_control:
+            size = min(size, self.device.rx_room() - held)
+        return max(0, size)
+
+    def _deliver(self, data: bytes, now: float) -> None:
+        if data:
+            self._log("host->esp", data)
+            self.device.receive(data, now)
+
     def _loop(self) -> None:
         poll = self.options.timing.poll_interval
         fd = self._transport.fileno()
@@ -289,18 +304,11 @@ class Emulator:
             with self._lock:
                 now = self._clock()
                 deadlines = [now + poll]
-                for candidate in (self.device.deadline(), self._pacer.next_time()):
+                in_line = self._in_line.next_time() if self._in_line is not None else None
+                for candidate in (self.device.deadline(), self._pacer.next_time(), in_line):
                     if candidate is not None:
                         deadlines.append(candidate)
-                want_read = self.device.rx_room() > 0 or not self.device.hardware_flow_control
-                if self._in_rate is not None:
-                    # An idle line saves up no bytes: cap the credit at about 5 ms worth, like the pacer.
-                    cap = max(1.0, self._in_rate * 0.005)
-                    self._in_credit = min(self._in_credit + (now - self._in_last) * self._in_rate, cap)
-                    self._in_last = now
-                    if self._in_credit < 1.0:
-                        want_read = False
-                        deadlines.append(now + (1.0 - self._in_credit) / self._in_rate)
+                want_read = self._read_room() > 0
                 timeout = max(0.0, min(deadlines) - now)
             readers = [self._wake_r.fileno()] + ([fd] if want_read else [])
             writers = [fd] if self._unsent else []
@@ -316,31 +324,29 @@ class Emulator:
             with self._lock:
                 now = self._clock()
                 if fd in readable:
-                    size = _READ_SIZE
-                    if self.device.hardware_flow_control:
-                        size = min(size, self.device.rx_room())
-                    if self._in_rate is not None:
-                        size = min(size, int(self._in_credit))
+                    size = self._read_room()
                     data = self._transport.read(size) if size > 0 else None
                     if data == b"":
                         return  # the host closed its end
                     if data:
-                        if self._in_rate is not None:
-                            self._in_credit -= len(data)
                         data = garble(
                             data, self.host_baud() or self._pacer.line_baud, self._pacer.line_baud, self._garble_rng
                         )
-                        self._log("host->esp", data)
-                        self.device.receive(data, now)
+                        if self._in_line is not None:
+                            self._in_line.push(data, now)
+                        else:
+                            self._deliver(data, now)
+                if self._in_line is not None:
+                    self._deliver(self._in_line.pop(now), now)
                 self.device.tick(now, tx_backlog=self._pacer.pending)
                 out = self.device.take_output()
                 if out:
-                    self._pacer.push(out)
+                    self._pacer.push(out, now)
                 baud = self.device.take_baud_change()
                 if baud is not None:
                     self._pacer.push_baud_change(baud)
-                    if self._in_rate is not None:
-                        self._in_rate = baud / 10.0
+                    if self._in_line is not None:
+                        self._in_line.set_baud(baud)
                 cts_blocks = self.device.uart.flow in (2, 3) and not self._host_rts
                 if not self._unsent and not cts_blocks:
                     chunk = self._pacer.pop(now, self.host_baud())

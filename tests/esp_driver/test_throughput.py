@@ -46,6 +46,8 @@ def test_5mb_upload_arrives_intact(iface: ESP8266Interface) -> None:
     assert result.intact, "SHA-256 of the uploaded bytes differs"
 
 
+# One AT command at a time: the echo's sends and fetches take turns, so 5 MB each way is 108 s of line time at best.
+@pytest.mark.timeout(300)
 def test_5mb_tcp_echo_arrives_intact(iface: ESP8266Interface) -> None:
     data = pattern(SIZE, seed=9)
     with LoopbackServers() as servers:
@@ -58,9 +60,8 @@ def test_5mb_tcp_echo_arrives_intact(iface: ESP8266Interface) -> None:
         received = [0]
 
         def sender() -> None:
-            # Keep at most IN_FLIGHT bytes unechoed, as an application with bounded buffers would: the emulator
-            # takes host bytes faster than a real UART carries them, so an unbounded sender would fill every
-            # buffer between here and the echo server.
+            # Keep at most IN_FLIGHT bytes unechoed, as an application with bounded buffers would: an unbounded
+            # sender would fill every buffer between here and the echo server.
             view = memoryview(data)
             sent = 0
             while sent < SIZE:
