@@ -47,7 +47,6 @@ def test_5mb_upload_arrives_intact(iface: ESP8266Interface) -> None:
 
 
 # One AT command at a time: the echo's sends and fetches take turns, so 5 MB each way is 108 s of line time at best.
-@pytest.mark.timeout(300)
 def test_5mb_tcp_echo_arrives_intact(iface: ESP8266Interface) -> None:
     data = pattern(SIZE, seed=9)
     with LoopbackServers() as servers:
