@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import serial
 from netsocket.drivers.esp_at import ESP8266Interface
+from netsocket.drivers.esp_at import commands as cmd
 
 from netsocket import NsapiConnectionStatus, NsapiError, NsapiEvent, NsapiSecurity, SocketAddress, TCPSocket
 
@@ -96,7 +97,8 @@ def test_passphrase_is_masked_in_the_echo_of_a_module_with_echo_on(caplog: pytes
     iface = ESP8266Interface(emulator_url())
     try:
         assert iface.scan(None, 0) > 0  # the module is started (echo off) ...
-        assert iface.stack.runner.write_raw(b"ATE1\r\n")  # ... then echoes again, as after any reboot
+        # ... then echoes again, as after any reboot (through the core, so the connect starts after its OK)
+        assert iface.stack.run(cmd.plain(b"ATE1")).ok
         with caplog.at_level(logging.DEBUG, logger="netsocket.drivers.esp_at"):
             assert iface.connect(SSID, PASSPHRASE, NsapiSecurity.WPA2) == NsapiError.OK
         incoming = [r.getMessage() for r in caplog.records if r.getMessage().startswith("<- ")]
