@@ -103,3 +103,19 @@ def device(request: pytest.FixtureRequest) -> Iterator[NetworkInterface]:
 def servers(request: pytest.FixtureRequest) -> Iterator[EchoServers]:
     with EchoServers(request.config.getoption("--server-bind"), request.config.getoption("--server-host")) as srv:
         yield srv
+
+
+@pytest.fixture(scope="module")
+def esp_device(request: pytest.FixtureRequest) -> Iterator[NetworkInterface]:
+    """The ESP module alone, connected (for what only the module offers: ping, SoftAP); tests using it are marked
+    ``esp``."""
+    if not request.config.getoption("--esp-port"):
+        pytest.skip("no esp device: give --esp-port")
+    net = _esp_interface(request.config)
+    err = _connect("esp", net)
+    assert err == NsapiError.OK, f"esp did not connect: {NsapiError(err)}"
+    yield net
+    net.disconnect()
+    close = getattr(net, "close", None)
+    if callable(close):
+        close()
