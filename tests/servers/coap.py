@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
+import sys
 import threading
 from collections import Counter
 from concurrent.futures import Future
@@ -68,7 +70,19 @@ class CoapServer:
         site.add_resource(["hello"], _Text(self, "hello", HELLO_BODY))
         site.add_resource(["big"], _Text(self, "big", BIG_BODY))
         site.add_resource(["slow"], _Text(self, "slow", b"worth the wait", delay=SLOW_DELAY_S))
-        self._context = await aiocoap.Context.create_server_context(site, bind=(LOOPBACK, self.port))
+        # UDP only: aiocoap's default server transports also bind TCP/TLS/WebSocket listeners on the port, which
+        # another process's connection may hold (the UDP port was free when probed, its TCP twin was not).
+        transports = ["udp6"] if sys.platform == "linux" else ["simple6", "simplesocketserver"]
+        for attempt in range(5):
+            try:
+                self._context = await aiocoap.Context.create_server_context(
+                    site, bind=(LOOPBACK, self.port), transports=transports
+                )
+                return
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or attempt == 4:
+                    raise
+                self.port = _free_udp_port()  # taken between the probe and the bind: another free one
 
     async def _stop(self) -> None:
         if self._context is not None:
