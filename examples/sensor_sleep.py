@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import selectors
-import socket
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from examples._network import (
@@ -43,52 +40,22 @@ from examples._network import (
     resolve,
     split_host_port,
 )
+from examples._udp_server import local_udp_server
 from netsocket import NetworkInterface, NsapiError, SocketAddress, UDPSocket, WiFiInterface
 
 WAKE_MARGIN_S = 30.0
 """How long past the sleep time to wait for the module to boot and be initialised again."""
 
 
-class LocalCollector:
-    """A UDP collector on 127.0.0.1 (an ephemeral port) that prints each reading, on its own thread."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._thread = threading.Thread(target=self._serve, name="demo-collector", daemon=True)
-        self._thread.start()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.sock, selectors.EVENT_READ)
-            selector.register(self._wake_r, selectors.EVENT_READ)
-            while True:
-                ready = {key.fileobj for key, _ in selector.select()}
-                if self._wake_r in ready:
-                    return
-                data, peer = self.sock.recvfrom(2048)
-                print(f"Collector got from {peer[0]}:{peer[1]}: {data.decode(errors='replace')}", flush=True)
-                self.sock.sendto(ack_for(data), peer)
-
-    def stop(self) -> None:
-        self._wake_w.send(b"x")
-        self._thread.join()
-        for sock in (self.sock, self._wake_r, self._wake_w):
-            sock.close()
+def _collect(data: bytes, peer: tuple[str, int]) -> bytes:
+    print(f"Collector got from {peer[0]}:{peer[1]}: {data.decode(errors='replace')}", flush=True)
+    return ack_for(data)
 
 
-@contextlib.contextmanager
-def local_collector() -> Iterator[str]:
-    collector = LocalCollector()
-    try:
-        yield collector.address
-    finally:
-        collector.stop()
+def local_collector() -> contextlib.AbstractContextManager[str]:
+    """A UDP collector on 127.0.0.1 for the block that prints each reading and acknowledges it; yields its
+    ``host:port``."""
+    return local_udp_server("demo-collector", _collect)
 
 
 def ack_for(reading: bytes) -> bytes:

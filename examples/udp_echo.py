@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import selectors
-import socket
 import statistics
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from examples._network import (
     NetworkError,
@@ -25,48 +22,13 @@ from examples._network import (
     resolve,
     split_host_port,
 )
+from examples._udp_server import local_udp_server
 from netsocket import NetworkInterface, NsapiError, SocketAddress, UDPSocket
 
 
-class LocalEchoServer:
-    """A UDP echo server on 127.0.0.1 (an ephemeral port), on its own thread until ``stop()``."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._thread = threading.Thread(target=self._serve, name="demo-udp-echo", daemon=True)
-        self._thread.start()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.sock, selectors.EVENT_READ)
-            selector.register(self._wake_r, selectors.EVENT_READ)
-            while True:
-                ready = {key.fileobj for key, _ in selector.select()}
-                if self._wake_r in ready:
-                    return
-                data, peer = self.sock.recvfrom(65535)
-                self.sock.sendto(data, peer)
-
-    def stop(self) -> None:
-        self._wake_w.send(b"x")
-        self._thread.join()
-        for sock in (self.sock, self._wake_r, self._wake_w):
-            sock.close()
-
-
-@contextlib.contextmanager
-def local_echo_server() -> Iterator[str]:
-    server = LocalEchoServer()
-    try:
-        yield server.address
-    finally:
-        server.stop()
+def local_echo_server() -> contextlib.AbstractContextManager[str]:
+    """A UDP echo server on 127.0.0.1 for the block; yields its ``host:port``."""
+    return local_udp_server("demo-udp-echo", lambda data, _peer: data)
 
 
 def payload(sequence: int, size: int) -> bytes:
