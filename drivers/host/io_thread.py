@@ -5,6 +5,10 @@ registers interest only while it is *armed*: reading is armed at open and again 
 ``WOULD_BLOCK``; when the OS reports readiness the interest is dropped and the callback runs once. A socket nobody
 reads therefore costs one callback, not a spinning loop. Interest changes are made on this thread only: other
 threads record them and wake the loop through a socket pair.
+
+A report only uses up an arm made before the ``select`` that saw it: an arm that comes while the loop is already
+reporting (a ``connect`` re-arming reading just as a pre-connect HUP is reported) stays, or its first data would
+never raise a callback.
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ _log = logging.getLogger(__name__)
 class Watch:
     """What the loop knows of one OS socket: the armed directions and the callback."""
 
-    __slots__ = ("callback", "read_armed", "sock", "write_armed")
+    __slots__ = ("callback", "read_armed", "read_armed_at", "sock", "write_armed", "write_armed_at")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.read_armed = True
         self.write_armed = False
+        self.read_armed_at = 0
+        self.write_armed_at = 0
+        """The loop's arm count when each direction was last asked for (``IoThread._arms``)."""
         self.callback: Callable[[], None] | None = None
 
 
@@ -42,6 +49,8 @@ class IoThread:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake_w: socket.socket | None = None
+        self._arms = 0
+        """Arm requests so far: a report from a ``select`` begun before a watch's latest arm does not disarm it."""
 
     # -- called from any thread -----------------------------------------------------------------------------------
     def watch(self, watch: Watch) -> None:
@@ -77,8 +86,13 @@ class IoThread:
         """Ask for one callback when the socket becomes readable and/or writable."""
         with self._lock:
             changed = (read and not watch.read_armed) or (write and not watch.write_armed)
-            watch.read_armed |= read
-            watch.write_armed |= write
+            self._arms += 1
+            if read:
+                watch.read_armed = True
+                watch.read_armed_at = self._arms
+            if write:
+                watch.write_armed = True
+                watch.write_armed_at = self._arms
             if changed and watch.sock.fileno() in self._watches:
                 self._dirty.add(watch.sock.fileno())
         if changed:
@@ -114,10 +128,12 @@ class IoThread:
         with contextlib.suppress(OSError):
             wake_w.send(b"\0")
 
-    def _apply_changes(self, selector: selectors.BaseSelector, stop: threading.Event) -> None:
+    def _apply_changes(self, selector: selectors.BaseSelector, stop: threading.Event) -> int:
+        """Bring the selector up to date; returns the arm count the coming ``select`` starts from."""
         with self._lock:
+            arms = self._arms
             if stop.is_set():  # a stopped loop must not take changes meant for the next one
-                return
+                return arms
             dirty, self._dirty = self._dirty, set()
             wanted: dict[int, tuple[int, Watch | None]] = {}
             for fd in dirty:
@@ -148,13 +164,14 @@ class IoThread:
                     selector.modify(fd, mask, watch)
             except (OSError, ValueError):
                 _log.debug("socket %d closed before it could be watched", fd)
+        return arms
 
     def _run(
         self, selector: selectors.BaseSelector, wake_r: socket.socket, wake_w: socket.socket, stop: threading.Event
     ) -> None:
         try:
             while not stop.is_set():
-                self._apply_changes(selector, stop)
+                arms = self._apply_changes(selector, stop)
                 for key, events in selector.select():
                     if key.data is None:
                         try:
@@ -163,7 +180,7 @@ class IoThread:
                         except BlockingIOError:
                             pass
                         continue
-                    self._fire(key.data, events)
+                    self._fire(key.data, events, arms)
         finally:
             selector.close()
             wake_r.close()
@@ -172,11 +189,11 @@ class IoThread:
                 if self._wake_w is wake_w:
                     self._wake_w = None
 
-    def _fire(self, watch: Watch, events: int) -> None:
+    def _fire(self, watch: Watch, events: int, arms: int) -> None:
         with self._lock:
-            if events & selectors.EVENT_READ:
+            if events & selectors.EVENT_READ and watch.read_armed_at <= arms:
                 watch.read_armed = False
-            if events & selectors.EVENT_WRITE:
+            if events & selectors.EVENT_WRITE and watch.write_armed_at <= arms:
                 watch.write_armed = False
             self._dirty.add(watch.sock.fileno())
             callback = watch.callback
