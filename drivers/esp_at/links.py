@@ -150,6 +150,11 @@ class LinkTable:
         link.module_pending = max(link.module_pending, total)
 
     def read_came_back_empty(self, link: Link) -> None:
+        """ERROR to ``AT+CIPRECVDATA``: nothing was held when the module took the read. A notice that came while
+        the read was under way counts bytes that arrived after that, so they are still to be read."""
+        if link.notice_raced:
+            link.notice_raced = False
+            return
         link.module_pending = 0
 
     def take_bytes(self, link: Link, size: int) -> bytes:
