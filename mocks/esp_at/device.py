@@ -659,8 +659,10 @@ class EspAtDevice:
                 link.last_activity = now
                 if link.buffered + len(datagram[0]) <= self.passive_window:
                     link.datagrams.append(datagram)
+                    # The firmware announces on arrival: a burst read in one poll still gets the first datagram's
+                    # length, and only later notices sum what waits (esp-at #451).
+                    self.notice(link)
                 # else: the window is full and the datagram is dropped, like the real module.
-            self.notice(link)
             return
         room = link.window.room(now, self.timing.network_rtt, len(link.rx), self.passive_window)
         if room > 0:

@@ -257,6 +257,23 @@ def test_uart_cur_switches_baud_only_after_its_ok() -> None:
     assert rig.dev.take_baud_change() is None
 
 
+def test_passive_udp_burst_is_announced_per_arrival() -> None:
+    """Two datagrams that reach the module together: the notice gives the first one's length (the firmware prints it
+    as that datagram arrives), so a host that reads what was announced gets each datagram whole; only the notice
+    after a read sums what is left (esp-at #451)."""
+    rig = Clocked()
+    for line in (b"AT+CIPMUX=1", b'AT+CWJAP="netsocket-open",""', b"AT+CIPRECVMODE=1", b"AT+CIPDINFO=1"):
+        rig.run(line)
+    rig.run(b'AT+CIPSTART=0,"UDP","127.0.0.1",9000,0,2')
+    conn = rig.net.connections[0]
+    conn.datagrams.extend([(b"from the other server", "127.0.0.1", 9001), (b"from the peer", "127.0.0.1", 9000)])
+    assert rig.advance(0.05) == b"\r\n+IPD,0,21\r\n"
+    assert rig.run(b"AT+CIPRECVDATA=0,21") == (
+        b'+CIPRECVDATA:21,"127.0.0.1",9001,from the other server\r\nOK\r\n\r\n+IPD,0,13\r\n'
+    )
+    assert rig.run(b"AT+CIPRECVDATA=0,13") == b'+CIPRECVDATA:13,"127.0.0.1",9000,from the peer\r\nOK\r\n'
+
+
 def test_passive_udp_window_drops_datagrams_that_do_not_fit() -> None:
     rig = Clocked()
     for line in (b"AT+CIPMUX=1", b'AT+CWJAP="netsocket-open",""', b"AT+CIPRECVMODE=1"):
@@ -264,7 +281,7 @@ def test_passive_udp_window_drops_datagrams_that_do_not_fit() -> None:
     rig.run(b'AT+CIPSTART=0,"UDP","127.0.0.1",9000')
     conn = rig.net.connections[0]
     conn.datagrams.extend([(bytes([n]) * 2500, "127.0.0.1", 9000) for n in range(3)])
-    assert rig.advance(0.05) == b"\r\n+IPD,0,5000\r\n"
+    assert rig.advance(0.05) == b"\r\n+IPD,0,2500\r\n"  # announced on the first arrival; one notice at a time
     assert not conn.datagrams  # the third was read from the network and dropped
     assert rig.run(b"AT+CIPRECVLEN?") == b"+CIPRECVLEN:5000,-1,-1,-1,-1\r\n\r\nOK\r\n"
 
