@@ -24,12 +24,8 @@ venv: $(STAMP)
 demo: $(DEMO_STAMP)
 	$(PY) -m examples.http_client $(ARGS)
 
-# Most of the suite waits on paced emulators and timeouts, so it runs on 4 worker processes even on 2 cores; one file
-# stays on one worker (its module fixtures and emulators with it). `make test PYTEST_WORKERS=` runs one process.
-PYTEST_WORKERS ?= -n 4 --dist loadfile
-
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
