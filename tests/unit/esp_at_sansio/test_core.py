@@ -124,28 +124,25 @@ def test_passive_notice_racing_a_read_is_not_subtracted_twice() -> None:
     assert len(core.links[link].rx) == 5760
 
 
-def test_a_notice_before_the_error_of_an_empty_read_is_still_read() -> None:
-    """The module found nothing to read, but data arrived while it answered: ``+IPD,<id>,<n>`` comes before the
-    read's ERROR. Those bytes are held and must be fetched, or the socket never hears of them (a sigio loop stalls)."""
+@pytest.mark.parametrize(
+    "answer",
+    [b"\r\n+IPD,%d,1120\r\n\r\nERROR\r\n", b"\r\nERROR\r\n\r\n+IPD,%d,1120\r\n"],
+    ids=["notice-before-error", "notice-after-error"],
+)
+def test_a_notice_around_the_error_of_an_empty_read_is_still_read(answer: bytes) -> None:
+    """The module found nothing to read, but data arrived while it answered: ``+IPD,<id>,<n>`` comes before (or
+    after) the read's ERROR. Those bytes are held and must be fetched, or the socket never hears of them (a sigio
+    loop stalls)."""
     core = ATCore()
     link = open_link(core)
     read = core.submit(cmd.fetch(link, 5760), NOW)
-    feed(core, b"\r\n+IPD,%d,1120\r\n\r\nERROR\r\n" % link)
+    feed(core, answer % link)
     assert read.outcome == "ERROR"
     assert core.links[link].module_pending == 1120
     again = core.submit(cmd.fetch(link, 5760), NOW)
     feed(core, b"\r\nERROR\r\n")  # a read too many is harmless; it does not keep the link reading forever
     assert again.outcome == "ERROR"
     assert core.links[link].module_pending == 0
-
-
-def test_a_notice_after_the_error_of_an_empty_read_is_still_read() -> None:
-    core = ATCore()
-    link = open_link(core)
-    read = core.submit(cmd.fetch(link, 5760), NOW)
-    feed(core, b"\r\nERROR\r\n\r\n+IPD,%d,1120\r\n" % link)
-    assert read.outcome == "ERROR"
-    assert core.links[link].module_pending == 1120
 
 
 def test_server_accept_and_cipstart_connect_are_told_apart() -> None:
